@@ -1,0 +1,343 @@
+//! The synchronous embedding engine: tokenize, batch, run the encoder, pool.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use candle_core::{DType, Device, Storage, Tensor};
+use candle_nn::VarBuilder;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::bert::{BertModel, PackedBatch};
+use crate::config::ModelLayout;
+use crate::error::{EmbedError, Result};
+use crate::pooling::pool_sequence;
+use crate::source::{HubOptions, ModelSource};
+
+/// Settings of an [`Embedder`].
+#[derive(Debug, Clone)]
+pub struct EmbedderOptions {
+    /// Upper bound on `sequences × longest sequence` per forward pass; bounds memory and keeps
+    /// matrix products large enough to use every core.
+    pub max_batch_tokens: usize,
+    /// Upper bound on sequences per forward pass.
+    pub max_batch_size: usize,
+    /// How Hub repo ids are resolved.
+    pub hub: HubOptions,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self {
+            max_batch_tokens: 16_384,
+            max_batch_size: 256,
+            hub: HubOptions::from_env(),
+        }
+    }
+}
+
+/// One tokenized text, truncated to the model's `max_seq_length`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenizedText {
+    /// Token ids, special tokens included.
+    pub ids: Vec<u32>,
+    /// Token type ids, parallel to `ids`.
+    pub type_ids: Vec<u32>,
+}
+
+impl TokenizedText {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no tokens (never the case with special tokens added).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Sentence vectors stored row after row in one buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    fn zeroed(count: usize, dim: usize) -> Self {
+        Self {
+            dim,
+            data: vec![0.0; count * dim],
+        }
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Width of each vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The `index`-th vector.
+    pub fn row(&self, index: usize) -> &[f32] {
+        &self.data[index * self.dim..(index + 1) * self.dim]
+    }
+
+    /// The vectors in order.
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    /// All vectors as one row-major `(len, dim)` buffer.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The row-major buffer, without copying.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+}
+
+/// A loaded sentence-transformers model.
+#[derive(Debug)]
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    layout: ModelLayout,
+    model_id: String,
+    max_batch_tokens: usize,
+    max_batch_size: usize,
+}
+
+impl Embedder {
+    /// Loads a model with default options.
+    pub fn load(source: &ModelSource) -> Result<Self> {
+        Self::load_with(source, &EmbedderOptions::default())
+    }
+
+    /// Loads a model: resolves its files, reads its configuration, maps its weights.
+    pub fn load_with(source: &ModelSource, options: &EmbedderOptions) -> Result<Self> {
+        let _span = tracing::info_span!("load_model", model = %source).entered();
+        let dir = source.resolve(&options.hub)?;
+        let layout = ModelLayout::read(&dir)?;
+        let tokenizer = load_tokenizer(&layout.tokenizer_path, layout.max_seq_length)?;
+        let model = load_weights(&layout)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            model_id: source.id(),
+            layout,
+            max_batch_tokens: options.max_batch_tokens.max(1),
+            max_batch_size: options.max_batch_size.max(1),
+        })
+    }
+
+    /// Width of the vectors.
+    pub fn dim(&self) -> usize {
+        self.layout.dim()
+    }
+
+    /// Token count at which texts are truncated.
+    pub fn max_seq_length(&self) -> usize {
+        self.layout.max_seq_length
+    }
+
+    /// The model's name (its directory name or repo id).
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// What was read from the model directory.
+    pub fn layout(&self) -> &ModelLayout {
+        &self.layout
+    }
+
+    /// Upper bound on `sequences × longest sequence` per forward pass.
+    pub fn max_batch_tokens(&self) -> usize {
+        self.max_batch_tokens
+    }
+
+    /// Tokenizes texts as sentence-transformers does: surrounding whitespace stripped,
+    /// lowercased when the model asks for it, truncated to `max_seq_length`.
+    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenizedText>> {
+        let inputs: Vec<Cow<'_, str>> = texts
+            .iter()
+            .map(|text| {
+                let text = text.as_ref().trim();
+                if self.layout.do_lower_case {
+                    Cow::Owned(text.to_lowercase())
+                } else {
+                    Cow::Borrowed(text)
+                }
+            })
+            .collect();
+        let inputs: Vec<&str> = inputs.iter().map(AsRef::as_ref).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|err| EmbedError::Tokenizer(err.to_string()))?;
+        Ok(encodings
+            .into_iter()
+            .map(|encoding| TokenizedText {
+                ids: encoding.get_ids().to_vec(),
+                type_ids: encoding.get_type_ids().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Embeds texts; the result has one row per text, in order.
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
+        self.embed_with_progress(texts, |_| {})
+    }
+
+    /// Embeds texts, calling `on_progress` with the number of texts finished after each batch.
+    ///
+    /// Texts are sorted by token count so that each batch pads little, then the vectors are put
+    /// back in input order.
+    pub fn embed_with_progress<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        mut on_progress: impl FnMut(usize),
+    ) -> Result<Embeddings> {
+        let tokenized = self.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..tokenized.len()).collect();
+        order.sort_by_key(|index| std::cmp::Reverse(tokenized[*index].len()));
+        let mut out = Embeddings::zeroed(tokenized.len(), self.dim());
+        for batch in self.plan_batches(order.iter().map(|index| tokenized[*index].len())) {
+            let indices = &order[batch];
+            let sequences: Vec<&TokenizedText> =
+                indices.iter().map(|index| &tokenized[*index]).collect();
+            self.embed_batch_into(&sequences, |position, vector| {
+                out.data[indices[position] * out.dim..][..vector.len()].copy_from_slice(vector);
+            })?;
+            on_progress(indices.len());
+        }
+        Ok(out)
+    }
+
+    /// Embeds already tokenized sequences as one forward pass (the caller bounds its size).
+    pub fn embed_tokenized(&self, sequences: &[&TokenizedText]) -> Result<Embeddings> {
+        let mut out = Embeddings::zeroed(sequences.len(), self.dim());
+        let dim = out.dim;
+        self.embed_batch_into(sequences, |position, vector| {
+            out.data[position * dim..][..dim].copy_from_slice(vector);
+        })?;
+        Ok(out)
+    }
+
+    /// Splits sequences, given by length in processing order, into consecutive batches within
+    /// the token and size budgets.
+    pub fn plan_batches(
+        &self,
+        lengths: impl IntoIterator<Item = usize>,
+    ) -> Vec<std::ops::Range<usize>> {
+        let mut batches = Vec::new();
+        let (mut start, mut end, mut longest) = (0, 0, 0);
+        for len in lengths {
+            let count = end - start;
+            let longest_with = longest.max(len);
+            let full =
+                (count + 1) * longest_with > self.max_batch_tokens || count == self.max_batch_size;
+            if count > 0 && full {
+                batches.push(start..end);
+                start = end;
+                longest = len;
+            } else {
+                longest = longest_with;
+            }
+            end += 1;
+        }
+        if end > start {
+            batches.push(start..end);
+        }
+        batches
+    }
+
+    fn embed_batch_into(
+        &self,
+        sequences: &[&TokenizedText],
+        mut write: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        if sequences.is_empty() {
+            return Ok(());
+        }
+        let mut batch = PackedBatch::default();
+        for sequence in sequences {
+            batch.push(&sequence.ids, &sequence.type_ids);
+        }
+        let hidden_states = self.model.forward(&batch)?;
+        let hidden = self.layout.bert.hidden_size;
+        let mut vector = vec![0.0; self.dim()];
+        with_cpu_slice(&hidden_states, |tokens| {
+            let mut start = 0;
+            for (position, len) in batch.seq_lens.iter().enumerate() {
+                let rows = &tokens[start * hidden..(start + len) * hidden];
+                pool_sequence(
+                    &self.layout.pooling,
+                    rows,
+                    hidden,
+                    self.layout.normalize,
+                    &mut vector,
+                );
+                write(position, &vector);
+                start += len;
+            }
+        })
+    }
+}
+
+/// Borrows a contiguous f32 CPU tensor's data without copying it.
+fn with_cpu_slice<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let tensor = tensor.contiguous()?;
+    let (storage, layout) = tensor.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        return Err(candle_core::Error::Msg("expected a CPU tensor".into()).into());
+    };
+    let data = cpu.as_slice::<f32>()?;
+    let start = layout.start_offset();
+    Ok(f(&data[start..start + layout.shape().elem_count()]))
+}
+
+fn load_tokenizer(path: &Path, max_seq_length: usize) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_file(path).map_err(|err| EmbedError::MalformedFile {
+        path: path.to_path_buf(),
+        reason: err.to_string(),
+    })?;
+    // tokenizer.json often carries its own truncation (e.g. 128) and fixed padding; the model's
+    // max_seq_length governs instead, and batches are packed, never padded.
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_seq_length,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+            direction: TruncationDirection::Right,
+        }))
+        .map_err(|err| EmbedError::MalformedFile {
+            path: path.to_path_buf(),
+            reason: err.to_string(),
+        })?;
+    tokenizer.with_padding(None);
+    Ok(tokenizer)
+}
+
+fn load_weights(layout: &ModelLayout) -> Result<BertModel> {
+    let path = &layout.weights_path;
+    let malformed = |err: candle_core::Error| EmbedError::MalformedFile {
+        path: path.clone(),
+        reason: err.to_string(),
+    };
+    // SAFETY: the file is memory-mapped read-only; like every mmap user we rely on nobody
+    // truncating the model file while it is loaded.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
+        .map_err(malformed)?;
+    BertModel::load(vb, &layout.bert).map_err(malformed)
+}
