@@ -1,1 +1,73 @@
-fn main() {}
+//! `bellhop`: the command-line front of the bellhop libraries.
+
+mod embed;
+mod input;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Fast answers from your own documents.
+#[derive(Debug, Parser)]
+#[command(name = "bellhop", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter, e.g. `info` or `bellhop_embed=debug` (also read from RUST_LOG).
+    #[arg(long, global = true, env = "BELLHOP_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Embed texts into vectors.
+    Embed(embed::EmbedArgs),
+}
+
+/// Where the embedding model comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// A sentence-transformers model directory or a Hugging Face repo id
+    /// [default: ./models/all-MiniLM-L6-v2 when present, else sentence-transformers/all-MiniLM-L6-v2]
+    #[arg(long, env = "BELLHOP_MODEL")]
+    pub model: Option<String>,
+}
+
+impl ModelArgs {
+    /// The model to load: the flag, else the fetched default, else the default repo id.
+    pub fn source(&self) -> bellhop_embed::ModelSource {
+        let spec = self.model.clone().unwrap_or_else(|| {
+            let local = Path::new(LOCAL_DEFAULT_MODEL);
+            if local.join("model.safetensors").is_file() {
+                LOCAL_DEFAULT_MODEL.to_string()
+            } else {
+                bellhop_embed::DEFAULT_MODEL_REPO.to_string()
+            }
+        });
+        bellhop_embed::ModelSource::parse(&spec)
+    }
+}
+
+/// Where `scripts/fetch-model.sh` puts the default model.
+const LOCAL_DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Embed(args) => embed::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

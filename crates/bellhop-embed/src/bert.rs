@@ -5,10 +5,11 @@
 //! tokens within a sequence, gathers the rows into a padded `(batch, heads, seq, head_dim)` view;
 //! its cost is a small share of the total for sentence-length inputs.
 
-use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
+use candle_core::{D, DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::{BertConfig, HiddenAct};
+use crate::kernels;
 
 /// A batch of tokenized sequences, concatenated.
 #[derive(Debug, Default, Clone)]
@@ -45,25 +46,32 @@ impl PackedBatch {
     }
 }
 
-/// A dense layer `x W^T + b`.
+/// A dense layer `x W^T + b`, optionally followed by an activation.
 #[derive(Debug, Clone)]
 struct Linear {
-    /// Stored transposed, `(in, out)` and contiguous, so the matrix product reads it row-major.
+    /// `(in, out)`: for layers that widen, a transposed view of the stored `(out, in)` matrix;
+    /// for layers that narrow, a contiguous transposed copy. `gemm` measured fastest that way
+    /// on both shapes of this model family (see `examples/gemm_probe.rs`).
     weight_t: Tensor,
-    bias: Tensor,
+    bias: Vec<f32>,
 }
 
 impl Linear {
     fn load(vb: &VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Result<Self> {
-        let weight = vb.get((out_dim, in_dim), "weight")?;
-        let bias = vb.get(out_dim, "bias")?;
-        Ok(Self::from_parts(&weight, bias)?)
+        let (weight, bias) = Self::load_raw(vb, in_dim, out_dim)?;
+        Self::from_parts(&weight, &bias)
     }
 
-    fn from_parts(weight: &Tensor, bias: Tensor) -> candle_core::Result<Self> {
+    fn from_parts(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
+        let (out_dim, in_dim) = weight.dims2()?;
+        let weight_t = if in_dim > out_dim {
+            weight.t()?.contiguous()?
+        } else {
+            weight.t()?
+        };
         Ok(Self {
-            weight_t: weight.t()?.contiguous()?,
-            bias,
+            weight_t,
+            bias: bias.to_vec1()?,
         })
     }
 
@@ -75,7 +83,7 @@ impl Linear {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let weights: Vec<&Tensor> = parts.iter().map(|(w, _)| w).collect();
         let biases: Vec<&Tensor> = parts.iter().map(|(_, b)| b).collect();
-        Self::from_parts(&Tensor::cat(&weights, 0)?, Tensor::cat(&biases, 0)?)
+        Self::from_parts(&Tensor::cat(&weights, 0)?, &Tensor::cat(&biases, 0)?)
     }
 
     fn load_raw(
@@ -88,34 +96,39 @@ impl Linear {
             vb.get(out_dim, "bias")?,
         ))
     }
-}
 
-impl Module for Linear {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        xs.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+    fn forward(&self, xs: &Tensor, activation: Option<HiddenAct>) -> candle_core::Result<Tensor> {
+        kernels::dense(xs, &self.weight_t, &self.bias, activation)
     }
 }
 
 #[derive(Debug, Clone)]
 struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
     eps: f32,
 }
 
 impl LayerNorm {
     fn load(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
         Ok(Self {
-            weight: vb.get(size, "weight")?,
-            bias: vb.get(size, "bias")?,
+            gamma: vb.get(size, "weight")?.to_vec1()?,
+            beta: vb.get(size, "bias")?.to_vec1()?,
             eps: eps as f32,
         })
     }
-}
 
-impl Module for LayerNorm {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(xs, &self.weight, &self.bias, self.eps)
+    /// `layer_norm(xs + residual)`, computed in place in `xs`.
+    fn add_forward(&self, xs: Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        xs.inplace_op2(
+            residual,
+            &kernels::AddLayerNorm {
+                gamma: &self.gamma,
+                beta: &self.beta,
+                eps: self.eps,
+            },
+        )?;
+        Ok(xs)
     }
 }
 
@@ -195,7 +208,7 @@ impl SelfAttention {
     fn forward(&self, xs: &Tensor, layout: &AttentionLayout) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("attention").entered();
         let hidden = self.heads * self.head_dim;
-        let qkv = self.qkv.forward(xs)?;
+        let qkv = self.qkv.forward(xs, None)?;
         let qkv = match &layout.gather {
             Some(gather) => qkv.index_select(gather, 0)?,
             None => qkv,
@@ -224,7 +237,8 @@ impl SelfAttention {
             Some(scatter) => context.index_select(scatter, 0)?,
             None => context,
         };
-        self.norm.forward(&(self.output.forward(&context)? + xs)?)
+        self.norm
+            .add_forward(self.output.forward(&context, None)?, xs)
     }
 }
 
@@ -249,13 +263,9 @@ impl FeedForward {
 
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("feed_forward").entered();
-        let inner = self.intermediate.forward(xs)?;
-        let inner = match self.act {
-            HiddenAct::Gelu => inner.gelu_erf()?,
-            HiddenAct::GeluNew => inner.gelu()?,
-            HiddenAct::Relu => inner.relu()?,
-        };
-        self.norm.forward(&(self.output.forward(&inner)? + xs)?)
+        let inner = self.intermediate.forward(xs, Some(self.act))?;
+        self.norm
+            .add_forward(self.output.forward(&inner, None)?, xs)
     }
 }
 
@@ -265,7 +275,7 @@ pub struct BertModel {
     word_embeddings: Tensor,
     position_embeddings: Tensor,
     token_type_embeddings: Tensor,
-    embeddings_norm: LayerNorm,
+    embeddings_norm: (Tensor, Tensor, f32),
     layers: Vec<(SelfAttention, FeedForward)>,
     device: Device,
 }
@@ -300,7 +310,11 @@ impl BertModel {
                 (cfg.type_vocab_size, hidden),
                 "token_type_embeddings.weight",
             )?,
-            embeddings_norm: LayerNorm::load(&emb.pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
+            embeddings_norm: (
+                emb.pp("LayerNorm").get(hidden, "weight")?,
+                emb.pp("LayerNorm").get(hidden, "bias")?,
+                cfg.layer_norm_eps as f32,
+            ),
             layers,
             device: vb.device().clone(),
         })
@@ -321,7 +335,8 @@ impl BertModel {
         let embeddings = ((self.word_embeddings.index_select(&ids, 0)?
             + self.position_embeddings.index_select(&positions, 0)?)?
             + self.token_type_embeddings.index_select(&type_ids, 0)?)?;
-        let mut hidden = self.embeddings_norm.forward(&embeddings)?;
+        let (gamma, beta, eps) = &self.embeddings_norm;
+        let mut hidden = candle_nn::ops::layer_norm(&embeddings, gamma, beta, *eps)?;
         let layout = AttentionLayout::new(batch, &self.device)?;
         for (attention, feed_forward) in &self.layers {
             hidden = attention.forward(&hidden, &layout)?;

@@ -28,7 +28,7 @@ pub struct EmbedderOptions {
 impl Default for EmbedderOptions {
     fn default() -> Self {
         Self {
-            max_batch_tokens: 16_384,
+            max_batch_tokens: 512,
             max_batch_size: 256,
             hub: HubOptions::from_env(),
         }

@@ -9,6 +9,7 @@ mod bert;
 pub mod config;
 mod embedder;
 mod error;
+mod kernels;
 pub mod pooling;
 mod queue;
 mod source;

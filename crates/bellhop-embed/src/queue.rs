@@ -33,7 +33,7 @@ impl Default for QueueOptions {
     fn default() -> Self {
         Self {
             capacity: 4096,
-            max_batch_tokens: 16_384,
+            max_batch_tokens: 512,
             max_batch_size: 256,
             max_wait: Duration::from_micros(500),
         }

@@ -115,8 +115,8 @@ fn resolve_hub(repo_id: &str, revision: &str, hub: &HubOptions) -> Result<PathBu
         return Ok(dir);
     }
     let how_to_get = format!(
-        "on a machine with network access run `huggingface-cli download {repo_id}` and copy \
-         {cache} here, or pass the model directory with --model DIR",
+        "on a machine with network access run `huggingface-cli download {repo_id}` and copy its \
+         hub cache into {cache}, or pass the model directory with --model DIR",
         cache = hub.cache_dir.display()
     );
     if hub.offline {
