@@ -1,3 +1,6 @@
+//! Times Candle's matrix product on the encoder's shapes with the weight stored both ways:
+//! the evidence behind the layout choice in `bert.rs`.
+
 use candle_core::{Device, Tensor};
 use std::time::Instant;
 fn main() {

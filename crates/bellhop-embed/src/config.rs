@@ -303,7 +303,7 @@ fn check_architecture(bert: &BertConfig, path: &Path) -> Result<()> {
             supported: "position_embedding_type \"absolute\"".into(),
         });
     }
-    if bert.num_attention_heads == 0 || bert.hidden_size % bert.num_attention_heads != 0 {
+    if bert.num_attention_heads == 0 || !bert.hidden_size.is_multiple_of(bert.num_attention_heads) {
         return Err(EmbedError::MalformedFile {
             path: path.to_path_buf(),
             reason: format!(

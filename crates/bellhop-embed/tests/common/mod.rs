@@ -19,11 +19,15 @@ pub fn model_dir() -> PathBuf {
 /// One line of the reference fixture made by `scripts/reference_vectors.py`.
 #[derive(Debug, Deserialize)]
 pub struct Reference {
+    /// The input text.
     pub text: String,
+    /// Tokens after truncation, special tokens included.
     pub tokens: usize,
+    /// sentence-transformers' vector.
     pub embedding: Vec<f32>,
 }
 
+/// The committed reference fixture.
 pub fn references() -> Vec<Reference> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/reference-all-MiniLM-L6-v2.jsonl");
@@ -34,6 +38,7 @@ pub fn references() -> Vec<Reference> {
         .collect()
 }
 
+/// Cosine similarity in double precision.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a
         .iter()

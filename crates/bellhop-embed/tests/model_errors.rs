@@ -1,0 +1,149 @@
+//! A broken model directory fails to load with an error that names the file and the fault.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bellhop_embed::{EmbedError, Embedder, ModelSource};
+use common::{cosine, model_dir, references};
+
+/// A copy of the default model whose files can be broken one at a time; the weights are
+/// linked, not copied.
+fn model_copy() -> (tempfile::TempDir, PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("model");
+    copy_tree(&model_dir(), &dir);
+    (temp, dir)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if entry.file_name() == "model.safetensors" {
+            std::os::unix::fs::symlink(entry.path(), &target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn load_error(dir: &Path) -> EmbedError {
+    Embedder::load(&ModelSource::Dir(dir.to_path_buf())).unwrap_err()
+}
+
+#[test]
+fn missing_config_names_the_file() {
+    let (_temp, dir) = model_copy();
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+#[test]
+fn malformed_config_names_the_file_and_the_fault() {
+    let (_temp, dir) = model_copy();
+    std::fs::write(dir.join("config.json"), "{\"hidden_size\": 384,").unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MalformedFile { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("config.json") && message.contains("EOF"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unsupported_architecture_lists_the_supported_ones() {
+    let (_temp, dir) = model_copy();
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        config.replace("\"bert\"", "\"gpt2\""),
+    )
+    .unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::Unsupported { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("gpt2") && message.contains("supported: model_type bert"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unsupported_module_and_pooling_are_named() {
+    let (_temp, dir) = model_copy();
+    let modules = std::fs::read_to_string(dir.join("modules.json")).unwrap();
+    let with_dense = modules.replace("models.Normalize", "models.Dense");
+    std::fs::write(dir.join("modules.json"), with_dense).unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.to_string()
+            .contains("sentence_transformers.models.Dense"),
+        "{err}"
+    );
+
+    std::fs::write(dir.join("modules.json"), modules).unwrap();
+    let pooling = std::fs::read_to_string(dir.join("1_Pooling/config.json")).unwrap();
+    let last_token = pooling.replace(
+        "\"pooling_mode_mean_tokens\": true",
+        "\"pooling_mode_lasttoken\": true",
+    );
+    std::fs::write(dir.join("1_Pooling/config.json"), last_token).unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("1_Pooling/config.json"), "{err}");
+}
+
+#[test]
+fn missing_or_corrupt_weights_name_the_file() {
+    let (_temp, dir) = model_copy();
+    let weights = dir.join("model.safetensors");
+    std::fs::remove_file(&weights).unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+
+    // A truncated download: the header promises more bytes than the file has.
+    let original = std::fs::read(model_dir().join("model.safetensors")).unwrap();
+    std::fs::write(&weights, &original[..original.len() / 2]).unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MalformedFile { .. }), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+
+    std::fs::write(&weights, b"not a safetensors file").unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MalformedFile { .. }), "{err}");
+}
+
+#[test]
+fn corrupt_tokenizer_names_the_file() {
+    let (_temp, dir) = model_copy();
+    std::fs::write(dir.join("tokenizer.json"), "{\"version\": \"1.0\"}").unwrap();
+    let err = load_error(&dir);
+    assert!(matches!(err, EmbedError::MalformedFile { .. }), "{err}");
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+}
+
+#[test]
+fn a_plain_transformer_directory_falls_back_to_mean_pooling_without_normalising() {
+    let (_temp, dir) = model_copy();
+    for name in ["modules.json", "sentence_bert_config.json"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    std::fs::remove_dir_all(dir.join("1_Pooling")).unwrap();
+    let embedder = Embedder::load(&ModelSource::Dir(dir)).unwrap();
+    // Without sentence_bert_config.json the tokenizer's model_max_length (512) applies.
+    assert_eq!(embedder.max_seq_length(), 512);
+    let reference = &references()[0];
+    let vectors = embedder.embed(&[reference.text.as_str()]).unwrap();
+    let norm: f32 = vectors.row(0).iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() > 1e-3, "not normalised: norm {norm}");
+    // Normalisation only rescales, so the direction is still sentence-transformers'.
+    assert!(cosine(vectors.row(0), &reference.embedding) >= 0.9999);
+}
