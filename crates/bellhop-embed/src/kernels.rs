@@ -13,7 +13,7 @@ use crate::config::HiddenAct;
 
 /// Below this many multiply-adds a matrix product runs on the calling thread: waking the pool
 /// costs more than it saves.
-const PARALLEL_MATMUL_MIN_MACS: usize = 1 << 23;
+const PARALLEL_MATMUL_MIN_MACS: usize = 1 << 20;
 /// Rows handled per parallel task in the element-wise epilogues.
 const ROWS_PER_TASK: usize = 64;
 
