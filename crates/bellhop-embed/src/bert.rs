@@ -1,11 +1,10 @@
 //! A BERT encoder that runs on packed (unpadded) token batches.
 //!
 //! Sequences of a batch are concatenated into one `(tokens, hidden)` matrix, so every linear
-//! layer is a single large matrix product with no padding rows. Only attention, which mixes
-//! tokens within a sequence, gathers the rows into a padded `(batch, heads, seq, head_dim)` view;
-//! its cost is a small share of the total for sentence-length inputs.
+//! layer is a single large matrix product with no padding rows, and attention works on each
+//! sequence's own rows in place (`kernels::PackedAttention`): no padding, no mask.
 
-use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::{BertConfig, HiddenAct};
@@ -33,16 +32,6 @@ impl PackedBatch {
     /// Total number of tokens.
     pub fn token_count(&self) -> usize {
         self.input_ids.len()
-    }
-
-    /// The longest sequence.
-    pub fn max_len(&self) -> usize {
-        self.seq_lens.iter().copied().max().unwrap_or(0)
-    }
-
-    /// Number of sequences.
-    pub fn len(&self) -> usize {
-        self.seq_lens.len()
     }
 }
 
@@ -132,65 +121,12 @@ impl LayerNorm {
     }
 }
 
-/// How attention reads the packed token rows as padded sequences.
-struct AttentionLayout {
-    batch: usize,
-    seq: usize,
-    /// For each padded slot, the packed row it reads (padding slots read row 0, then are masked).
-    gather: Option<Tensor>,
-    /// For each packed row, its padded slot.
-    scatter: Option<Tensor>,
-    /// Additive mask `(batch, 1, 1, seq)`: 0 for real tokens, a large negative for padding.
-    mask: Option<Tensor>,
-}
-
-impl AttentionLayout {
-    fn new(batch: &PackedBatch, device: &Device) -> candle_core::Result<Self> {
-        let seq = batch.max_len();
-        let count = batch.len();
-        if batch.seq_lens.iter().all(|len| *len == seq) {
-            return Ok(Self {
-                batch: count,
-                seq,
-                gather: None,
-                scatter: None,
-                mask: None,
-            });
-        }
-        let mut gather = vec![0u32; count * seq];
-        let mut scatter = Vec::with_capacity(batch.token_count());
-        let mut mask = vec![0f32; count * seq];
-        let mut row = 0u32;
-        for (index, len) in batch.seq_lens.iter().enumerate() {
-            for slot in 0..seq {
-                let padded = index * seq + slot;
-                if slot < *len {
-                    gather[padded] = row;
-                    scatter.push(padded as u32);
-                    row += 1;
-                } else {
-                    // The same large negative transformers uses, so that softmax matches.
-                    mask[padded] = f32::MIN;
-                }
-            }
-        }
-        Ok(Self {
-            batch: count,
-            seq,
-            gather: Some(Tensor::from_vec(gather, count * seq, device)?),
-            scatter: Some(Tensor::from_vec(scatter, batch.token_count(), device)?),
-            mask: Some(Tensor::from_vec(mask, (count, 1, 1, seq), device)?),
-        })
-    }
-}
-
 #[derive(Debug, Clone)]
 struct SelfAttention {
     qkv: Linear,
     output: Linear,
     norm: LayerNorm,
     heads: usize,
-    head_dim: usize,
 }
 
 impl SelfAttention {
@@ -201,42 +137,16 @@ impl SelfAttention {
             output: Linear::load(&vb.pp("output").pp("dense"), hidden, hidden)?,
             norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
             heads: cfg.num_attention_heads,
-            head_dim: hidden / cfg.num_attention_heads,
         })
     }
 
-    fn forward(&self, xs: &Tensor, layout: &AttentionLayout) -> candle_core::Result<Tensor> {
+    fn forward(&self, xs: &Tensor, seq_lens: &[usize]) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("attention").entered();
-        let hidden = self.heads * self.head_dim;
         let qkv = self.qkv.forward(xs, None)?;
-        let qkv = match &layout.gather {
-            Some(gather) => qkv.index_select(gather, 0)?,
-            None => qkv,
-        };
-        // (batch, seq, 3, heads, head_dim) -> (3, batch, heads, seq, head_dim)
-        let qkv = qkv
-            .reshape((layout.batch, layout.seq, 3, self.heads, self.head_dim))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let query = qkv.i(0)?;
-        let key = qkv.i(1)?;
-        let value = qkv.i(2)?;
-        let scores = (query.matmul(&key.t()?)? * scale)?;
-        let scores = match &layout.mask {
-            Some(mask) => scores.broadcast_add(mask)?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&value)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((layout.batch * layout.seq, hidden))?;
-        let context = match &layout.scatter {
-            Some(scatter) => context.index_select(scatter, 0)?,
-            None => context,
-        };
+        let context = qkv.apply_op1_no_bwd(&kernels::PackedAttention {
+            seq_lens,
+            heads: self.heads,
+        })?;
         self.norm
             .add_forward(self.output.forward(&context, None)?, xs)
     }
@@ -337,9 +247,8 @@ impl BertModel {
             + self.token_type_embeddings.index_select(&type_ids, 0)?)?;
         let (gamma, beta, eps) = &self.embeddings_norm;
         let mut hidden = candle_nn::ops::layer_norm(&embeddings, gamma, beta, *eps)?;
-        let layout = AttentionLayout::new(batch, &self.device)?;
         for (attention, feed_forward) in &self.layers {
-            hidden = attention.forward(&hidden, &layout)?;
+            hidden = attention.forward(&hidden, &batch.seq_lens)?;
             hidden = feed_forward.forward(&hidden)?;
         }
         debug_assert_eq!(hidden.dim(D::Minus1)?, self.word_embeddings.dim(1)?);

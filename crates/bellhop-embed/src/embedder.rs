@@ -129,8 +129,15 @@ impl Embedder {
         let _span = tracing::info_span!("load_model", model = %source).entered();
         let dir = source.resolve(&options.hub)?;
         let layout = ModelLayout::read(&dir)?;
-        let tokenizer = load_tokenizer(&layout.tokenizer_path, layout.max_seq_length)?;
-        let model = load_weights(&layout)?;
+        // Parsing tokenizer.json and preparing the weights take similar time; overlap them.
+        let (tokenizer, model) = std::thread::scope(|scope| {
+            let tokenizer =
+                scope.spawn(|| load_tokenizer(&layout.tokenizer_path, layout.max_seq_length));
+            let model = load_weights(&layout);
+            let tokenizer = tokenizer.join().expect("tokenizer loading panicked");
+            (tokenizer, model)
+        });
+        let (tokenizer, model) = (tokenizer?, model?);
         Ok(Self {
             model,
             tokenizer,

@@ -6,7 +6,9 @@
 //! then applies the activation while the rows are hot in cache; `add_layer_norm` adds the
 //! residual and normalises in place.
 
-use candle_core::{CpuStorage, CustomOp2, InplaceOp2, Layout, Result, Shape, Tensor, bail};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, InplaceOp2, Layout, Result, Shape, Tensor, bail,
+};
 use rayon::prelude::*;
 
 use crate::config::HiddenAct;
@@ -167,6 +169,149 @@ impl AddLayerNorm<'_> {
     }
 }
 
+/// Below this many multiply-adds per layer, attention runs on the calling thread.
+const PARALLEL_ATTENTION_MIN_MACS: usize = 1 << 20;
+
+/// Multi-head self-attention straight on packed sequences.
+///
+/// The input is the fused projection, `(tokens, 3 * hidden)` with rows `[q | k | v]`; the output
+/// is the `(tokens, hidden)` context. Each (sequence, head) pair is two small `gemm` calls on
+/// strided views of the packed rows, so no padding, gathering or transposing copies are made,
+/// and no mask is needed: a sequence only ever sees its own rows.
+pub struct PackedAttention<'a> {
+    /// Length of each sequence, in order; they sum to the token count.
+    pub seq_lens: &'a [usize],
+    /// Number of attention heads.
+    pub heads: usize,
+}
+
+impl CustomOp1 for PackedAttention<'_> {
+    fn name(&self) -> &'static str {
+        "bellhop-packed-attention"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (tokens, width) = layout.shape().dims2()?;
+        let hidden = width / 3;
+        if width % 3 != 0 || self.heads == 0 || !hidden.is_multiple_of(self.heads) {
+            bail!(
+                "attention: width {width} is not 3 × a multiple of {} heads",
+                self.heads
+            );
+        }
+        if self.seq_lens.iter().sum::<usize>() != tokens {
+            bail!("attention: sequence lengths do not add up to {tokens} tokens");
+        }
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            bail!("attention: input must be contiguous");
+        };
+        let qkv = &storage.as_slice::<f32>()?[start..end];
+        let mut out = vec![0f32; tokens * hidden];
+        let mut sequences = Vec::with_capacity(self.seq_lens.len());
+        let (mut rest, mut offset) = (&mut out[..], 0);
+        for len in self.seq_lens {
+            let (own, tail) = rest.split_at_mut(len * hidden);
+            sequences.push((&qkv[offset * width..(offset + len) * width], *len, own));
+            rest = tail;
+            offset += len;
+        }
+        let head_dim = hidden / self.heads;
+        let attend = |(rows, len, out): (&[f32], usize, &mut [f32])| {
+            attend_sequence(rows, len, hidden, self.heads, head_dim, out);
+        };
+        let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * hidden;
+        if macs >= PARALLEL_ATTENTION_MIN_MACS && sequences.len() > 1 {
+            sequences.into_par_iter().for_each(attend);
+        } else {
+            sequences.into_iter().for_each(attend);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((tokens, hidden))))
+    }
+}
+
+/// Attention of one sequence: `rows` is its `(len, 3 * hidden)` slice, `out` its `(len, hidden)`.
+fn attend_sequence(
+    rows: &[f32],
+    len: usize,
+    hidden: usize,
+    heads: usize,
+    head_dim: usize,
+    out: &mut [f32],
+) {
+    let width = 3 * hidden;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let mut scores = vec![0f32; len * len];
+    for head in 0..heads {
+        let query = head * head_dim;
+        let key = hidden + query;
+        let value = 2 * hidden + query;
+        // SAFETY (both calls): `rows` holds len × width floats and `out` len × hidden; the
+        // views below stay within them: rows i < len, columns < head_dim from offsets whose
+        // blocks end at or before `width` (rows) and `hidden` (out). `scores` is len × len.
+        unsafe {
+            // scores = scale · Q Kᵀ, with Q = rows[:, query..], Kᵀ read column-wise from keys.
+            gemm::gemm(
+                len,
+                len,
+                head_dim,
+                scores.as_mut_ptr(),
+                1,
+                len as isize,
+                false,
+                rows.as_ptr().add(query),
+                1,
+                width as isize,
+                rows.as_ptr().add(key),
+                width as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        with_wide_simd(|| scores.chunks_exact_mut(len).for_each(softmax_in_place));
+        unsafe {
+            // out[:, query..] = P V
+            gemm::gemm(
+                len,
+                head_dim,
+                len,
+                out.as_mut_ptr().add(query),
+                1,
+                hidden as isize,
+                false,
+                scores.as_ptr(),
+                1,
+                len as isize,
+                rows.as_ptr().add(value),
+                1,
+                width as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+}
+
+#[inline(always)]
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inverse = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inverse);
+}
+
 /// Runs [`Dense`] on tensors.
 pub fn dense(
     input: &Tensor,
@@ -319,6 +464,41 @@ mod tests {
         )?;
         let diff = (got - expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 1e-4, "{diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn packed_attention_equals_per_sequence_softmax_attention() -> Result<()> {
+        let device = Device::Cpu;
+        let (heads, head_dim) = (3, 4);
+        let hidden = heads * head_dim;
+        let seq_lens = [5, 1, 3];
+        let tokens: usize = seq_lens.iter().sum();
+        let qkv = Tensor::randn(0f32, 1.0, (tokens, 3 * hidden), &device)?;
+        let got = qkv.apply_op1_no_bwd(&PackedAttention {
+            seq_lens: &seq_lens,
+            heads,
+        })?;
+
+        let mut expected = Vec::new();
+        let mut offset = 0;
+        for len in seq_lens {
+            let rows = qkv.narrow(0, offset, len)?;
+            let per_head = |part: usize| -> Result<Tensor> {
+                rows.narrow(1, part * hidden, hidden)?
+                    .reshape((len, heads, head_dim))?
+                    .transpose(0, 1)?
+                    .contiguous()
+            };
+            let (q, k, v) = (per_head(0)?, per_head(1)?, per_head(2)?);
+            let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?;
+            let context = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
+            expected.push(context.transpose(0, 1)?.reshape((len, hidden))?);
+            offset += len;
+        }
+        let expected = Tensor::cat(&expected, 0)?;
+        let diff = (got - expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "{diff}");
         Ok(())
     }
 }
