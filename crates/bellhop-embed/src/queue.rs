@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -77,15 +76,6 @@ struct Shared {
     embedder: Arc<Embedder>,
     stats: Arc<QueueStats>,
     capacity: usize,
-    worker: Option<JoinHandle<()>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // The worker ends once the channel is closed; closing it needs the sender gone, which
-        // happens when `self` finishes dropping, so the thread is detached rather than joined.
-        drop(self.worker.take());
-    }
 }
 
 /// A cloneable handle to one embedding worker thread.
@@ -109,21 +99,21 @@ impl EmbeddingQueue {
         let capacity = options.capacity.max(1);
         let (sender, receiver) = mpsc::sync_channel(capacity);
         let stats = Arc::new(QueueStats::default());
-        let worker = {
+        {
+            // The worker is detached: it ends by itself once the last handle drops the sender.
             let embedder = Arc::clone(&embedder);
             let stats = Arc::clone(&stats);
             std::thread::Builder::new()
                 .name("bellhop-embed".into())
                 .spawn(move || run_worker(&embedder, &receiver, &options, &stats))
-                .expect("spawning the embedding thread")
-        };
+                .expect("spawning the embedding thread");
+        }
         Self {
             shared: Arc::new(Shared {
                 sender,
                 embedder,
                 stats,
                 capacity,
-                worker: Some(worker),
             }),
         }
     }
