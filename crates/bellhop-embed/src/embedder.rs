@@ -35,6 +35,23 @@ impl Default for EmbedderOptions {
     }
 }
 
+/// How much one forward pass may take: bounds memory and keeps matrix products large enough to
+/// use every core. Shared by bulk embedding and the batching queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchBudget {
+    /// Upper bound on `sequences × longest sequence`.
+    pub max_tokens: usize,
+    /// Upper bound on sequences.
+    pub max_size: usize,
+}
+
+impl BatchBudget {
+    /// Whether a batch of `count` sequences, the longest `longest` tokens, fits.
+    pub fn admits(&self, count: usize, longest: usize) -> bool {
+        count <= self.max_size && count * longest <= self.max_tokens
+    }
+}
+
 /// One tokenized text, truncated to the model's `max_seq_length`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenizedText {
@@ -114,8 +131,7 @@ pub struct Embedder {
     tokenizer: Tokenizer,
     layout: ModelLayout,
     model_id: String,
-    max_batch_tokens: usize,
-    max_batch_size: usize,
+    budget: BatchBudget,
 }
 
 impl Embedder {
@@ -143,8 +159,10 @@ impl Embedder {
             tokenizer,
             model_id: source.id(),
             layout,
-            max_batch_tokens: options.max_batch_tokens.max(1),
-            max_batch_size: options.max_batch_size.max(1),
+            budget: BatchBudget {
+                max_tokens: options.max_batch_tokens.max(1),
+                max_size: options.max_batch_size.max(1),
+            },
         })
     }
 
@@ -168,9 +186,9 @@ impl Embedder {
         &self.layout
     }
 
-    /// Upper bound on `sequences × longest sequence` per forward pass.
-    pub fn max_batch_tokens(&self) -> usize {
-        self.max_batch_tokens
+    /// How much one forward pass may take.
+    pub fn batch_budget(&self) -> BatchBudget {
+        self.budget
     }
 
     /// Tokenizes texts as sentence-transformers does: surrounding whitespace stripped,
@@ -250,11 +268,8 @@ impl Embedder {
         let mut batches = Vec::new();
         let (mut start, mut end, mut longest) = (0, 0, 0);
         for len in lengths {
-            let count = end - start;
             let longest_with = longest.max(len);
-            let full =
-                (count + 1) * longest_with > self.max_batch_tokens || count == self.max_batch_size;
-            if count > 0 && full {
+            if end > start && !self.budget.admits(end - start + 1, longest_with) {
                 batches.push(start..end);
                 start = end;
                 longest = len;
@@ -347,4 +362,21 @@ fn load_weights(layout: &ModelLayout) -> Result<BertModel> {
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
         .map_err(malformed)?;
     BertModel::load(vb, &layout.bert).map_err(malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BatchBudget;
+
+    #[test]
+    fn budget_bounds_padded_tokens_and_sequence_count() {
+        let budget = BatchBudget {
+            max_tokens: 100,
+            max_size: 4,
+        };
+        assert!(budget.admits(4, 25));
+        assert!(!budget.admits(4, 26), "4 × 26 tokens is over 100");
+        assert!(!budget.admits(5, 1), "5 sequences is over 4");
+        assert!(budget.admits(1, 100));
+    }
 }

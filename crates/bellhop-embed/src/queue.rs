@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::embedder::{Embedder, TokenizedText};
+use crate::embedder::{BatchBudget, Embedder, TokenizedText};
 use crate::error::{EmbedError, Result};
 
 /// Settings of an [`EmbeddingQueue`].
@@ -20,10 +20,6 @@ use crate::error::{EmbedError, Result};
 pub struct QueueOptions {
     /// Most texts waiting at once; more are refused with [`EmbedError::QueueFull`].
     pub capacity: usize,
-    /// Upper bound on `sequences × longest sequence` per batch.
-    pub max_batch_tokens: usize,
-    /// Upper bound on sequences per batch.
-    pub max_batch_size: usize,
     /// How long the worker waits for more texts once one is waiting; zero runs at once.
     pub max_wait: Duration,
 }
@@ -32,8 +28,6 @@ impl Default for QueueOptions {
     fn default() -> Self {
         Self {
             capacity: 4096,
-            max_batch_tokens: 512,
-            max_batch_size: 256,
             max_wait: Duration::from_micros(500),
         }
     }
@@ -196,7 +190,7 @@ fn run_worker(
                 Err(_) => return,
             },
         };
-        let (batch, next) = collect_batch(first, receiver, options);
+        let (batch, next) = collect_batch(first, receiver, options, embedder.batch_budget());
         held = next;
         stats.depth.fetch_sub(batch.len(), Ordering::AcqRel);
         // Callers that gave up (deadline, disconnect) are not worth computing for.
@@ -244,11 +238,12 @@ fn collect_batch(
     first: Job,
     receiver: &Receiver<Job>,
     options: &QueueOptions,
+    budget: BatchBudget,
 ) -> (Vec<Job>, Option<Job>) {
     let deadline = Instant::now() + options.max_wait;
     let mut longest = first.tokens.len();
     let mut batch = vec![first];
-    while batch.len() < options.max_batch_size {
+    while batch.len() < budget.max_size {
         let job = match receiver.try_recv() {
             Ok(job) => job,
             Err(TryRecvError::Disconnected) => break,
@@ -264,7 +259,7 @@ fn collect_batch(
             }
         };
         let longest_with = longest.max(job.tokens.len());
-        if (batch.len() + 1) * longest_with > options.max_batch_tokens {
+        if !budget.admits(batch.len() + 1, longest_with) {
             return (batch, Some(job));
         }
         longest = longest_with;
