@@ -1,0 +1,18 @@
+//! Turns files into documents and documents into chunks.
+//!
+//! Readers ([`read_document_bytes`]) parse text, Markdown, HTML, PDF, CSV and JSON into
+//! [`ParsedDocument`]s: a title, metadata and paragraph-level [`Block`]s that remember their
+//! section path. The [`Chunker`] packs those blocks into chunks that respect sections,
+//! paragraphs and sentences and never exceed a token budget. Nothing here embeds or stores.
+
+mod chunker;
+mod document;
+mod error;
+mod readers;
+mod walk;
+
+pub use chunker::{Chunk, Chunker, ChunkingOptions, TokenCounter, WhitespaceTokenCounter};
+pub use document::{Block, Metadata, ParsedDocument};
+pub use error::{IngestError, Result};
+pub use readers::{Format, ReadOptions, read_document_bytes};
+pub use walk::{SourceFile, collect_files};

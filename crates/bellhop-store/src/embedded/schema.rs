@@ -1,0 +1,94 @@
+//! The SQLite schema and connection settings.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// The schema version this code writes; older stores are migrated on open.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE collections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    external_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (collection_id, external_id)
+);
+CREATE INDEX documents_by_source ON documents(collection_id, source);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX chunks_by_document ON chunks(document_id);
+CREATE INDEX chunks_by_collection ON chunks(collection_id);
+CREATE TABLE sources (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, name)
+);
+";
+
+/// Durable, concurrent settings for every connection: WAL lets readers run beside the
+/// writer; `synchronous = FULL` makes a committed transaction survive power loss, not only
+/// a process crash.
+pub(crate) fn configure(connection: &Connection, read_only: bool) -> Result<()> {
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.pragma_update(None, "cache_size", -32_000)?;
+    if read_only {
+        connection.pragma_update(None, "query_only", "ON")?;
+    }
+    Ok(())
+}
+
+/// Creates or migrates the schema.
+pub(crate) fn migrate(connection: &mut Connection) -> Result<()> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(crate::StoreError::Invalid(format!(
+            "the store was written by a newer bellhop (schema {version}, this build reads up to {SCHEMA_VERSION})"
+        )));
+    }
+    if version < 1 {
+        let tx = connection.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The keyword index table of a collection: one FTS5 table each, so BM25 statistics are
+/// per collection. Contentless (the text lives in `chunks`), with deletes allowed.
+pub(crate) fn fts_table(collection_id: i64) -> String {
+    format!("fts_{collection_id}")
+}
+
+pub(crate) fn create_fts(connection: &Connection, collection_id: i64) -> Result<()> {
+    connection.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE {} USING fts5(heading, body, content='', contentless_delete=1, \
+         tokenize='porter unicode61 remove_diacritics 2')",
+        fts_table(collection_id)
+    ))?;
+    Ok(())
+}

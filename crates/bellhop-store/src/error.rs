@@ -1,0 +1,49 @@
+//! Errors of the store.
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No collection has this name.
+    #[error("collection {0:?} not found")]
+    CollectionNotFound(String),
+    /// A collection with this name already exists.
+    #[error("collection {0:?} already exists")]
+    CollectionExists(String),
+    /// No document has this id in the collection.
+    #[error("document {document:?} not found in collection {collection:?}")]
+    DocumentNotFound {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        document: String,
+    },
+    /// A request or value the store cannot accept (bad name, empty id, wrong dimension).
+    #[error("{0}")]
+    Invalid(String),
+    /// A filter that is not well formed.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The data directory could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The vector index failed.
+    #[error("vector index error: {0}")]
+    Index(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::Database(err.to_string())
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,25 @@
+//! Collections of documents split into embedded chunks, and search over them.
+//!
+//! [`Store`] is the backend-neutral interface: collections, atomic document writes, and
+//! dense, keyword and hybrid search with metadata filters. [`EmbeddedStore`] is the default
+//! backend: SQLite (WAL, FTS5) under one data directory, with vectors searched in memory by
+//! an exact SIMD scan or an HNSW index. Callers embed; the store never loads a model.
+
+mod embedded;
+mod error;
+mod filter;
+mod model;
+mod search;
+mod store;
+
+pub use embedded::EmbeddedStore;
+pub use error::{Result, StoreError};
+pub use filter::{Condition, Filter, FilterOp};
+pub use model::{
+    ActiveIndex, ChunkingSettings, CollectionInfo, CollectionSpec, DocumentInfo, IndexKind,
+    IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
+};
+pub use search::{
+    Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
+};
+pub use store::Store;

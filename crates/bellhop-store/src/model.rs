@@ -1,0 +1,229 @@
+//! The store's data: collections, documents, chunks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+
+/// Free metadata: string, number, bool or string-list values by key.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// How a collection's documents are chunked (kept with the collection so every writer uses
+/// the same settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkingSettings {
+    /// Most tokens per chunk, context header and special tokens included.
+    pub max_tokens: usize,
+    /// Tokens repeated between consecutive chunks of a section.
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkingSettings {
+    fn default() -> Self {
+        Self {
+            max_tokens: 256,
+            overlap_tokens: 32,
+        }
+    }
+}
+
+/// Which vector index a collection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// Exact scan below [`IndexKind::AUTO_HNSW_THRESHOLD`] chunks, HNSW above.
+    #[default]
+    Auto,
+    /// Always the exact scan.
+    Exact,
+    /// Always HNSW.
+    Hnsw,
+}
+
+impl IndexKind {
+    /// Chunk count from which `auto` switches to HNSW: an exact scan of 384-d vectors stays
+    /// under a millisecond up to about this size on one core.
+    pub const AUTO_HNSW_THRESHOLD: usize = 20_000;
+}
+
+/// The index a collection is searched with right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActiveIndex {
+    /// Exact scan.
+    Exact,
+    /// HNSW graph.
+    Hnsw,
+}
+
+/// What a collection is: its name, the model its vectors come from, and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionSpec {
+    /// Name: letters, digits, `-` and `_`, at most 64 characters.
+    pub name: String,
+    /// The embedding model id the vectors come from.
+    pub model: String,
+    /// Vector dimension.
+    pub dim: usize,
+    /// Chunking settings.
+    #[serde(default)]
+    pub chunking: ChunkingSettings,
+    /// Vector index choice.
+    #[serde(default)]
+    pub index: IndexKind,
+    /// Instructions for answer generation (e.g. "You are the concierge of …").
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+}
+
+impl CollectionSpec {
+    /// A spec with default settings.
+    pub fn new(name: impl Into<String>, model: impl Into<String>, dim: usize) -> Self {
+        Self {
+            name: name.into(),
+            model: model.into(),
+            dim,
+            chunking: ChunkingSettings::default(),
+            index: IndexKind::default(),
+            system_prompt: None,
+        }
+    }
+
+    /// Checks the name and settings.
+    pub fn validate(&self) -> Result<()> {
+        validate_collection_name(&self.name)?;
+        if self.dim == 0 || self.dim > 16_384 {
+            return Err(StoreError::Invalid(format!(
+                "vector dimension {} is out of range",
+                self.dim
+            )));
+        }
+        if self.chunking.max_tokens < 8 {
+            return Err(StoreError::Invalid(
+                "chunk size must be at least 8 tokens".into(),
+            ));
+        }
+        if self.chunking.overlap_tokens >= self.chunking.max_tokens {
+            return Err(StoreError::Invalid(
+                "chunk overlap must be smaller than the chunk size".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a collection name: 1–64 of `[A-Za-z0-9_-]`, starting with a letter or digit.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "invalid collection name {name:?}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+        )))
+    }
+}
+
+/// A collection with its counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    /// Its definition.
+    #[serde(flatten)]
+    pub spec: CollectionSpec,
+    /// Documents in it.
+    pub documents: u64,
+    /// Chunks in it.
+    pub chunks: u64,
+    /// Bumped by every write; caches key on it.
+    pub version: u64,
+    /// The vector index in use.
+    pub active_index: ActiveIndex,
+}
+
+/// One chunk to write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewChunk {
+    /// Headings above the chunk.
+    pub section: Vec<String>,
+    /// The chunk's text.
+    pub text: String,
+    /// Its embedding.
+    pub vector: Vec<f32>,
+}
+
+/// One document to write; replaces any document with the same id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDocument {
+    /// Document id, unique in its collection.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Where it came from (file name or URL).
+    pub source: String,
+    /// Metadata for filters.
+    pub metadata: Metadata,
+    /// Its chunks in order.
+    pub chunks: Vec<NewChunk>,
+}
+
+/// A source file written with its documents: its hash makes re-ingesting resumable, and
+/// documents it no longer yields are removed in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceUpdate {
+    /// The source's name (relative path).
+    pub name: String,
+    /// A hash of its content.
+    pub content_hash: String,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteReceipt {
+    /// The collection's version after the write.
+    pub version: u64,
+    /// Documents written.
+    pub documents: usize,
+    /// Chunks written.
+    pub chunks: usize,
+    /// Documents removed because their source no longer yields them.
+    pub removed: usize,
+}
+
+/// A stored document, without its chunks' vectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentInfo {
+    /// Document id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Source.
+    pub source: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// Last write, seconds since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// The result of an integrity check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityReport {
+    /// Problems found; empty when the store is sound.
+    pub problems: Vec<String>,
+    /// Collections checked.
+    pub collections: usize,
+    /// Chunks checked.
+    pub chunks: u64,
+}
+
+impl IntegrityReport {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}

@@ -1,0 +1,67 @@
+//! The backend-neutral store interface.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{
+    CollectionInfo, CollectionSpec, DocumentInfo, IntegrityReport, NewDocument, SourceUpdate,
+    WriteReceipt,
+};
+use crate::search::{Hit, SearchRequest};
+
+/// Collections of embedded chunks with atomic writes and search.
+///
+/// Every write is atomic and durable when it returns: a document's chunks are replaced all
+/// at once, and a concurrent search sees either the old document or the new one.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a collection; fails if the name is taken.
+    async fn create_collection(&self, spec: CollectionSpec) -> Result<CollectionInfo>;
+
+    /// A collection's definition and counts.
+    async fn collection(&self, name: &str) -> Result<CollectionInfo>;
+
+    /// All collections, by name.
+    async fn list_collections(&self) -> Result<Vec<CollectionInfo>>;
+
+    /// Deletes a collection and everything in it.
+    async fn delete_collection(&self, name: &str) -> Result<()>;
+
+    /// Writes documents in one transaction, replacing documents with the same ids. With a
+    /// `source`, records its hash and removes the source's documents not in `documents`.
+    async fn put_documents(
+        &self,
+        collection: &str,
+        documents: Vec<NewDocument>,
+        source: Option<SourceUpdate>,
+    ) -> Result<WriteReceipt>;
+
+    /// Deletes one document and its chunks.
+    async fn delete_document(&self, collection: &str, document_id: &str) -> Result<WriteReceipt>;
+
+    /// One document's fields and chunk count.
+    async fn document(&self, collection: &str, document_id: &str) -> Result<DocumentInfo>;
+
+    /// Documents ordered by id, paged.
+    async fn list_documents(
+        &self,
+        collection: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DocumentInfo>>;
+
+    /// The content hash recorded for a source, if it was ingested.
+    async fn source_hash(&self, collection: &str, source: &str) -> Result<Option<String>>;
+
+    /// Searches a collection. `query_vector` (the embedded query) is required for dense and
+    /// hybrid modes.
+    async fn search(
+        &self,
+        collection: &str,
+        request: &SearchRequest,
+        query_vector: Option<&[f32]>,
+    ) -> Result<Vec<Hit>>;
+
+    /// Checks the stored data for corruption and inconsistencies.
+    async fn check_integrity(&self) -> Result<IntegrityReport>;
+}
