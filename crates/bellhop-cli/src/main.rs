@@ -1,7 +1,11 @@
 //! `bellhop`: the command-line front of the bellhop libraries.
 
 mod embed;
+mod eval;
+mod ingest;
 mod input;
+mod search;
+mod store_args;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +26,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Ingest files and directories into a collection.
+    Ingest(ingest::IngestArgs),
+    /// Search a collection.
+    Search(search::SearchArgs),
+    /// Evaluate retrieval on a BEIR-layout dataset.
+    Eval(eval::EvalArgs),
     /// Embed texts into vectors.
     Embed(embed::EmbedArgs),
 }
@@ -61,6 +71,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Ingest(args) => ingest::run(&args),
+        Command::Search(args) => search::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Embed(args) => embed::run(&args),
     };
     match result {

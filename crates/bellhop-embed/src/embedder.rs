@@ -219,6 +219,15 @@ impl Embedder {
             .collect())
     }
 
+    /// Tokens the model sees for `text`, special tokens included, capped at
+    /// `max_seq_length` (anything longer is truncated when embedded).
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self
+            .tokenize(&[text])?
+            .first()
+            .map_or(0, TokenizedText::len))
+    }
+
     /// Embeds texts; the result has one row per text, in order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
         self.embed_with_progress(texts, |_| {})

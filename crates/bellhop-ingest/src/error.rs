@@ -19,6 +19,28 @@ pub enum IngestError {
         /// What is wrong, with a line or record number where there is one.
         reason: String,
     },
+    /// The store refused or failed a write or read.
+    #[error(transparent)]
+    Store(#[from] bellhop_store::StoreError),
+    /// The embedding model failed.
+    #[error(transparent)]
+    Embed(#[from] bellhop_embed::EmbedError),
+    /// A collection exists with vectors from another model.
+    #[error(
+        "collection {collection:?} holds vectors of model {expected:?} ({expected_dim} dimensions); it cannot take vectors of {got:?} ({got_dim})"
+    )]
+    ModelMismatch {
+        /// The collection.
+        collection: String,
+        /// Its model.
+        expected: String,
+        /// Its dimension.
+        expected_dim: usize,
+        /// The model in use.
+        got: String,
+        /// Its dimension.
+        got_dim: usize,
+    },
     /// The file or directory could not be read.
     #[error("{path}: {source}")]
     Io {

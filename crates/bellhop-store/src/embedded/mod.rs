@@ -247,6 +247,10 @@ impl Inner {
         if collections.contains_key(&spec.name) {
             return Err(StoreError::CollectionExists(spec.name));
         }
+        // Built as reopening builds it: an `hnsw` collection reports and uses its graph from
+        // the start, not only after its first write.
+        let mut index = VectorIndex::new(spec.dim, spec.index);
+        index.insert_many(&[])?;
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = writer.transaction()?;
         let spec_json = serde_json::to_string(&spec).expect("a spec serialises");
@@ -259,7 +263,7 @@ impl Inner {
         tx.commit()?;
         let state = Arc::new(CollectionState {
             id,
-            index: RwLock::new(VectorIndex::new(spec.dim, spec.index)),
+            index: RwLock::new(index),
             spec: spec.clone(),
         });
         collections.insert(spec.name.clone(), Arc::clone(&state));
@@ -275,8 +279,10 @@ impl Inner {
             .get(name)
             .cloned()
             .ok_or_else(|| StoreError::CollectionNotFound(name.to_string()))?;
-        let _index = state.index.write().unwrap_or_else(PoisonError::into_inner);
+        // The writer before the index, as every write takes them: the other order deadlocks
+        // with a write to this collection that holds the writer and waits for the index.
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _index = state.index.write().unwrap_or_else(PoisonError::into_inner);
         let tx = writer.transaction()?;
         tx.execute("DELETE FROM chunks WHERE collection_id = ?1", [state.id])?;
         tx.execute("DELETE FROM collections WHERE id = ?1", [state.id])?;

@@ -34,9 +34,14 @@ pub(crate) fn to_sql(filter: &Filter) -> SqlCondition {
                 params.push(sql_value(value));
                 format!("{column} <> ?")
             }
-            (FilterOp::In(values) | FilterOp::All(values), Some(column)) => {
+            (FilterOp::In(values), Some(column)) => {
                 params.extend(values.iter().map(sql_value));
                 format!("{column} IN ({})", placeholders(values.len()))
+            }
+            // A document field holds one value: it equals all of these only if they agree.
+            (FilterOp::All(values), Some(column)) => {
+                params.extend(values.iter().map(sql_value));
+                vec![format!("{column} = ?"); values.len()].join(" AND ")
             }
             (FilterOp::NotIn(values), Some(column)) => {
                 params.extend(values.iter().map(sql_value));
@@ -45,38 +50,45 @@ pub(crate) fn to_sql(filter: &Filter) -> SqlCondition {
             (FilterOp::Range { .. }, Some(_)) => "0".to_string(),
             (FilterOp::Eq(value), None) => {
                 params.push(path);
-                params.push(sql_value(value));
-                format!("EXISTS ({}m.value = ?)", elements())
+                format!(
+                    "EXISTS ({}{})",
+                    elements(),
+                    matches_any(std::slice::from_ref(value), &mut params)
+                )
             }
             (FilterOp::Ne(value), None) => {
                 params.push(path);
-                params.push(sql_value(value));
-                format!("NOT EXISTS ({}m.value = ?)", elements())
+                format!(
+                    "NOT EXISTS ({}{})",
+                    elements(),
+                    matches_any(std::slice::from_ref(value), &mut params)
+                )
             }
             (FilterOp::In(values), None) => {
                 params.push(path);
-                params.extend(values.iter().map(sql_value));
                 format!(
-                    "EXISTS ({}m.value IN ({}))",
+                    "EXISTS ({}{})",
                     elements(),
-                    placeholders(values.len())
+                    matches_any(values, &mut params)
                 )
             }
             (FilterOp::NotIn(values), None) => {
                 params.push(path);
-                params.extend(values.iter().map(sql_value));
                 format!(
-                    "NOT EXISTS ({}m.value IN ({}))",
+                    "NOT EXISTS ({}{})",
                     elements(),
-                    placeholders(values.len())
+                    matches_any(values, &mut params)
                 )
             }
             (FilterOp::All(values), None) => values
                 .iter()
                 .map(|value| {
                     params.push(path.clone());
-                    params.push(sql_value(value));
-                    format!("EXISTS ({}m.value = ?)", elements())
+                    format!(
+                        "EXISTS ({}{})",
+                        elements(),
+                        matches_any(std::slice::from_ref(value), &mut params)
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(" AND "),
@@ -101,6 +113,43 @@ pub(crate) fn to_sql(filter: &Filter) -> SqlCondition {
             parts.join(" AND ")
         },
         params,
+    }
+}
+
+/// `m` (a `json_each` row) equals one of `values`, comparing within a JSON type: `true`
+/// never matches the number 1, nor the string "1" the number 1.
+fn matches_any(values: &[Value], params: &mut Vec<SqlValue>) -> String {
+    let mut alternatives = Vec::new();
+    let strings: Vec<&Value> = values.iter().filter(|v| v.is_string()).collect();
+    let numbers: Vec<&Value> = values.iter().filter(|v| v.is_number()).collect();
+    if !strings.is_empty() {
+        params.extend(strings.iter().map(|v| sql_value(v)));
+        alternatives.push(format!(
+            "(m.type = 'text' AND m.value IN ({}))",
+            placeholders(strings.len())
+        ));
+    }
+    if !numbers.is_empty() {
+        params.extend(numbers.iter().map(|v| sql_value(v)));
+        alternatives.push(format!(
+            "(m.type IN ('integer', 'real') AND m.value IN ({}))",
+            placeholders(numbers.len())
+        ));
+    }
+    for flag in values.iter().filter_map(Value::as_bool) {
+        alternatives.push(
+            if flag {
+                "m.type = 'true'"
+            } else {
+                "m.type = 'false'"
+            }
+            .to_string(),
+        );
+    }
+    if alternatives.is_empty() {
+        "0".to_string()
+    } else {
+        format!("({})", alternatives.join(" OR "))
     }
 }
 
