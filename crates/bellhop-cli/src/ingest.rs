@@ -15,7 +15,7 @@ use crate::store_args::{StoreArgs, load_embedder, runtime};
 /// Vector index choice for a new collection.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum IndexArg {
-    /// Exact below 20,000 chunks, HNSW above.
+    /// Exact below 100,000 chunks, HNSW above.
     Auto,
     /// Always exact.
     Exact,
