@@ -8,7 +8,8 @@ use bellhop_store::{
     Store, StoreError,
 };
 use common::{
-    axis, chunk, create, dense, document, document_ids, keyword, metadata, single, temp_store,
+    Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize, single,
+    temp_store,
 };
 use serde_json::json;
 
@@ -644,4 +645,52 @@ async fn a_data_directory_is_opened_by_one_store_at_a_time() {
     drop(clone);
     let second = EmbeddedStore::open(dir.path()).unwrap();
     assert_eq!(second.collection("hotel").await.unwrap().spec.dim, DIM);
+}
+
+/// The HNSW graph is saved when the store closes and used at the next open only while it
+/// matches the data; a stale or corrupt graph is rebuilt, never used.
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_vector_graphs_are_reused_only_when_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(5);
+    let vectors: Vec<Vec<f32>> = (0..400)
+        .map(|_| normalize((0..16).map(|_| rng.signed()).collect()))
+        .collect();
+    let stamp = dir.path().join("graphs/collection-1.stamp");
+    let graph = dir.path().join("graphs/collection-1.usearch");
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        create(&store, "g", 16, IndexKind::Hnsw).await;
+        let documents = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| single(&format!("d{i}"), &format!("text {i}"), v.clone()))
+            .collect();
+        store.put_documents("g", documents, None).await.unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&stamp).unwrap(), "1 400\n");
+    let saved = std::fs::metadata(&graph).unwrap().modified().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let hits = dense(&store, "g", &vectors[7], 1).await;
+        assert_eq!(document_ids(&hits), ["d7"]);
+        // A write makes the saved graph stale; closing saves the new one.
+        store.delete_document("g", "d7").await.unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&stamp).unwrap(), "2 399\n");
+    assert!(std::fs::metadata(&graph).unwrap().modified().unwrap() >= saved);
+    // A torn graph with a matching stamp is detected and rebuilt.
+    std::fs::write(&graph, b"not a graph").unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let hits = dense(&store, "g", &vectors[8], 1).await;
+    assert_eq!(document_ids(&hits), ["d8"]);
+    assert!(
+        dense(&store, "g", &vectors[7], 5)
+            .await
+            .iter()
+            .all(|hit| hit.document_id != "d7")
+    );
+    assert!(store.check_integrity().await.unwrap().is_ok());
+    store.delete_collection("g").await.unwrap();
+    assert!(!graph.exists() && !stamp.exists());
 }

@@ -43,6 +43,7 @@ pub struct EmbeddedStore {
 
 struct Inner {
     path: PathBuf,
+    dir: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     collections: RwLock<HashMap<String, Arc<CollectionState>>>,
@@ -118,10 +119,11 @@ impl EmbeddedStore {
         let mut writer = Connection::open(&path)?;
         schema::configure(&writer, false)?;
         schema::migrate(&mut writer)?;
-        let collections = load_collections(&writer)?;
+        let collections = load_collections(&writer, dir)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                dir: dir.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 collections: RwLock::new(collections),
@@ -146,7 +148,90 @@ impl EmbeddedStore {
     }
 }
 
-fn load_collections(connection: &Connection) -> Result<HashMap<String, Arc<CollectionState>>> {
+/// Where a collection's HNSW graph is saved, with a stamp of the collection version and
+/// chunk count it was saved at. The graph is a cache of the vectors in SQLite: saved when
+/// the store closes, used at open only when the stamp matches, else rebuilt. A crash after
+/// a write leaves a stale stamp, never a wrong graph in use.
+struct GraphFiles {
+    graph: PathBuf,
+    stamp: PathBuf,
+}
+
+impl GraphFiles {
+    fn new(dir: &Path, collection_id: i64) -> Self {
+        let graphs = dir.join("graphs");
+        Self {
+            graph: graphs.join(format!("collection-{collection_id}.usearch")),
+            stamp: graphs.join(format!("collection-{collection_id}.stamp")),
+        }
+    }
+
+    fn stamp_text(version: u64, chunks: usize) -> String {
+        format!("{version} {chunks}\n")
+    }
+
+    /// The saved graph, if its stamp matches.
+    fn current(&self, version: u64, chunks: usize) -> Option<PathBuf> {
+        let stamp = std::fs::read_to_string(&self.stamp).ok()?;
+        (stamp == Self::stamp_text(version, chunks) && self.graph.is_file())
+            .then(|| self.graph.clone())
+    }
+
+    fn save(&self, index: &VectorIndex, version: u64) -> Result<()> {
+        let Some(graphs) = self.graph.parent() else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(graphs).map_err(io_error(graphs))?;
+        // The stamp goes first, so a crash mid-save leaves no matching stamp beside a torn graph.
+        let _ = std::fs::remove_file(&self.stamp);
+        if index.save(&self.graph)? {
+            let temporary = self.stamp.with_extension("stamp.tmp");
+            std::fs::write(&temporary, Self::stamp_text(version, index.len()))
+                .map_err(io_error(&temporary))?;
+            std::fs::rename(&temporary, &self.stamp).map_err(io_error(&self.stamp))?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.stamp);
+        let _ = std::fs::remove_file(&self.graph);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let collections = self
+            .collections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        for state in collections.values() {
+            let index = state.index.read().unwrap_or_else(PoisonError::into_inner);
+            if index.active() != crate::model::ActiveIndex::Hnsw {
+                continue;
+            }
+            let version = writer.query_row(
+                "SELECT version FROM collections WHERE id = ?1",
+                [state.id],
+                |row| row.get::<_, i64>(0),
+            );
+            let graph = GraphFiles::new(&self.dir, state.id);
+            let Ok(version) = version else { continue };
+            if graph.current(version as u64, index.len()).is_some() {
+                continue;
+            }
+            if let Err(err) = graph.save(&index, version as u64) {
+                tracing::warn!(collection = %state.spec.name, %err, "could not save the vector graph; it will be rebuilt at open");
+            }
+        }
+    }
+}
+
+fn load_collections(
+    connection: &Connection,
+    dir: &Path,
+) -> Result<HashMap<String, Arc<CollectionState>>> {
     let mut statement = connection.prepare("SELECT id, spec FROM collections")?;
     let rows = statement
         .query_map([], |row| {
@@ -170,8 +255,15 @@ fn load_collections(connection: &Connection) -> Result<HashMap<String, Arc<Colle
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let version: i64 = connection.query_row(
+            "SELECT version FROM collections WHERE id = ?1",
+            [id],
+            |row| row.get(0),
+        )?;
+        let graph = GraphFiles::new(dir, id);
+        let saved = graph.current(version as u64, rows.len());
         let mut index = VectorIndex::new(spec.dim, spec.index);
-        index.insert_many(&rows)?;
+        index.load(&rows, saved.as_deref())?;
         collections.insert(
             spec.name.clone(),
             Arc::new(CollectionState {
@@ -288,6 +380,7 @@ impl Inner {
         tx.execute("DELETE FROM collections WHERE id = ?1", [state.id])?;
         tx.execute_batch(&format!("DROP TABLE {}", schema::fts_table(state.id)))?;
         tx.commit()?;
+        GraphFiles::new(&self.dir, state.id).remove();
         collections.remove(name);
         Ok(())
     }

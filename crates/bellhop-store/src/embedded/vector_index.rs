@@ -82,8 +82,71 @@ impl VectorIndex {
         }
     }
 
+    /// Loads a collection's vectors at open: the HNSW graph saved at `saved` is used when
+    /// it holds exactly these rows, else the graph is rebuilt (when one is wanted).
+    pub fn load(
+        &mut self,
+        rows: &[(u64, Vec<f32>)],
+        saved: Option<&std::path::Path>,
+    ) -> Result<()> {
+        self.append(rows)?;
+        if !self.wants_hnsw() {
+            return Ok(());
+        }
+        if let Some(path) = saved.and_then(|path| path.to_str()) {
+            match Index::restore(path) {
+                Ok(index) if index.size() == self.len() && index.dimensions() == self.dim => {
+                    index.change_expansion_search(HNSW_EXPANSION_SEARCH);
+                    if self.ids.iter().all(|id| index.contains(*id)) {
+                        self.hnsw = Some(index);
+                        return Ok(());
+                    }
+                    tracing::warn!(
+                        path,
+                        "saved vector graph does not match the data; rebuilding"
+                    );
+                }
+                Ok(_) => tracing::warn!(
+                    path,
+                    "saved vector graph does not match the data; rebuilding"
+                ),
+                Err(err) => tracing::warn!(path, %err, "saved vector graph unreadable; rebuilding"),
+            }
+        }
+        self.build_hnsw()
+    }
+
+    /// Writes the HNSW graph to `path` (when there is one); returns whether it wrote.
+    pub fn save(&self, path: &std::path::Path) -> Result<bool> {
+        let Some(hnsw) = &self.hnsw else {
+            return Ok(false);
+        };
+        let path = path
+            .to_str()
+            .ok_or_else(|| StoreError::Index(format!("{} is not a UTF-8 path", path.display())))?;
+        hnsw.save(path)
+            .map_err(|err| StoreError::Index(format!("saving {path}: {err}")))?;
+        Ok(true)
+    }
+
     /// Adds vectors (normalising them); ids must be new.
     pub fn insert_many(&mut self, rows: &[(u64, Vec<f32>)]) -> Result<()> {
+        self.append(rows)?;
+        if let Some(hnsw) = &self.hnsw {
+            let start = self.ids.len() - rows.len();
+            add_to_hnsw(
+                hnsw,
+                &self.ids[start..],
+                &self.vectors[start * self.dim..],
+                self.dim,
+            )?;
+        } else if self.wants_hnsw() {
+            self.build_hnsw()?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, rows: &[(u64, Vec<f32>)]) -> Result<()> {
         self.vectors.reserve(rows.len() * self.dim);
         for (id, vector) in rows {
             if vector.len() != self.dim {
@@ -98,17 +161,6 @@ impl VectorIndex {
             let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
             let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
             self.vectors.extend(vector.iter().map(|x| x * scale));
-        }
-        if let Some(hnsw) = &self.hnsw {
-            let start = self.ids.len() - rows.len();
-            add_to_hnsw(
-                hnsw,
-                &self.ids[start..],
-                &self.vectors[start * self.dim..],
-                self.dim,
-            )?;
-        } else if self.wants_hnsw() {
-            self.build_hnsw()?;
         }
         Ok(())
     }
