@@ -837,7 +837,7 @@ fn fetch_hits(
          FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({})",
         vec!["?"; ranked.len()].join(", ")
     );
-    let mut statement = connection.prepare(&sql)?;
+    let mut statement = connection.prepare_cached(&sql)?;
     let mut rows: HashMap<u64, Hit> = statement
         .query_map(
             params_from_iter(ranked.iter().map(|(id, _, _)| *id as i64)),
