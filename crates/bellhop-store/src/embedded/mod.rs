@@ -286,6 +286,19 @@ impl Inner {
             .ok_or_else(|| StoreError::CollectionNotFound(name.to_string()))
     }
 
+    /// Every collection's state, by name.
+    fn all_states(&self) -> Vec<Arc<CollectionState>> {
+        let mut states: Vec<_> = self
+            .collections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        states.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        states
+    }
+
     fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self
             .readers
@@ -567,13 +580,7 @@ impl Inner {
     }
 
     fn check_integrity(&self) -> Result<IntegrityReport> {
-        let collections: Vec<Arc<CollectionState>> = self
-            .collections
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let collections = self.all_states();
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut problems = Vec::new();
         let mut statement = writer.prepare("PRAGMA integrity_check")?;
@@ -904,14 +911,7 @@ impl Store for EmbeddedStore {
 
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         self.blocking(|inner| {
-            let mut states: Vec<_> = inner
-                .collections
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-                .cloned()
-                .collect();
-            states.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+            let states = inner.all_states();
             inner.with_reader(|connection| {
                 states
                     .iter()

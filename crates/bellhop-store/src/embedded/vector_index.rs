@@ -236,12 +236,7 @@ impl VectorIndex {
                 let matches = hnsw
                     .search(&query, k)
                     .map_err(|err| StoreError::Index(err.to_string()))?;
-                Ok(matches
-                    .keys
-                    .into_iter()
-                    .zip(matches.distances)
-                    .map(|(id, d)| (id, 1.0 - d))
-                    .collect())
+                Ok(similarities(matches))
             }
             Some(allowed)
                 if (allowed.len() as f64) < SELECTIVE_FILTER_SHARE * self.len() as f64 =>
@@ -257,12 +252,7 @@ impl VectorIndex {
                 if matches.keys.len() < k.min(allowed.len()) {
                     return Ok(self.exact(&query, k, Some(allowed)));
                 }
-                Ok(matches
-                    .keys
-                    .into_iter()
-                    .zip(matches.distances)
-                    .map(|(id, d)| (id, 1.0 - d))
-                    .collect())
+                Ok(similarities(matches))
             }
         }
     }
@@ -328,6 +318,16 @@ impl VectorIndex {
             .map(|Scored(score, id)| (id, score))
             .collect()
     }
+}
+
+/// usearch's inner-product distances (`1 - dot`) as similarities.
+fn similarities(matches: usearch::ffi::Matches) -> Vec<(u64, f32)> {
+    matches
+        .keys
+        .into_iter()
+        .zip(matches.distances)
+        .map(|(id, distance)| (id, 1.0 - distance))
+        .collect()
 }
 
 fn add_to_hnsw(index: &Index, ids: &[u64], vectors: &[f32], dim: usize) -> Result<()> {
