@@ -32,11 +32,14 @@ pub struct EvalArgs {
 /// Runs `bellhop eval`.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let dataset = beir::BeirDataset::load(&args.dataset)?;
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| scratch.path().to_path_buf());
+    // The scratch directory lives (and is removed) with `_scratch`, at the end of the run.
+    let (data_dir, _scratch) = match &args.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+            (scratch.path().to_path_buf(), Some(scratch))
+        }
+    };
     let store = StoreArgs { data_dir }.open()?;
     let embedder = load_embedder(&args.model)?;
     let max_tokens = embedder.max_seq_length();

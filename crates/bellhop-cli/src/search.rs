@@ -78,19 +78,14 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
             None
         } else {
             let embedder = load_embedder(&args.model)?;
-            if embedder.model_id() != info.spec.model || embedder.dim() != info.spec.dim {
-                anyhow::bail!(
-                    "collection {:?} was built with model {:?}; pass --model {} to search it",
-                    info.spec.name,
-                    info.spec.model,
-                    info.spec.model
-                );
-            }
+            bellhop_ingest::ensure_same_model(&info, &embedder)?;
             Some(embedder.embed(&[args.query.as_str()])?.row(0).to_vec())
         };
-        Ok(store
-            .search(&args.collection, &request, vector.as_deref())
-            .await?)
+        anyhow::Ok(
+            store
+                .search(&args.collection, &request, vector.as_deref())
+                .await?,
+        )
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);

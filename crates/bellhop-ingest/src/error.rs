@@ -27,7 +27,7 @@ pub enum IngestError {
     Embed(#[from] bellhop_embed::EmbedError),
     /// A collection exists with vectors from another model.
     #[error(
-        "collection {collection:?} holds vectors of model {expected:?} ({expected_dim} dimensions); it cannot take vectors of {got:?} ({got_dim})"
+        "collection {collection:?} holds vectors of model {expected:?} ({expected_dim} dimensions); it cannot be used with {got:?} ({got_dim}); pass --model {expected}"
     )]
     ModelMismatch {
         /// The collection.

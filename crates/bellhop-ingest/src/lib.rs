@@ -18,6 +18,8 @@ mod walk;
 pub use chunker::{Chunk, Chunker, ChunkingOptions, TokenCounter, WhitespaceTokenCounter};
 pub use document::{Block, Metadata, ParsedDocument};
 pub use error::{IngestError, Result};
-pub use pipeline::{FileOutcome, FileReport, IngestEvent, IngestReport, Ingestor, ProgressSink};
+pub use pipeline::{
+    FileOutcome, FileReport, IngestEvent, IngestReport, Ingestor, ProgressSink, ensure_same_model,
+};
 pub use readers::{Format, ReadOptions, read_document_bytes};
 pub use walk::{SourceFile, collect_files};
