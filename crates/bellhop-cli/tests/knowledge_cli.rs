@@ -30,6 +30,14 @@ fn bellhop(args: &[&str], data_dir: &Path) -> Output {
         .unwrap()
 }
 
+fn eval(dataset: &Path, data_dir: &Path) -> Value {
+    let output = bellhop(
+        &["eval", "--json", "--dataset", dataset.to_str().unwrap()],
+        data_dir,
+    );
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -250,16 +258,7 @@ fn eval_reports_every_mode_on_a_small_dataset() {
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(["eval", "--json", "--dataset"])
-        .arg(root)
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--data-dir")
-        .arg(data.path())
-        .output()
-        .unwrap();
-    let results: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let results = eval(root, data.path());
     for mode in ["dense", "keyword", "hybrid"] {
         assert_eq!(results[mode]["queries"], 2, "{results:#}");
         for metric in ["ndcg@10", "recall@10", "mrr@10"] {
@@ -284,16 +283,7 @@ fn msmarco_dense_matches_the_sentence_transformers_reference() {
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(["eval", "--json", "--dataset"])
-        .arg(&dataset)
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--data-dir")
-        .arg(data.path())
-        .output()
-        .unwrap();
-    let results: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let results = eval(&dataset, data.path());
     let ours = results["dense"]["ndcg@10"].as_f64().unwrap();
     let theirs = reference["ndcg@10"].as_f64().unwrap();
     assert!(
