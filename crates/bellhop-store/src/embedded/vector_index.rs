@@ -1,5 +1,10 @@
 //! In-memory vector search for one collection: an exact scan, plus an HNSW graph (usearch)
 //! for large collections. Vectors are kept unit-length, so inner product is cosine.
+//!
+//! The exact scan reads an int8 copy of the vectors (a quarter of the memory traffic, which
+//! is what bounds a scan) and rescores in f32 every row that the quantization error could
+//! have kept out of the top k, so its results are those of a full f32 scan. The HNSW graph
+//! stores f16 and its candidates are rescored in f32 too: scores are always exact cosines.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -23,14 +28,65 @@ const SELECTIVE_FILTER_SHARE: f64 = 0.05;
 const HNSW_CONNECTIVITY: usize = 16;
 const HNSW_EXPANSION_ADD: usize = 128;
 const HNSW_EXPANSION_SEARCH: usize = 96;
+/// An HNSW search asks the graph for at least this many candidates, rescored in f32.
+const HNSW_MIN_CANDIDATES: usize = 32;
+
+/// Slack added to the quantization error bound for f32 rounding in the scores themselves.
+const ROUNDING_SLACK: f32 = 1e-5;
 
 pub(crate) struct VectorIndex {
     dim: usize,
     kind: IndexKind,
     ids: Vec<u64>,
     vectors: Vec<f32>,
+    codes: Codes,
     positions: HashMap<u64, usize>,
     hnsw: Option<Index>,
+}
+
+/// Symmetric int8 codes of the unit vectors, one scale per row, and the largest distance
+/// between a row and its decoded code, which bounds how far an int8 score can be off.
+#[derive(Default)]
+struct Codes {
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    max_error: f32,
+}
+
+impl Codes {
+    fn push(&mut self, vector: &[f32]) {
+        let (scale, error) = quantize_into(vector, &mut self.values);
+        self.scales.push(scale);
+        self.max_error = self.max_error.max(error);
+    }
+
+    /// Moves row `from` over row `to` (both in range) and drops the last row.
+    fn swap_remove(&mut self, to: usize, dim: usize) {
+        let last = self.scales.len() - 1;
+        if to != last {
+            self.values
+                .copy_within(last * dim..(last + 1) * dim, to * dim);
+            self.scales[to] = self.scales[last];
+        }
+        self.values.truncate(last * dim);
+        self.scales.pop();
+        // max_error stays: a bound that is too large only rescores a few more rows.
+    }
+}
+
+/// Appends the int8 code of `vector` to `out`; returns its scale and the Euclidean
+/// distance between the vector and its decoded code.
+fn quantize_into(vector: &[f32], out: &mut Vec<i8>) -> (f32, f32) {
+    let peak = vector.iter().fold(0.0f32, |peak, x| peak.max(x.abs()));
+    let scale = if peak > 0.0 { peak / 127.0 } else { 1.0 };
+    let mut error = 0.0f32;
+    out.extend(vector.iter().map(|x| {
+        let code = (x / scale).round().clamp(-127.0, 127.0);
+        let diff = x - code * scale;
+        error += diff * diff;
+        code as i8
+    }));
+    (scale, error.sqrt())
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -57,6 +113,7 @@ impl VectorIndex {
             kind,
             ids: Vec::new(),
             vectors: Vec::new(),
+            codes: Codes::default(),
             positions: HashMap::new(),
             hnsw: None,
         }
@@ -160,7 +217,9 @@ impl VectorIndex {
             self.ids.push(*id);
             let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
             let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            let start = self.vectors.len();
             self.vectors.extend(vector.iter().map(|x| x * scale));
+            self.codes.push(&self.vectors[start..]);
         }
         Ok(())
     }
@@ -182,6 +241,7 @@ impl VectorIndex {
             }
             self.ids.pop();
             self.vectors.truncate(last * self.dim);
+            self.codes.swap_remove(position, self.dim);
             if let Some(hnsw) = &self.hnsw {
                 hnsw.remove(*id)
                     .map_err(|err| StoreError::Index(err.to_string()))?;
@@ -197,7 +257,10 @@ impl VectorIndex {
         let options = IndexOptions {
             dimensions: self.dim,
             metric: MetricKind::IP,
-            quantization: ScalarKind::F32,
+            // f16 halves the graph's memory and speeds up building; candidates are
+            // rescored in f32, and f16 keeps about three significant digits of each
+            // component, far finer than int8 on 384-d unit vectors.
+            quantization: ScalarKind::F16,
             connectivity: HNSW_CONNECTIVITY,
             expansion_add: HNSW_EXPANSION_ADD,
             expansion_search: HNSW_EXPANSION_SEARCH,
@@ -231,12 +294,13 @@ impl VectorIndex {
         let Some(hnsw) = &self.hnsw else {
             return Ok(self.exact(&query, k, allowed));
         };
+        let candidates = k.max(HNSW_MIN_CANDIDATES);
         match allowed {
             None => {
                 let matches = hnsw
-                    .search(&query, k)
+                    .search(&query, candidates)
                     .map_err(|err| StoreError::Index(err.to_string()))?;
-                Ok(similarities(matches))
+                Ok(self.rescore(&query, matches.keys, k))
             }
             Some(allowed)
                 if (allowed.len() as f64) < SELECTIVE_FILTER_SHARE * self.len() as f64 =>
@@ -245,89 +309,104 @@ impl VectorIndex {
             }
             Some(allowed) => {
                 let matches = hnsw
-                    .filtered_search(&query, k, |id: u64| allowed.contains(&id))
+                    .filtered_search(&query, candidates, |id: u64| allowed.contains(&id))
                     .map_err(|err| StoreError::Index(err.to_string()))?;
                 // The graph walk can miss allowed rows; a filtered search still owes k hits
                 // when k rows qualify.
                 if matches.keys.len() < k.min(allowed.len()) {
                     return Ok(self.exact(&query, k, Some(allowed)));
                 }
-                Ok(similarities(matches))
+                Ok(self.rescore(&query, matches.keys, k))
             }
         }
     }
 
-    fn exact(&self, query: &[f32], k: usize, allowed: Option<&HashSet<u64>>) -> Vec<(u64, f32)> {
-        let dim = self.dim;
-        let scan = |rows: std::ops::Range<usize>| {
-            let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
-            for row in rows {
-                let id = self.ids[row];
-                if allowed.is_some_and(|allowed| !allowed.contains(&id)) {
-                    continue;
-                }
-                let vector = &self.vectors[row * dim..(row + 1) * dim];
-                let score = f32::dot(query, vector).unwrap_or(0.0) as f32;
-                if heap.len() < k {
-                    heap.push(Reverse(Scored(score, id)));
-                } else if heap.peek().is_some_and(|worst| Scored(score, id) > worst.0) {
-                    heap.pop();
-                    heap.push(Reverse(Scored(score, id)));
-                }
-            }
-            heap.into_iter()
-                .map(|Reverse(scored)| scored)
-                .collect::<Vec<_>>()
-        };
-        let rows = match allowed {
-            Some(allowed) if allowed.len() * 8 < self.len() => {
-                // A selective filter: score only the allowed rows.
-                let mut scored: Vec<Scored> = allowed
-                    .iter()
-                    .filter_map(|id| self.positions.get(id).map(|&row| (row, *id)))
-                    .map(|(row, id)| {
-                        Scored(
-                            f32::dot(query, &self.vectors[row * dim..(row + 1) * dim])
-                                .unwrap_or(0.0) as f32,
-                            id,
-                        )
-                    })
-                    .collect();
-                scored.sort_unstable_by(|a, b| b.cmp(a));
-                scored.truncate(k);
-                return scored
-                    .into_iter()
-                    .map(|Scored(score, id)| (id, score))
-                    .collect();
-            }
-            _ => self.len(),
-        };
-        let mut best: Vec<Scored> = if rows >= 2 * SCAN_ROWS_PER_TASK {
-            (0..rows.div_ceil(SCAN_ROWS_PER_TASK))
-                .into_par_iter()
-                .flat_map_iter(|task| {
-                    scan(task * SCAN_ROWS_PER_TASK..((task + 1) * SCAN_ROWS_PER_TASK).min(rows))
-                })
-                .collect()
-        } else {
-            scan(0..rows)
-        };
-        best.sort_unstable_by(|a, b| b.cmp(a));
-        best.truncate(k);
-        best.into_iter()
+    /// Exact f32 scores of the rows `ids`, best `k` first.
+    fn rescore(
+        &self,
+        query: &[f32],
+        ids: impl IntoIterator<Item = u64>,
+        k: usize,
+    ) -> Vec<(u64, f32)> {
+        let mut scored: Vec<Scored> = ids
+            .into_iter()
+            .filter_map(|id| {
+                self.positions
+                    .get(&id)
+                    .map(|&row| Scored(self.score(query, row), id))
+            })
+            .collect();
+        scored.sort_unstable_by(|a, b| b.cmp(a));
+        scored.truncate(k);
+        scored
+            .into_iter()
             .map(|Scored(score, id)| (id, score))
             .collect()
     }
-}
 
-/// usearch's inner-product distances (`1 - dot`) as similarities.
-fn similarities(matches: usearch::ffi::Matches) -> Vec<(u64, f32)> {
-    matches
-        .keys
-        .into_iter()
-        .zip(matches.distances)
-        .map(|(id, distance)| (id, 1.0 - distance))
-        .collect()
+    fn score(&self, query: &[f32], row: usize) -> f32 {
+        f32::dot(query, &self.vectors[row * self.dim..(row + 1) * self.dim]).unwrap_or(0.0) as f32
+    }
+
+    fn exact(&self, query: &[f32], k: usize, allowed: Option<&HashSet<u64>>) -> Vec<(u64, f32)> {
+        if let Some(allowed) = allowed.filter(|allowed| allowed.len() * 8 < self.len()) {
+            // A selective filter: score only the allowed rows.
+            return self.rescore(query, allowed.iter().copied(), k);
+        }
+        let dim = self.dim;
+        let mut query_code = Vec::with_capacity(dim);
+        let (query_scale, query_error) = quantize_into(query, &mut query_code);
+        // |q.x - q'.x'| <= |q| |x - x'| + |q - q'| |x'|, with |q| = 1 and |x'| <= 1 + max_error.
+        let max_error = self.codes.max_error;
+        let bound = max_error + query_error * (1.0 + max_error) + ROUNDING_SLACK;
+        let rows = self.len();
+        let mut approx = vec![f32::NEG_INFINITY; rows];
+        // Fills one slice of approximate scores and returns its k best.
+        let scan = |start: usize, out: &mut [f32]| {
+            let mut best: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+            for (offset, slot) in out.iter_mut().enumerate() {
+                let row = start + offset;
+                if allowed.is_some_and(|allowed| !allowed.contains(&self.ids[row])) {
+                    continue;
+                }
+                let code = &self.codes.values[row * dim..(row + 1) * dim];
+                let dot = i8::dot(&query_code, code).unwrap_or(0) as f32;
+                let score = dot * query_scale * self.codes.scales[row];
+                *slot = score;
+                if best.len() < k {
+                    best.push(Reverse(Scored(score, row as u64)));
+                } else if best.peek().is_some_and(|worst| score > worst.0.0) {
+                    best.pop();
+                    best.push(Reverse(Scored(score, row as u64)));
+                }
+            }
+            best.into_iter()
+                .map(|Reverse(Scored(score, _))| score)
+                .collect::<Vec<f32>>()
+        };
+        let mut leaders: Vec<f32> = if rows >= 2 * SCAN_ROWS_PER_TASK {
+            approx
+                .par_chunks_mut(SCAN_ROWS_PER_TASK)
+                .enumerate()
+                .flat_map_iter(|(task, out)| scan(task * SCAN_ROWS_PER_TASK, out))
+                .collect()
+        } else {
+            scan(0, &mut approx)
+        };
+        leaders.sort_unstable_by(|a, b| b.total_cmp(a));
+        // The true k-th score is at least kth - bound, and a row can reach it only when its
+        // approximate score is within 2 * bound below kth: rescoring those rows in f32 gives
+        // the same top k as scoring every row in f32.
+        let cutoff = leaders
+            .get(k.saturating_sub(1))
+            .map_or(f32::NEG_INFINITY, |kth| kth - 2.0 * bound);
+        let candidates = approx
+            .iter()
+            .enumerate()
+            .filter(|(_, score)| **score > f32::NEG_INFINITY && **score >= cutoff)
+            .map(|(row, _)| self.ids[row]);
+        self.rescore(query, candidates, k)
+    }
 }
 
 fn add_to_hnsw(index: &Index, ids: &[u64], vectors: &[f32], dim: usize) -> Result<()> {
@@ -375,6 +454,76 @@ mod tests {
         assert_eq!(index.len(), 498);
         let last = index.search(&rows[499].1, 1, None).unwrap();
         assert_eq!(last[0].0, 500, "a moved row must stay findable");
+    }
+
+    fn brute_force(rows: &[(u64, Vec<f32>)], query: &[f32], k: usize) -> Vec<u64> {
+        let unit = |v: &[f32]| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / norm).collect::<Vec<f32>>()
+        };
+        let query = unit(query);
+        let mut scored: Vec<Scored> = rows
+            .iter()
+            .map(|(id, v)| {
+                let v = unit(v);
+                Scored(f32::dot(&query, &v).unwrap() as f32, *id)
+            })
+            .collect();
+        scored.sort_unstable_by(|a, b| b.cmp(a));
+        scored.into_iter().take(k).map(|s| s.1).collect()
+    }
+
+    #[test]
+    fn int8_prescan_returns_exactly_the_f32_top_k() {
+        // Near-duplicates stress the rescoring bound: many rows sit within the int8 error
+        // of each other.
+        let base = random_rows(200, 384, 3);
+        let noise = random_rows(4000, 384, 5);
+        let rows: Vec<(u64, Vec<f32>)> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, (id, n))| {
+                let b = &base[i % base.len()].1;
+                (*id, b.iter().zip(n).map(|(b, n)| b + 0.02 * n).collect())
+            })
+            .collect();
+        let mut index = VectorIndex::new(384, IndexKind::Exact);
+        index.insert_many(&rows).unwrap();
+        index.remove_many(&[7, 70, 700]).unwrap();
+        let kept: Vec<(u64, Vec<f32>)> = rows
+            .iter()
+            .filter(|(id, _)| ![7, 70, 700].contains(id))
+            .cloned()
+            .collect();
+        for (query_index, query) in random_rows(40, 384, 9).into_iter().enumerate() {
+            let query = if query_index % 2 == 0 {
+                query.1
+            } else {
+                kept[query_index * 13].1.clone()
+            };
+            let expected = brute_force(&kept, &query, 10);
+            let found: Vec<u64> = index
+                .search(&query, 10, None)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.0)
+                .collect();
+            assert_eq!(found, expected, "query {query_index}");
+        }
+        let allowed: HashSet<u64> = (1..=4000).filter(|id| id % 2 == 0).collect();
+        let allowed_rows: Vec<(u64, Vec<f32>)> = kept
+            .iter()
+            .filter(|(id, _)| allowed.contains(id))
+            .cloned()
+            .collect();
+        let query = &kept[5].1;
+        let found: Vec<u64> = index
+            .search(query, 10, Some(&allowed))
+            .unwrap()
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        assert_eq!(found, brute_force(&allowed_rows, query, 10));
     }
 
     #[test]
