@@ -5,6 +5,7 @@ mod eval;
 mod ingest;
 mod input;
 mod search;
+mod serve;
 mod store_args;
 
 use std::path::Path;
@@ -16,9 +17,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "bellhop", version, about, propagate_version = true)]
 struct Cli {
-    /// Log filter, e.g. `info` or `bellhop_embed=debug` (also read from RUST_LOG).
-    #[arg(long, global = true, env = "BELLHOP_LOG", default_value = "warn")]
-    log: String,
+    /// Log filter, e.g. `info` or `bellhop_embed=debug` (also read from RUST_LOG)
+    /// [default: info for serve, warn otherwise].
+    #[arg(long, global = true, env = "BELLHOP_LOG")]
+    log: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -34,6 +36,13 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Embed texts into vectors.
     Embed(embed::EmbedArgs),
+    /// Serve the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Print the SHA-256 of an API key, as the server config stores it.
+    HashKey {
+        /// The key.
+        key: String,
+    },
 }
 
 /// Where the embedding model comes from.
@@ -65,12 +74,26 @@ const LOCAL_DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .init();
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or(cli.log.clone())
+        .unwrap_or_else(|| default_filter.to_string());
+    if !matches!(cli.command, Command::Serve(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(&filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&args, &filter),
+        Command::HashKey { key } => {
+            println!("{}", bellhop_server::auth::hash_key(&key));
+            Ok(())
+        }
         Command::Ingest(args) => ingest::run(&args),
         Command::Search(args) => search::run(&args),
         Command::Eval(args) => eval::run(&args),

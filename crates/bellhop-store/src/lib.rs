@@ -16,8 +16,8 @@ pub use embedded::EmbeddedStore;
 pub use error::{Result, StoreError};
 pub use filter::{Condition, Filter, FilterOp};
 pub use model::{
-    ActiveIndex, ChunkingSettings, CollectionInfo, CollectionSpec, DocumentInfo, IndexKind,
-    IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
+    ActiveIndex, ChunkingSettings, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo,
+    IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
 };
 pub use search::{
     Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,

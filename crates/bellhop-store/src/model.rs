@@ -181,6 +181,15 @@ pub struct SourceUpdate {
     pub content_hash: String,
 }
 
+/// A collection's identity and committed version: equal stamps mean equal contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CollectionVersion {
+    /// Never reused, so a collection deleted and created again under the same name differs.
+    pub collection_uid: u64,
+    /// Bumped by every write.
+    pub version: u64,
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteReceipt {

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::{
-    CollectionInfo, CollectionSpec, DocumentInfo, IntegrityReport, NewDocument, SourceUpdate,
-    WriteReceipt,
+    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
+    SourceUpdate, WriteReceipt,
 };
 use crate::search::{Hit, SearchRequest};
 
@@ -61,6 +61,10 @@ pub trait Store: Send + Sync + 'static {
         request: &SearchRequest,
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Hit>>;
+
+    /// The collection's identity and committed version, cheaply: a cache key that changes
+    /// with every write, and differs for a collection deleted and created again.
+    async fn version(&self, collection: &str) -> Result<CollectionVersion>;
 
     /// Checks the stored data for corruption and inconsistencies.
     async fn check_integrity(&self) -> Result<IntegrityReport>;

@@ -13,6 +13,7 @@ mod vector_index;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use self::vector_index::VectorIndex;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    CollectionInfo, CollectionSpec, DocumentInfo, IntegrityReport, Metadata, NewDocument,
-    SourceUpdate, WriteReceipt,
+    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, Metadata,
+    NewDocument, SourceUpdate, WriteReceipt,
 };
 use crate::search::{
     Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
@@ -56,6 +57,8 @@ struct CollectionState {
     id: i64,
     spec: CollectionSpec,
     index: RwLock<VectorIndex>,
+    /// The committed version, set before a write returns; read without touching SQLite.
+    version: AtomicU64,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -270,6 +273,7 @@ fn load_collections(
                 id,
                 spec,
                 index: RwLock::new(index),
+                version: AtomicU64::new(version as u64),
             }),
         );
     }
@@ -370,6 +374,7 @@ impl Inner {
             id,
             index: RwLock::new(index),
             spec: spec.clone(),
+            version: AtomicU64::new(0),
         });
         collections.insert(spec.name.clone(), Arc::clone(&state));
         self.info(&writer, &state)
@@ -486,6 +491,7 @@ impl Inner {
         tx.commit()?;
         index.remove_many(&removed_chunks)?;
         index.insert_many(&added)?;
+        state.version.store(version, Ordering::Release);
         Ok(WriteReceipt {
             version,
             documents: documents.len(),
@@ -517,6 +523,7 @@ impl Inner {
         let mut index = state.index.write().unwrap_or_else(PoisonError::into_inner);
         tx.commit()?;
         index.remove_many(&removed)?;
+        state.version.store(version, Ordering::Release);
         Ok(WriteReceipt {
             version,
             documents: 0,
@@ -1017,6 +1024,14 @@ impl Store for EmbeddedStore {
         let query_vector = query_vector.map(<[f32]>::to_vec);
         self.blocking(move |inner| inner.search(&collection, &request, query_vector.as_deref()))
             .await
+    }
+
+    async fn version(&self, collection: &str) -> Result<CollectionVersion> {
+        let state = self.inner.state(collection)?;
+        Ok(CollectionVersion {
+            collection_uid: state.id as u64,
+            version: state.version.load(Ordering::Acquire),
+        })
     }
 
     async fn check_integrity(&self) -> Result<IntegrityReport> {

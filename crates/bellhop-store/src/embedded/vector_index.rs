@@ -27,7 +27,7 @@ const SELECTIVE_FILTER_SHARE: f64 = 0.05;
 /// HNSW build and search parameters.
 const HNSW_CONNECTIVITY: usize = 16;
 const HNSW_EXPANSION_ADD: usize = 128;
-const HNSW_EXPANSION_SEARCH: usize = 96;
+const HNSW_EXPANSION_SEARCH: usize = 128;
 /// An HNSW search asks the graph for at least this many candidates, rescored in f32.
 const HNSW_MIN_CANDIDATES: usize = 32;
 

@@ -1,0 +1,14 @@
+//! Retrieval orchestration for bellhop: query embeddings and searches behind bounded caches
+//! keyed by collection version, and answers with numbered citations.
+//!
+//! Nothing here knows HTTP; the server and the CLI call [`AnswerEngine`].
+
+mod cache;
+mod engine;
+mod error;
+mod extractive;
+
+pub use cache::{BoundedCache, CacheStats};
+pub use engine::{AnswerEngine, CacheOptions, Retrieval};
+pub use error::{AnswerError, Result};
+pub use extractive::{Answer, Citation, extractive_answer};

@@ -1,0 +1,155 @@
+//! `bellhop serve`: the HTTP API over the embedded store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use bellhop_ingest::{FileOutcome, Ingestor};
+use bellhop_server::config::LogFormat;
+use bellhop_server::{AppState, ServerConfig};
+use bellhop_store::{ChunkingSettings, EmbeddedStore, IndexKind, Store, StoreError};
+use clap::Args;
+
+use crate::ModelArgs;
+use crate::store_args::{load_embedder, runtime};
+
+/// The collection `--demo` serves.
+pub const DEMO_COLLECTION: &str = "demo-hotel";
+
+/// `bellhop serve` options; each overrides the config file and `BELLHOP_*` variables.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML config file (see docs/operations.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    addr: Option<String>,
+    /// Data directory of the embedded store [default: bellhop-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Serve on a non-loopback address without API keys.
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Switch the query-embedding, search and answer caches off.
+    #[arg(long)]
+    no_cache: bool,
+    /// Log lines as `text` or `json`.
+    #[arg(long)]
+    log_format: Option<String>,
+    /// Ingest the demo hotel into `demo-hotel` when that collection is absent, then serve.
+    #[arg(long)]
+    demo: bool,
+    /// Where the demo hotel's files are.
+    #[arg(long, default_value = "examples/demo-hotel")]
+    demo_dir: PathBuf,
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> serde_json::Value {
+        let mut overrides = serde_json::Map::new();
+        if let Some(addr) = &self.addr {
+            overrides.insert("addr".into(), addr.clone().into());
+        }
+        if let Some(dir) = &self.data_dir {
+            overrides.insert("data_dir".into(), dir.to_string_lossy().into_owned().into());
+        }
+        if let Some(model) = &self.model.model {
+            overrides.insert("model".into(), model.clone().into());
+        }
+        if self.insecure_no_auth {
+            overrides.insert("insecure_no_auth".into(), true.into());
+        }
+        if self.no_cache {
+            overrides.insert("cache".into(), serde_json::json!({"enabled": false}));
+        }
+        if let Some(format) = &self.log_format {
+            overrides.insert("log_format".into(), format.clone().into());
+        }
+        overrides.into()
+    }
+}
+
+/// Loads the config, then logs in its format.
+pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = ServerConfig::load(args.config.as_deref(), &args.overrides())?;
+    let filter = tracing_subscriber::EnvFilter::new(log_filter);
+    match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    let model = ModelArgs {
+        model: config.model.clone(),
+    };
+    let embedder = load_embedder(&model)?;
+    let store: Arc<dyn Store> = Arc::new(
+        EmbeddedStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    );
+    runtime()?.block_on(async move {
+        if args.demo {
+            ingest_demo(&store, &embedder, &args.demo_dir).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("listening on {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState::new(config, store, embedder));
+        tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "serving");
+        eprintln!("bellhop listening on http://{addr}");
+        bellhop_server::serve(listener, state, bellhop_server::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn ingest_demo(
+    store: &Arc<dyn Store>,
+    embedder: &Arc<bellhop_embed::Embedder>,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    match store.collection(DEMO_COLLECTION).await {
+        Ok(info) if info.documents > 0 => return Ok(()),
+        Ok(_) | Err(StoreError::CollectionNotFound(_)) => {}
+        Err(err) => return Err(err.into()),
+    }
+    anyhow::ensure!(
+        dir.is_dir(),
+        "--demo needs the demo hotel's files in {} (run from the repository root, or pass --demo-dir)",
+        dir.display()
+    );
+    eprintln!("ingesting the demo hotel from {} …", dir.display());
+    let ingestor = Ingestor::new(Arc::clone(store), Arc::clone(embedder));
+    ingestor
+        .ensure_collection(
+            DEMO_COLLECTION,
+            ChunkingSettings::default(),
+            IndexKind::Auto,
+        )
+        .await?;
+    let report = ingestor
+        .ingest_paths(DEMO_COLLECTION, &[dir.to_path_buf()], None)
+        .await?;
+    for file in &report.files {
+        if let FileOutcome::Failed { error } = &file.outcome {
+            eprintln!("error: {error}");
+        }
+    }
+    eprintln!(
+        "{DEMO_COLLECTION}: {} chunks in {:.1} s",
+        report.chunks(),
+        report.elapsed.as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! Server settings: defaults, then a TOML file, then `BELLHOP_*` environment variables,
+//! then command-line flags (applied by the caller with [`ServerConfig::load`]'s overrides).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything `bellhop serve` can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// The embedded store's directory.
+    pub data_dir: PathBuf,
+    /// The embedding model: a directory or a Hugging Face repo id (the CLI's default when
+    /// absent).
+    pub model: Option<String>,
+    /// Serve without API keys on a non-loopback address.
+    pub insecure_no_auth: bool,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Request limits.
+    pub limits: Limits,
+    /// Cache sizes.
+    pub cache: CacheConfig,
+    /// API keys; none means no authentication (allowed on loopback only).
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("bellhop-data"),
+            model: None,
+            insecure_no_auth: false,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+            cache: CacheConfig::default(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Bounds on what one request may ask and on how much work may wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest file upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// Requests handled at once; more are refused with 503 and `Retry-After`.
+    pub max_in_flight: usize,
+    /// Texts waiting for the embedding model; more are refused with 503.
+    pub embedding_queue: usize,
+    /// Every request's deadline, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Longest query or question, in characters.
+    pub max_query_chars: usize,
+    /// Longest text to embed or document to add, in characters.
+    pub max_text_chars: usize,
+    /// Most inputs in one embeddings request, or documents in one add.
+    pub max_batch: usize,
+    /// Most hits one search may ask for.
+    pub max_k: usize,
+    /// Deepest nesting of a metadata filter.
+    pub max_filter_depth: usize,
+    /// How long shutdown waits for requests in flight, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 << 20,
+            max_upload_bytes: 32 << 20,
+            max_in_flight: 1024,
+            embedding_queue: 4096,
+            request_timeout_ms: 30_000,
+            max_query_chars: 2_000,
+            max_text_chars: 200_000,
+            max_batch: 256,
+            max_k: 100,
+            max_filter_depth: 4,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// Entries per cache; `enabled = false` switches them all off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether caches are used at all.
+    pub enabled: bool,
+    /// Query embeddings kept.
+    pub embeddings: usize,
+    /// Search results kept.
+    pub searches: usize,
+    /// Answers kept.
+    pub answers: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            embeddings: 10_000,
+            searches: 10_000,
+            answers: 10_000,
+        }
+    }
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Search, ask, chat and embeddings on its collections.
+    Query,
+}
+
+/// One API key, stored as the hex SHA-256 of the key (`bellhop hash-key` prints it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A label for logs.
+    pub name: String,
+    /// Hex SHA-256 of the key.
+    pub sha256: String,
+    /// What the key may do.
+    pub role: Role,
+    /// The collections a `query` key may use.
+    #[serde(default)]
+    pub collections: Vec<String>,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Top-level keys that environment variables may set (`BELLHOP_LIMITS__MAX_K=50` sets
+/// `limits.max_k`); other `BELLHOP_*` variables belong to other commands.
+const ENV_KEYS: &[&str] = &[
+    "addr",
+    "data_dir",
+    "model",
+    "insecure_no_auth",
+    "log_format",
+    "limits",
+    "cache",
+];
+
+impl ServerConfig {
+    /// Defaults, then `file`, then the environment, then `overrides` (flags; only the
+    /// fields they set).
+    pub fn load(file: Option<&Path>, overrides: &serde_json::Value) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!("{}: no such file", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("BELLHOP_").split("__").filter(|key| {
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                ENV_KEYS.contains(&top)
+            }))
+            .merge(Serialized::defaults(overrides));
+        let config: ServerConfig = figment
+            .extract()
+            .map_err(|err| ConfigError(err.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks settings that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for key in &self.keys {
+            let valid = key.sha256.len() == 64 && key.sha256.chars().all(|c| c.is_ascii_hexdigit());
+            if !valid {
+                return Err(ConfigError(format!(
+                    "key {:?}: sha256 must be 64 hex digits (bellhop hash-key prints it)",
+                    key.name
+                )));
+            }
+            if key.role == Role::Query && key.collections.is_empty() {
+                return Err(ConfigError(format!(
+                    "key {:?}: a query key needs the collections it may use",
+                    key.name
+                )));
+            }
+        }
+        if self.keys.is_empty() && !self.addr.ip().is_loopback() && !self.insecure_no_auth {
+            return Err(ConfigError(format!(
+                "refusing to serve {} without API keys: configure keys, or pass --insecure-no-auth",
+                self.addr
+            )));
+        }
+        let limits = &self.limits;
+        for (name, value) in [
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_upload_bytes", limits.max_upload_bytes),
+            ("max_in_flight", limits.max_in_flight),
+            ("embedding_queue", limits.embedding_queue),
+            ("max_query_chars", limits.max_query_chars),
+            ("max_batch", limits.max_batch),
+            ("max_k", limits.max_k),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("limits.{name} must be above 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides_and_validation() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bellhop.toml");
+        std::fs::write(
+            &file,
+            "addr = \"127.0.0.1:9000\"\n[limits]\nmax_k = 20\n[[keys]]\nname = \"desk\"\nsha256 = \"00000000000000000000000000000000000000000000000000000000000000ff\"\nrole = \"query\"\ncollections = [\"hotel\"]\n",
+        )
+        .unwrap();
+        let config =
+            ServerConfig::load(Some(&file), &serde_json::json!({"addr": "127.0.0.1:9100"}))
+                .unwrap();
+        assert_eq!(config.addr.port(), 9100);
+        assert_eq!(config.limits.max_k, 20);
+        assert_eq!(config.limits.max_batch, Limits::default().max_batch);
+        assert_eq!(config.keys[0].role, Role::Query);
+
+        std::fs::write(&file, "adress = \"127.0.0.1:9000\"\n").unwrap();
+        let err = ServerConfig::load(Some(&file), &serde_json::json!({})).unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+
+        let open = ServerConfig::load(None, &serde_json::json!({"addr": "0.0.0.0:8080"}));
+        assert!(open.unwrap_err().to_string().contains("--insecure-no-auth"));
+        let insecure = ServerConfig::load(
+            None,
+            &serde_json::json!({"addr": "0.0.0.0:8080", "insecure_no_auth": true}),
+        );
+        assert!(insecure.is_ok());
+    }
+}

@@ -1,0 +1,202 @@
+//! The API's one error type: every library error is mapped to a status and a stable code
+//! here, and every error response is `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bellhop_answer::AnswerError;
+use bellhop_embed::EmbedError;
+use bellhop_ingest::IngestError;
+use bellhop_store::StoreError;
+
+/// An error answered to a client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Seconds after which a retry may succeed (503).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 with code `invalid_request`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn overloaded(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+        }
+    }
+
+    /// 404 for a path that is not a route.
+    pub fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        let message = err.to_string();
+        match err {
+            StoreError::CollectionNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "collection_not_found", message)
+            }
+            StoreError::CollectionExists(_) => {
+                Self::new(StatusCode::CONFLICT, "collection_exists", message)
+            }
+            StoreError::DocumentNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "document_not_found", message)
+            }
+            StoreError::Invalid(_) => Self::invalid(message),
+            StoreError::InvalidFilter(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_filter", message)
+            }
+            StoreError::Database(_) | StoreError::Io { .. } | StoreError::Index(_) => {
+                tracing::error!(%message, "store failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", message)
+            }
+        }
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(err: EmbedError) -> Self {
+        let message = err.to_string();
+        match err {
+            EmbedError::QueueFull { .. } => Self::overloaded(message),
+            EmbedError::Tokenizer(_) => Self::invalid(message),
+            EmbedError::MissingFile { .. }
+            | EmbedError::MalformedFile { .. }
+            | EmbedError::Unsupported { .. }
+            | EmbedError::Hub { .. }
+            | EmbedError::Inference(_)
+            | EmbedError::BatchFailed(_)
+            | EmbedError::WorkerStopped => {
+                tracing::error!(%message, "embedding failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "embedding_error",
+                    message,
+                )
+            }
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        let message = err.to_string();
+        match err {
+            IngestError::Unsupported { .. } => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_file_type",
+                message,
+            ),
+            IngestError::Malformed { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "malformed_document",
+                message,
+            ),
+            IngestError::Store(err) => err.into(),
+            IngestError::Embed(err) => err.into(),
+            IngestError::ModelMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "model_mismatch", message)
+            }
+            IngestError::Io { .. } => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "io_error", message)
+            }
+        }
+    }
+}
+
+impl From<AnswerError> for ApiError {
+    fn from(err: AnswerError) -> Self {
+        match err {
+            AnswerError::Store(err) => err.into(),
+            AnswerError::Embed(err) => err.into(),
+            err @ AnswerError::ModelMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "model_mismatch", err.to_string())
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let message = rejection.body_text();
+        match rejection {
+            JsonRejection::JsonDataError(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+            }
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a body with Content-Type: application/json",
+            ),
+            JsonRejection::BytesRejection(_) => Self::body_rejection(rejection.status(), message),
+            _ => Self::new(rejection.status(), "invalid_request", message),
+        }
+    }
+}
+
+impl ApiError {
+    /// A body that could not be read: too large, or cut off.
+    pub fn body_rejection(status: StatusCode, message: String) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                status,
+                "payload_too_large",
+                "the request body is larger than the limit",
+            )
+        } else {
+            Self::new(status, "invalid_request", message)
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::invalid(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid(rejection.body_text())
+    }
+}

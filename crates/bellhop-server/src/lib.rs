@@ -1,0 +1,173 @@
+//! The bellhop HTTP API over axum: routes, API keys, limits, metrics, graceful shutdown.
+//!
+//! Handlers call the libraries (`bellhop-answer`, `bellhop-ingest`, `bellhop-store`) and map
+//! their errors once, in [`error`]; nothing below this crate knows HTTP exists.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod extract;
+mod metrics;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use crate::config::ServerConfig;
+pub use crate::error::ApiError;
+pub use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The full router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limits = &state.config.limits;
+    let api = routes::api()
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .merge(routes::uploads().layer(DefaultBodyLimit::max(limits.max_upload_bytes)))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), admit));
+    Router::new()
+        .merge(api)
+        .merge(routes::operations())
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Counts and times every request by route and status.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state.metrics.observe_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Admits a request only while fewer than `max_in_flight` are being handled (503 with
+/// `Retry-After` otherwise, at once), and holds it to the request deadline.
+async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
+        state.metrics.reject("in_flight");
+        return ApiError::overloaded(
+            "the server is at its limit of requests in flight; retry shortly",
+        )
+        .into_response();
+    };
+    state.metrics.in_flight().inc();
+    let deadline = Duration::from_millis(state.config.limits.request_timeout_ms);
+    let response = match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            state.metrics.reject("deadline");
+            ApiError::new(
+                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                "deadline_exceeded",
+                format!(
+                    "the request did not finish within {} ms",
+                    deadline.as_millis()
+                ),
+            )
+            .into_response()
+        }
+    };
+    state.metrics.in_flight().dec();
+    response
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets
+/// requests in flight finish within the grace period, and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms);
+    let app = router(Arc::clone(&state));
+    let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
+    let draining_state = Arc::clone(&state);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        draining_state.draining.store(true, Ordering::SeqCst);
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = begun_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(std::io::Error::other)?,
+        _ = begun_rx => {}
+    }
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result.map_err(std::io::Error::other)?,
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "requests still in flight after the grace period; closing"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,264 @@
+//! Prometheus metrics: request counts and latencies per route and status, set by the
+//! middleware; queue, cache and collection figures read at scrape time.
+
+use std::sync::atomic::AtomicU64;
+
+use bellhop_answer::AnswerEngine;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CollectionLabels {
+    collection: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The server's metrics registry.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram>,
+    in_flight: Gauge,
+    in_flight_limit: Gauge,
+    rejected: Family<ReasonLabels, Counter>,
+    queue_depth: Gauge,
+    queue_capacity: Gauge,
+    queue_batches: Counter,
+    queue_sequences: Counter,
+    queue_tokens: Counter,
+    queue_rejected: Counter,
+    mean_batch_size: FloatGauge,
+    cache_hits: Family<CacheLabels, Counter>,
+    cache_misses: Family<CacheLabels, Counter>,
+    cache_entries: Family<CacheLabels, Gauge>,
+    cache_capacity: Family<CacheLabels, Gauge>,
+    documents: Family<CollectionLabels, Gauge>,
+    chunks: Family<CollectionLabels, Gauge>,
+    /// Serialises scrapes, which copy monotonic totals into counters.
+    scrape: tokio::sync::Mutex<()>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Raises `counter` to `total` (a monotonic figure kept elsewhere).
+fn raise(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
+}
+
+impl Metrics {
+    /// Registers every metric; `in_flight_limit` is reported as a gauge.
+    pub fn new(in_flight_limit: usize) -> Self {
+        let mut registry = Registry::with_prefix("bellhop");
+        let metrics = Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            in_flight: Gauge::default(),
+            in_flight_limit: Gauge::default(),
+            rejected: Family::default(),
+            queue_depth: Gauge::default(),
+            queue_capacity: Gauge::default(),
+            queue_batches: Counter::default(),
+            queue_sequences: Counter::default(),
+            queue_tokens: Counter::default(),
+            queue_rejected: Counter::default(),
+            mean_batch_size: FloatGauge::default(),
+            cache_hits: Family::default(),
+            cache_misses: Family::default(),
+            cache_entries: Family::default(),
+            cache_capacity: Family::default(),
+            documents: Family::default(),
+            chunks: Family::default(),
+            scrape: tokio::sync::Mutex::new(()),
+            registry: Registry::default(),
+        };
+        metrics.in_flight_limit.set(in_flight_limit as i64);
+        let r = &mut registry;
+        r.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            metrics.requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route, method and status",
+            metrics.latency.clone(),
+        );
+        r.register(
+            "http_in_flight",
+            "Requests being handled",
+            metrics.in_flight.clone(),
+        );
+        r.register(
+            "http_in_flight_limit",
+            "Most requests handled at once",
+            metrics.in_flight_limit.clone(),
+        );
+        r.register(
+            "http_rejected",
+            "Requests refused with 503, by reason",
+            metrics.rejected.clone(),
+        );
+        r.register(
+            "embedding_queue_depth",
+            "Texts waiting for the embedding model",
+            metrics.queue_depth.clone(),
+        );
+        r.register(
+            "embedding_queue_capacity",
+            "Bound of the embedding queue",
+            metrics.queue_capacity.clone(),
+        );
+        r.register(
+            "embedding_batches",
+            "Forward passes run",
+            metrics.queue_batches.clone(),
+        );
+        r.register(
+            "embedding_sequences",
+            "Texts embedded",
+            metrics.queue_sequences.clone(),
+        );
+        r.register(
+            "embedding_tokens",
+            "Tokens embedded",
+            metrics.queue_tokens.clone(),
+        );
+        r.register(
+            "embedding_queue_rejected",
+            "Texts refused because the queue was full",
+            metrics.queue_rejected.clone(),
+        );
+        r.register(
+            "embedding_mean_batch_size",
+            "Texts per forward pass since start",
+            metrics.mean_batch_size.clone(),
+        );
+        r.register(
+            "cache_hits",
+            "Cache lookups answered",
+            metrics.cache_hits.clone(),
+        );
+        r.register(
+            "cache_misses",
+            "Cache lookups missed",
+            metrics.cache_misses.clone(),
+        );
+        r.register(
+            "cache_entries",
+            "Entries held",
+            metrics.cache_entries.clone(),
+        );
+        r.register(
+            "cache_capacity",
+            "Most entries held",
+            metrics.cache_capacity.clone(),
+        );
+        r.register(
+            "collection_documents",
+            "Documents per collection",
+            metrics.documents.clone(),
+        );
+        r.register(
+            "collection_chunks",
+            "Chunks per collection",
+            metrics.chunks.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Records one finished request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            route: route.to_string(),
+            method: method.to_string(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(seconds);
+    }
+
+    /// The gauge of requests in flight.
+    pub fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// Counts a request refused with 503.
+    pub fn reject(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Refreshes scrape-time figures and renders the text exposition format.
+    pub async fn render(&self, engine: &AnswerEngine) -> String {
+        let _scrape = self.scrape.lock().await;
+        let queue = engine.queue().snapshot();
+        self.queue_depth.set(queue.depth as i64);
+        self.queue_capacity.set(queue.capacity as i64);
+        raise(&self.queue_batches, queue.batches);
+        raise(&self.queue_sequences, queue.sequences);
+        raise(&self.queue_tokens, queue.tokens);
+        raise(&self.queue_rejected, queue.rejected);
+        if queue.batches > 0 {
+            self.mean_batch_size
+                .set(queue.sequences as f64 / queue.batches as f64);
+        }
+        for (cache, stats) in engine.cache_stats() {
+            let labels = CacheLabels { cache };
+            raise(&self.cache_hits.get_or_create(&labels), stats.hits);
+            raise(&self.cache_misses.get_or_create(&labels), stats.misses);
+            self.cache_entries
+                .get_or_create(&labels)
+                .set(stats.entries as i64);
+            self.cache_capacity
+                .get_or_create(&labels)
+                .set(stats.capacity as i64);
+        }
+        match engine.store().list_collections().await {
+            Ok(collections) => {
+                self.documents.clear();
+                self.chunks.clear();
+                for info in collections {
+                    let labels = CollectionLabels {
+                        collection: info.spec.name,
+                    };
+                    self.documents
+                        .get_or_create(&labels)
+                        .set(info.documents as i64);
+                    self.chunks.get_or_create(&labels).set(info.chunks as i64);
+                }
+            }
+            Err(err) => tracing::warn!(%err, "metrics: cannot list collections"),
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,65 @@
+//! `/health`, `/ready` and `/metrics`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Alive.
+pub async fn health() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready to answer: the model is loaded (it is, once the state exists), the store answers,
+/// and shutdown has not begun.
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    if state.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        ));
+    }
+    let collections = state
+        .engine
+        .store()
+        .list_collections()
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                err.to_string(),
+            )
+        })?;
+    Ok(Json(json!({
+        "ready": true,
+        "model": state.engine.queue().embedder().model_id(),
+        "collections": collections.len(),
+    })))
+}
+
+/// Prometheus text exposition; admin only when keys are configured, since labels name
+/// every collection.
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let text = state.metrics.render(&state.engine).await;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
+}

@@ -1,0 +1,63 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use bellhop_answer::{AnswerEngine, CacheOptions};
+use bellhop_embed::{Embedder, EmbeddingQueue, QueueOptions};
+use bellhop_ingest::Ingestor;
+use bellhop_store::Store;
+use tokio::sync::Semaphore;
+
+use crate::auth::ApiKeys;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+
+/// Shared state of one server.
+pub struct AppState {
+    /// Settings.
+    pub config: ServerConfig,
+    /// Retrieval and answers (owns the embedding queue and the caches).
+    pub engine: AnswerEngine,
+    /// Document ingestion, the same pipeline as the CLI's.
+    pub ingestor: Ingestor,
+    /// API keys.
+    pub keys: ApiKeys,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Permits for requests in flight.
+    pub in_flight: Arc<Semaphore>,
+    /// Set when shutdown begins: `/ready` turns false.
+    pub draining: AtomicBool,
+}
+
+impl AppState {
+    /// State over an open store and a loaded model.
+    pub fn new(config: ServerConfig, store: Arc<dyn Store>, embedder: Arc<Embedder>) -> Self {
+        let queue = EmbeddingQueue::start(
+            Arc::clone(&embedder),
+            QueueOptions {
+                capacity: config.limits.embedding_queue,
+                ..QueueOptions::default()
+            },
+        );
+        let caches = if config.cache.enabled {
+            CacheOptions {
+                embeddings: config.cache.embeddings,
+                searches: config.cache.searches,
+                answers: config.cache.answers,
+            }
+        } else {
+            CacheOptions::disabled()
+        };
+        Self {
+            engine: AnswerEngine::new(Arc::clone(&store), queue, caches),
+            ingestor: Ingestor::new(store, embedder),
+            keys: ApiKeys::new(&config.keys),
+            metrics: Metrics::new(config.limits.max_in_flight),
+            in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+            draining: AtomicBool::new(false),
+            config,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! A real server on a free loopback port over a temporary store and the real model.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
+use bellhop_server::{AppState, ServerConfig};
+use bellhop_store::{EmbeddedStore, Store};
+use serde_json::{Value, json};
+
+pub fn model_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "run scripts/fetch-model.sh first"
+    );
+    dir
+}
+
+/// One model for every test of a binary.
+pub fn embedder() -> Arc<Embedder> {
+    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
+    Arc::clone(EMBEDDER.get_or_init(|| {
+        Arc::new(
+            Embedder::load_with(&ModelSource::Dir(model_dir()), &EmbedderOptions::default())
+                .expect("the model loads"),
+        )
+    }))
+}
+
+/// A running server; shut down (and awaited) on `stop`, dropped with its directory.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::with_config(ServerConfig::default()).await
+    }
+
+    pub async fn with_config(mut config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        config.addr = "127.0.0.1:0".parse().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let state = Arc::new(AppState::new(config, store, embedder()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(bellhop_server::serve(listener, Arc::clone(&state), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Begins shutdown; returns the server task to await.
+    pub fn begin_stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let _ = self.stop.take().expect("not stopped yet").send(());
+        self.task.take().expect("running")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        read(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Creates `name` and adds `documents` (id, title, text).
+    pub async fn collection_with(&self, name: &str, documents: &[(&str, &str, &str)]) {
+        let (status, body) = self.post("/v1/collections", json!({"name": name})).await;
+        assert_eq!(status, 201, "{body}");
+        let documents: Vec<Value> = documents
+            .iter()
+            .map(|(id, title, text)| json!({"id": id, "title": title, "text": text}))
+            .collect();
+        let (status, body) = self
+            .post(
+                &format!("/v1/collections/{name}/documents"),
+                json!({ "documents": documents }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Asserts the error shape and code.
+pub fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+pub const HOTEL: &[(&str, &str, &str)] = &[
+    (
+        "pool",
+        "Pool",
+        "The indoor pool is heated to 28 °C all year. It opens at 07:00 and closes at 22:00.",
+    ),
+    (
+        "checkin",
+        "Check-in",
+        "Check-in starts at 15:00. Check-out is until 11:00. Late check-out costs EUR 30.",
+    ),
+    (
+        "pets",
+        "Pets",
+        "Dogs up to 15 kg are welcome for EUR 25 per night. Cats are not allowed.",
+    ),
+    (
+        "wifi",
+        "Wi-Fi",
+        "Wi-Fi is free in all rooms. The network is HarbourView-Guest and needs no password.",
+    ),
+];
