@@ -22,6 +22,7 @@ const STOPWORDS: &[&str] = &[
 
 /// One source an answer cites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation {
     /// The number the answer cites it by (`[1]` is 1).
     pub index: usize,
@@ -58,6 +59,7 @@ impl Citation {
 
 /// An answer with the sources it cites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
     /// The answer text, citing sources as `[n]`.
     pub answer: String,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 mod extract;
 mod metrics;
+mod openapi;
 mod routes;
 mod state;
 
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
+pub use crate::openapi::openapi_json;
 pub use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

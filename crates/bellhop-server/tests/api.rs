@@ -34,6 +34,10 @@ async fn health_ready_metrics_request_ids_and_unknown_routes() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "guest-42", "propagated");
 
+    let (status, body) = server.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(body["paths"]["/v1/collections/{name}/search"]["post"].is_object());
+
     let (status, body) = server.get("/v1/nothing-here").await;
     assert_error(status, &body, 404, "not_found");
     let (status, body) = server.get("/v1/embeddings").await;

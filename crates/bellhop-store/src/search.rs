@@ -11,6 +11,7 @@ use crate::model::Metadata;
 /// Which retrievers to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SearchMode {
     /// Vector similarity only.
     Dense,
@@ -94,6 +95,7 @@ impl SearchRequest {
 /// A retriever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Retriever {
     /// Vector similarity.
     Dense,
@@ -103,6 +105,7 @@ pub enum Retriever {
 
 /// Where one retriever ranked a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetrieverMatch {
     /// The retriever.
     pub retriever: Retriever,
@@ -114,6 +117,7 @@ pub struct RetrieverMatch {
 
 /// One search result: a chunk with its document's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hit {
     /// Chunk id, stable while the document is not rewritten.
     pub chunk_id: u64,
@@ -128,6 +132,7 @@ pub struct Hit {
     /// Document source.
     pub source: String,
     /// Document metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     /// The score in the requested mode.
     pub score: f32,

@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bellhop_store::{ChunkingSettings, CollectionInfo, CollectionSpec, IndexKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -15,19 +16,33 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 /// `POST /v1/collections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
+    /// Letters, digits, `-` and `_`, at most 64 characters.
     name: String,
     /// Must name the served model when given.
     model: Option<String>,
+    /// Chunk size and overlap in tokens (default 256 and 32).
     #[serde(default)]
     chunking: Option<ChunkingSettings>,
+    /// `auto` (exact scan, HNSW from 100k chunks), `exact` or `hnsw`.
     #[serde(default)]
     index: IndexKind,
+    /// Instructions for answer generation.
     system_prompt: Option<String>,
 }
 
+/// The collections a key may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectionList {
+    collections: Vec<CollectionInfo>,
+}
+
+/// Creates a collection for the served model.
+#[utoipa::path(post, path = "/v1/collections", tag = "collections", request_body = CreateCollection,
+    responses((status = 201, body = CollectionInfo), (status = 400, body = crate::openapi::ErrorBody),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -60,10 +75,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(info)))
 }
 
+/// Lists the collections this key may use, with counts.
+#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CollectionList>, ApiError> {
     let collections: Vec<CollectionInfo> = state
         .engine
         .store()
@@ -72,9 +89,12 @@ pub async fn list(
         .into_iter()
         .filter(|info| caller.can_use(&info.spec.name))
         .collect();
-    Ok(Json(serde_json::json!({ "collections": collections })))
+    Ok(Json(CollectionList { collections }))
 }
 
+/// A collection's settings and counts.
+#[utoipa::path(get, path = "/v1/collections/{name}", tag = "collections", params(("name" = String, Path)),
+    responses((status = 200, body = CollectionInfo), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -84,6 +104,9 @@ pub async fn get(
     Ok(Json(state.engine.store().collection(&name).await?))
 }
 
+/// Deletes a collection and everything in it.
+#[utoipa::path(delete, path = "/v1/collections/{name}", tag = "collections", params(("name" = String, Path)),
+    responses((status = 204), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

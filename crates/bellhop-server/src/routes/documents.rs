@@ -10,7 +10,8 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use bellhop_ingest::{Block, FileOutcome, Format, ParsedDocument};
 use bellhop_store::{DocumentInfo, Metadata, WriteReceipt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -18,26 +19,32 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// One document sent as JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocumentBody {
     id: String,
     #[serde(default)]
     title: Option<String>,
     text: String,
+    /// String, number, bool or string-list values, for filters.
     #[serde(default)]
+    #[schema(value_type = Object)]
     metadata: Metadata,
     #[serde(default)]
     source: Option<String>,
 }
 
 /// `POST /v1/collections/{name}/documents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddDocuments {
     documents: Vec<NewDocumentBody>,
 }
 
+/// Adds or replaces documents (chunked, embedded and written in one transaction).
+#[utoipa::path(post, path = "/v1/collections/{name}/documents", tag = "documents", params(("name" = String, Path)),
+    request_body = AddDocuments,
+    responses((status = 200, body = WriteReceipt), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
 pub async fn add(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -92,12 +99,15 @@ pub async fn add(
 /// `POST /v1/collections/{name}/files`: multipart, one part per file (any field name), each
 /// read by its file name's extension. Each file is one transaction; the first that fails
 /// stops the upload with its error, and files before it stay written (and are listed).
+#[utoipa::path(post, path = "/v1/collections/{name}/files", tag = "documents", params(("name" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "One part per file, with a file name (txt, md, html, pdf, csv, json, jsonl)"),
+    responses((status = 200, body = UploadReport), (status = 413, body = crate::openapi::ErrorBody), (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     request: Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UploadReport>, ApiError> {
     caller.require_admin()?;
     let mut multipart = Multipart::from_request(request, &state)
         .await
@@ -148,25 +158,53 @@ pub async fn upload(
             "the upload holds no file: send multipart/form-data parts with a filename",
         ));
     }
-    let files: Vec<serde_json::Value> = files
+    let files = files
         .into_iter()
         .map(|(name, outcome)| match outcome {
             FileOutcome::Ingested {
                 documents,
                 chunks,
                 removed,
-            } => serde_json::json!({"name": name, "status": "ingested", "documents": documents, "chunks": chunks, "removed": removed}),
-            FileOutcome::Unchanged => serde_json::json!({"name": name, "status": "unchanged"}),
-            FileOutcome::Failed { error } => {
-                serde_json::json!({"name": name, "status": "failed", "error": error})
-            }
+            } => FileResult {
+                name,
+                status: "ingested",
+                documents,
+                chunks,
+                removed,
+            },
+            FileOutcome::Unchanged | FileOutcome::Failed { .. } => FileResult {
+                name,
+                // A failed file is an error above; only unchanged files get here.
+                status: "unchanged",
+                documents: 0,
+                chunks: 0,
+                removed: 0,
+            },
         })
         .collect();
-    Ok(Json(serde_json::json!({ "files": files })))
+    Ok(Json(UploadReport { files }))
+}
+
+/// What an upload did, file by file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadReport {
+    files: Vec<FileResult>,
+}
+
+/// One uploaded file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileResult {
+    name: String,
+    /// `ingested`, or `unchanged` when the same content was ingested before.
+    status: &'static str,
+    documents: usize,
+    chunks: usize,
+    /// Documents the file no longer yields, removed.
+    removed: usize,
 }
 
 /// Paging of `GET /v1/collections/{name}/documents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     #[serde(default)]
@@ -181,12 +219,15 @@ fn default_limit() -> usize {
 
 const MAX_PAGE: usize = 1000;
 
+/// Documents by id, paged.
+#[utoipa::path(get, path = "/v1/collections/{name}/documents", tag = "documents", params(("name" = String, Path), Page),
+    responses((status = 200, body = DocumentPage), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DocumentPage>, ApiError> {
     caller.require_admin()?;
     if page.limit == 0 || page.limit > MAX_PAGE {
         return Err(ApiError::invalid(format!(
@@ -198,13 +239,24 @@ pub async fn list(
         .store()
         .list_documents(&name, page.offset, page.limit)
         .await?;
-    Ok(Json(serde_json::json!({
-        "documents": documents,
-        "offset": page.offset,
-        "limit": page.limit,
-    })))
+    Ok(Json(DocumentPage {
+        documents,
+        offset: page.offset,
+        limit: page.limit,
+    }))
 }
 
+/// One page of documents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    documents: Vec<DocumentInfo>,
+    offset: usize,
+    limit: usize,
+}
+
+/// One document's fields and chunk count.
+#[utoipa::path(get, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = DocumentInfo), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -214,6 +266,9 @@ pub async fn get(
     Ok(Json(state.engine.store().document(&name, &id).await?))
 }
 
+/// Deletes one document and its chunks.
+#[utoipa::path(delete, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = WriteReceipt), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

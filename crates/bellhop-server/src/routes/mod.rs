@@ -1,10 +1,10 @@
 //! Routes, grouped by what they serve.
 
-mod collections;
-mod documents;
-mod openai;
-mod operations;
-mod search;
+pub mod collections;
+pub mod documents;
+pub mod openai;
+pub mod operations;
+pub mod search;
 
 use std::sync::Arc;
 
@@ -52,6 +52,7 @@ pub fn operations() -> Router<Arc<AppState>> {
         .route("/health", get(operations::health))
         .route("/ready", get(operations::ready))
         .route("/metrics", get(operations::metrics))
+        .route("/openapi.json", get(operations::openapi))
 }
 
 /// Checks a query or question against the limits.

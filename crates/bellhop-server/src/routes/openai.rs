@@ -16,6 +16,7 @@ use base64::Engine as _;
 use bellhop_store::{SearchMode, SearchRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::check_query;
 use super::search::text_pieces;
@@ -39,8 +40,10 @@ fn model_not_found(model: &str) -> ApiError {
 }
 
 /// `POST /v1/embeddings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EmbeddingsBody {
+    /// A string or an array of strings.
+    #[schema(value_type = Object)]
     input: Value,
     model: String,
     #[serde(default)]
@@ -49,6 +52,9 @@ pub struct EmbeddingsBody {
     dimensions: Option<usize>,
 }
 
+/// Embeds texts with the served model, as OpenAI's embeddings endpoint does.
+#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingsBody,
+    responses((status = 200, description = "OpenAI's embeddings list"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -140,6 +146,8 @@ pub async fn embeddings(
 }
 
 /// `GET /v1/models`: the embedding model and the collections this key may use.
+/// The embedding model and the collections this key may use, as models.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI's model list")))]
 pub async fn models(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -165,10 +173,11 @@ pub async fn models(
 }
 
 /// One chat message; content is a string or a list of parts of which text parts count.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatMessage {
     role: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     content: Value,
 }
 
@@ -188,8 +197,9 @@ impl ChatMessage {
 
 /// `POST /v1/chat/completions`. Sampling fields OpenAI clients send (temperature, top_p,
 /// max_tokens, …) are accepted and have no effect on an extractive answer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatBody {
+    /// A collection name, or `collection:NAME`.
     model: String,
     messages: Vec<ChatMessage>,
     #[serde(default)]
@@ -198,6 +208,10 @@ pub struct ChatBody {
     n: Option<u32>,
 }
 
+/// Answers the last user message from the collection named by `model`, in OpenAI's chat
+/// completion format (streamed as chunks with `stream`), with an extra `citations` field.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatBody,
+    responses((status = 200, description = "OpenAI's chat.completion, or chat.completion.chunk events"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     caller: Caller,

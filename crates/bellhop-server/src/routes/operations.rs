@@ -14,12 +14,15 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Alive.
+#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
 pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// Ready to answer: the model is loaded (it is, once the state exists), the store answers,
 /// and shutdown has not begun.
+#[utoipa::path(get, path = "/ready", tag = "operations", security(()),
+    responses((status = 200, description = "`{\"ready\": true, \"model\": ..., \"collections\": n}`"), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     if state.draining.load(Ordering::SeqCst) {
         return Err(ApiError::new(
@@ -49,6 +52,8 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoRespon
 
 /// Prometheus text exposition; admin only when keys are configured, since labels name
 /// every collection.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "application/openmetrics-text"), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -62,4 +67,12 @@ pub async fn metrics(
         )],
         text,
     ))
+}
+
+/// The OpenAPI document of this API.
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::openapi_json(),
+    )
 }

@@ -10,8 +10,9 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use bellhop_answer::Answer;
 use bellhop_store::{SearchMode, SearchRequest};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{check_k, check_query, parse_filter};
 use crate::auth::Caller;
@@ -20,30 +21,57 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 /// `POST /v1/collections/{name}/search`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     query: String,
+    /// Hits to return (default 10).
     #[serde(default = "default_search_k")]
     k: usize,
+    /// `hybrid` (default), `dense` or `keyword`.
     #[serde(default)]
     mode: SearchMode,
+    /// Metadata filter, e.g. `{"category": "dessert", "price": {"lte": 12}}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filter: Option<serde_json::Value>,
+    /// Drop hits scoring below this.
     #[serde(default)]
     min_score: Option<f32>,
+}
+
+/// Hits of a search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    hits: Vec<bellhop_store::Hit>,
+    /// Whether the hits came from the cache.
+    cached: bool,
+    timings: SearchTimings,
+}
+
+/// Where a search spent its time, in milliseconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchTimings {
+    embed_ms: f64,
+    search_ms: f64,
+    total_ms: f64,
 }
 
 fn default_search_k() -> usize {
     10
 }
 
+/// Dense, keyword or hybrid search with metadata filters.
+#[utoipa::path(post, path = "/v1/collections/{name}/search", tag = "search", params(("name" = String, Path)),
+    request_body = SearchBody,
+    responses((status = 200, body = SearchResponse), (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after `Retry-After` seconds", body = crate::openapi::ErrorBody)))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<SearchBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SearchResponse>, ApiError> {
     caller.require_collection(&name)?;
     let limits = &state.config.limits;
     check_query(limits, "query", &body.query)?;
@@ -57,30 +85,34 @@ pub async fn search(
         min_score: body.min_score,
     };
     let retrieval = state.engine.search(&name, &request).await?;
-    Ok(Json(json!({
-        "hits": *retrieval.hits,
-        "cached": retrieval.cached,
-        "timings": {
-            "embed_ms": retrieval.embed_ms,
-            "search_ms": retrieval.search_ms,
-            "total_ms": started.elapsed().as_secs_f64() * 1e3,
+    Ok(Json(SearchResponse {
+        hits: retrieval.hits.to_vec(),
+        cached: retrieval.cached,
+        timings: SearchTimings {
+            embed_ms: retrieval.embed_ms,
+            search_ms: retrieval.search_ms,
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
         },
-    })))
+    }))
 }
 
 /// `POST /v1/collections/{name}/ask`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
     question: String,
+    /// Passages retrieved (default 5).
     #[serde(default = "default_ask_k")]
     k: usize,
     #[serde(default)]
     mode: SearchMode,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filter: Option<serde_json::Value>,
+    /// Answer as Server-Sent Events: `citations`, then `delta` events, then `done`.
     #[serde(default)]
     stream: bool,
+    /// Most sentences in the answer (default 3, at most 10).
     #[serde(default = "default_max_sentences")]
     max_sentences: usize,
 }
@@ -96,6 +128,11 @@ fn default_max_sentences() -> usize {
 /// The most sentences an extractive answer may hold.
 const MAX_SENTENCES: usize = 10;
 
+/// An answer with numbered citations, as JSON or as Server-Sent Events.
+#[utoipa::path(post, path = "/v1/collections/{name}/ask", tag = "search", params(("name" = String, Path)),
+    request_body = AskBody,
+    responses((status = 200, description = "The answer (with `timings` and `cached`), or an event stream when `stream` is true", body = bellhop_answer::Answer),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn ask(
     State(state): State<Arc<AppState>>,
     caller: Caller,
