@@ -11,7 +11,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use crate::document::{Block, ParsedDocument};
 
 /// Counts the tokens a model sees for a text on its own, special tokens included.
-pub trait TokenCounter {
+pub trait TokenCounter: Sync {
     /// Tokens for `text`, special tokens included.
     fn count(&self, text: &str) -> usize;
 }

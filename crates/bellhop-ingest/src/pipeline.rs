@@ -10,6 +10,7 @@ use bellhop_store::{
     ChunkingSettings, CollectionInfo, CollectionSpec, IndexKind, NewChunk, NewDocument,
     SourceUpdate, Store, StoreError, WriteReceipt,
 };
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::chunker::{Chunker, ChunkingOptions, TokenCounter};
@@ -371,12 +372,16 @@ impl Ingestor {
             context_header,
         };
         let chunker = Chunker::new(options, &counter);
+        // Counting tokens while chunking is a tokenizer pass over all the text: spread it over
+        // the cores, as the embedding after it is.
         let chunked: Vec<(ParsedDocument, Vec<crate::chunker::Chunk>)> = parsed
-            .into_iter()
+            .into_par_iter()
             .map(|document| {
                 let chunks = chunker.chunk(&document);
                 (document, chunks)
             })
+            .collect::<Vec<_>>()
+            .into_iter()
             .filter(|(document, chunks)| {
                 if chunks.is_empty() {
                     tracing::warn!(document = %document.id, "skipped: no text");
