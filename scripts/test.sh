@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model files the tests read, checks
-# formatting and lints, then runs every test of the workspace.
+# formatting and lints, runs every test of the workspace, then drives the server's
+# OpenAI-compatible endpoints with the official openai Python client (tests/python).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -8,3 +9,15 @@ bash scripts/fetch-model.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# `cargo test --workspace` builds the CLI binary; build it if it is missing all the same.
+bellhop_bin="$PWD/target/debug/bellhop"
+if [ ! -x "$bellhop_bin" ]; then
+  cargo build -p bellhop-cli --locked
+fi
+venv=.venv-tests
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q -r tests/python/requirements.txt
+BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q tests/python
