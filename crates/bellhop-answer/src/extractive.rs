@@ -3,12 +3,15 @@
 
 use std::collections::HashSet;
 
-use bellhop_store::Hit;
+use bellhop_store::{Hit, Retriever};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Sources considered for sentences, best first.
 const SOURCES_CONSIDERED: usize = 5;
+/// Below this cosine, a passage that shares no word with the question is not taken as its
+/// answer (all-MiniLM-L6-v2 scores unrelated text around 0.0–0.2, paraphrases above 0.4).
+const MIN_FALLBACK_COSINE: f32 = 0.3;
 /// An answer stops growing past this many characters.
 const MAX_ANSWER_CHARS: usize = 600;
 
@@ -118,8 +121,13 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
         }
     }
     if candidates.is_empty() {
-        // Dense retrieval matches meaning, not words: fall back to the best source's opening.
-        if let Some(top) = hits.first() {
+        // Dense retrieval matches meaning, not words: fall back to the best source's opening
+        // when it is close enough in meaning.
+        if let Some(top) = hits.first().filter(|top| {
+            top.found_by.iter().any(|found| {
+                found.retriever == Retriever::Dense && found.score >= MIN_FALLBACK_COSINE
+            })
+        }) {
             candidates.extend(
                 sentences(&top.text)
                     .take(max_sentences.min(2))
@@ -173,6 +181,10 @@ mod tests {
     use super::*;
 
     fn hit(chunk_id: u64, title: &str, text: &str) -> Hit {
+        hit_with_cosine(chunk_id, title, text, 0.6)
+    }
+
+    fn hit_with_cosine(chunk_id: u64, title: &str, text: &str, cosine: f32) -> Hit {
         Hit {
             chunk_id,
             document_id: format!("doc-{chunk_id}"),
@@ -182,7 +194,11 @@ mod tests {
             source: "test".into(),
             metadata: Default::default(),
             score: 1.0 / chunk_id as f32,
-            found_by: Vec::new(),
+            found_by: vec![bellhop_store::RetrieverMatch {
+                retriever: Retriever::Dense,
+                rank: 1,
+                score: cosine,
+            }],
         }
     }
 
@@ -223,6 +239,10 @@ mod tests {
                 .answer
                 .starts_with("Dogs up to 15 kg are welcome. [1]")
         );
+        let unrelated = vec![hit_with_cosine(4, "Pool", "The pool opens at 07:00.", 0.12)];
+        let answer = extractive_answer("capital of Peru?", &unrelated, 3);
+        assert_eq!(answer.answer, NO_ANSWER);
+        assert!(answer.citations.is_empty());
         let none = extractive_answer("anything", &[], 3);
         assert_eq!(none.answer, NO_ANSWER);
         assert!(none.citations.is_empty());

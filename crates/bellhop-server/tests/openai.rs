@@ -35,6 +35,13 @@ async fn embeddings_in_float_and_base64_match_the_engine() {
         assert_eq!(got.len(), row.len());
         assert!(got.iter().zip(row).all(|(a, b)| (a - b).abs() < 1e-6));
     }
+    let (status, body) = server
+        .post("/v1/embeddings", json!({"input": "x", "model": format!("sentence-transformers/{}", model.rsplit('/').next().unwrap())}))
+        .await;
+    assert_eq!(
+        status, 200,
+        "the owner/name spelling names a local copy too: {body}"
+    );
     let short = model.rsplit('/').next().unwrap();
     let (status, body) = server
         .post(

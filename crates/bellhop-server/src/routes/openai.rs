@@ -62,8 +62,9 @@ pub async fn embeddings(
 ) -> Result<Json<Value>, ApiError> {
     let embedder = state.engine.queue().embedder();
     let served = embedder.model_id();
-    let short = served.rsplit('/').next().unwrap_or(served);
-    if body.model != served && body.model != short {
+    // A local copy of `owner/name` is served as `name`: either spelling names it.
+    let last_segment = |id: &str| id.rsplit('/').next().unwrap_or(id).to_string();
+    if body.model != served && last_segment(&body.model) != last_segment(served) {
         return Err(model_not_found(&body.model));
     }
     if let Some(dimensions) = body.dimensions
