@@ -12,7 +12,20 @@ use bellhop_store::{ChunkingSettings, EmbeddedStore, IndexKind, Store, StoreErro
 use clap::Args;
 
 use crate::ModelArgs;
-use crate::store_args::{load_embedder, runtime};
+use crate::store_args::load_embedder;
+
+/// Threads for blocking work (searches, SQLite, ingestion). Searches are short CPU work on a
+/// few cores: a large pool under hundreds of concurrent requests only adds threads, stacks
+/// and allocator arenas (resident memory) without adding throughput.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+fn serve_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
+        .context("starting the async runtime")
+}
 
 /// The collection `--demo` serves.
 pub const DEMO_COLLECTION: &str = "demo-hotel";
@@ -97,7 +110,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         EmbeddedStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
-    runtime()?.block_on(async move {
+    serve_runtime()?.block_on(async move {
         if args.demo {
             ingest_demo(&store, &embedder, &args.demo_dir).await?;
         }

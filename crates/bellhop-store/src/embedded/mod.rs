@@ -14,7 +14,7 @@ mod vector_index;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -33,8 +33,10 @@ use crate::store::Store;
 
 /// File name of the database inside the data directory.
 const DATABASE_FILE: &str = "bellhop.sqlite3";
-/// Reader connections kept open for reuse.
-const MAX_IDLE_READERS: usize = 16;
+/// Reader connections per core. Each maps the database and keeps its own page cache, so
+/// every extra connection costs resident memory; reads are short CPU work, so more
+/// connections than this add memory, not throughput, and further readers wait their turn.
+const READERS_PER_CORE: usize = 2;
 
 /// The default store: durable on local disk, nothing to install.
 #[derive(Clone)]
@@ -46,11 +48,20 @@ struct Inner {
     path: PathBuf,
     dir: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    reader_returned: Condvar,
+    max_readers: usize,
     collections: RwLock<HashMap<String, Arc<CollectionState>>>,
     /// Held for the store's lifetime: the in-memory index would go stale if another process
     /// wrote the same database.
     _lock: std::fs::File,
+}
+
+/// Read-only connections: idle ones, and how many exist in all.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 struct CollectionState {
@@ -128,7 +139,12 @@ impl EmbeddedStore {
                 path,
                 dir: dir.to_path_buf(),
                 writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
+                readers: Mutex::new(ReaderPool::default()),
+                reader_returned: Condvar::new(),
+                max_readers: std::thread::available_parallelism()
+                    .map_or(2, std::num::NonZero::get)
+                    .max(2)
+                    * READERS_PER_CORE,
                 collections: RwLock::new(collections),
                 _lock: lock,
             }),
@@ -304,25 +320,47 @@ impl Inner {
     }
 
     fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let pooled = self
-            .readers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let connection = match pooled {
-            Some(connection) => connection,
-            None => {
-                let connection = Connection::open(&self.path)?;
-                schema::configure(&connection, true)?;
-                connection
+        let connection = {
+            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(connection) = pool.idle.pop() {
+                    break connection;
+                }
+                if pool.open < self.max_readers {
+                    pool.open += 1;
+                    drop(pool);
+                    match self.open_reader() {
+                        Ok(connection) => break connection,
+                        Err(err) => {
+                            self.readers
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .open -= 1;
+                            self.reader_returned.notify_one();
+                            return Err(err);
+                        }
+                    }
+                }
+                pool = self
+                    .reader_returned
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
         };
         let result = work(&connection);
-        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        if readers.len() < MAX_IDLE_READERS {
-            readers.push(connection);
-        }
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .idle
+            .push(connection);
+        self.reader_returned.notify_one();
         result
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let connection = Connection::open(&self.path)?;
+        schema::configure(&connection, true)?;
+        Ok(connection)
     }
 
     fn info(&self, connection: &Connection, state: &CollectionState) -> Result<CollectionInfo> {
