@@ -47,15 +47,7 @@ async fn health_ready_metrics_request_ids_and_unknown_routes() {
     server
         .post("/v1/collections/hotel/search", json!({"query": "pool"}))
         .await;
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.get_text("/metrics").await;
     for expected in [
         "bellhop_http_requests_total{route=\"/v1/collections/{name}/search\",method=\"POST\",status=\"200\"} 1",
         "bellhop_http_request_duration_seconds_bucket{",

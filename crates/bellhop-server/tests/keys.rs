@@ -6,7 +6,22 @@ use bellhop_server::ServerConfig;
 use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, Role};
 use common::{HOTEL, TestServer, assert_error, read};
+use reqwest::Method;
 use serde_json::json;
+
+async fn call(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = server.client.request(method, server.url(path)).json(&body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    read(request.send().await.unwrap()).await
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_required_scoped_and_leak_nothing() {
@@ -28,61 +43,41 @@ async fn keys_are_required_scoped_and_leak_nothing() {
         ..ServerConfig::default()
     };
     let server = TestServer::with_config(config).await;
-    let send = |method: reqwest::Method, path: &str, key: Option<&str>, body: serde_json::Value| {
-        let mut request = server.client.request(method, server.url(path)).json(&body);
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        request.send()
-    };
-    use reqwest::Method;
 
-    let (status, body) = read(
-        send(
-            Method::POST,
-            "/v1/collections",
-            None,
-            json!({"name": "hotel"}),
-        )
-        .await
-        .unwrap(),
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/v1/collections",
+        None,
+        json!({"name": "hotel"}),
     )
     .await;
     assert_error(status, &body, 401, "missing_api_key");
-    let (status, body) = read(
-        send(
-            Method::POST,
-            "/v1/collections",
-            Some("guess"),
-            json!({"name": "hotel"}),
-        )
-        .await
-        .unwrap(),
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/v1/collections",
+        Some("guess"),
+        json!({"name": "hotel"}),
     )
     .await;
     assert_error(status, &body, 401, "invalid_api_key");
-    let (status, body) = read(
-        send(
-            Method::POST,
-            "/v1/collections",
-            Some("desk-secret"),
-            json!({"name": "hotel"}),
-        )
-        .await
-        .unwrap(),
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/v1/collections",
+        Some("desk-secret"),
+        json!({"name": "hotel"}),
     )
     .await;
     assert_error(status, &body, 403, "forbidden");
     for name in ["hotel", "spa"] {
-        let (status, body) = read(
-            send(
-                Method::POST,
-                "/v1/collections",
-                Some("admin-secret"),
-                json!({"name": name}),
-            )
-            .await
-            .unwrap(),
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/v1/collections",
+            Some("admin-secret"),
+            json!({"name": name}),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -92,15 +87,12 @@ async fn keys_are_required_scoped_and_leak_nothing() {
         .map(|(id, title, text)| json!({"id": id, "title": title, "text": text}))
         .collect();
     for name in ["hotel", "spa"] {
-        let (status, _) = read(
-            send(
-                Method::POST,
-                &format!("/v1/collections/{name}/documents"),
-                Some("admin-secret"),
-                json!({"documents": documents}),
-            )
-            .await
-            .unwrap(),
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            &format!("/v1/collections/{name}/documents"),
+            Some("admin-secret"),
+            json!({"documents": documents}),
         )
         .await;
         assert_eq!(status, 200);
@@ -117,27 +109,21 @@ async fn keys_are_required_scoped_and_leak_nothing() {
     assert_eq!(response.status(), 200);
 
     // Out of scope: the same 403 for a collection that exists and one that does not.
-    let (status, exists) = read(
-        send(
-            Method::POST,
-            "/v1/collections/spa/search",
-            Some("desk-secret"),
-            json!({"query": "pool"}),
-        )
-        .await
-        .unwrap(),
+    let (status, exists) = call(
+        &server,
+        Method::POST,
+        "/v1/collections/spa/search",
+        Some("desk-secret"),
+        json!({"query": "pool"}),
     )
     .await;
     assert_error(status, &exists, 403, "forbidden");
-    let (status, missing) = read(
-        send(
-            Method::POST,
-            "/v1/collections/sauna/search",
-            Some("desk-secret"),
-            json!({"query": "pool"}),
-        )
-        .await
-        .unwrap(),
+    let (status, missing) = call(
+        &server,
+        Method::POST,
+        "/v1/collections/sauna/search",
+        Some("desk-secret"),
+        json!({"query": "pool"}),
     )
     .await;
     assert_error(status, &missing, 403, "forbidden");
@@ -151,41 +137,32 @@ async fn keys_are_required_scoped_and_leak_nothing() {
             .unwrap()
             .replace("sauna", "X")
     );
-    let (status, _) = read(
-        send(
-            Method::POST,
-            "/v1/collections/hotel/ask",
-            Some("desk-secret"),
-            json!({"question": "pool?"}),
-        )
-        .await
-        .unwrap(),
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/v1/collections/hotel/ask",
+        Some("desk-secret"),
+        json!({"question": "pool?"}),
     )
     .await;
     assert_eq!(status, 200);
-    let (status, body) = read(
-        send(
-            Method::DELETE,
-            "/v1/collections/hotel/documents/pool",
-            Some("desk-secret"),
-            json!({}),
-        )
-        .await
-        .unwrap(),
+    let (status, body) = call(
+        &server,
+        Method::DELETE,
+        "/v1/collections/hotel/documents/pool",
+        Some("desk-secret"),
+        json!({}),
     )
     .await;
     assert_error(status, &body, 403, "forbidden");
 
     // Listings show only what the key may use; metrics name every collection, so admin only.
-    let (_, listed) = read(
-        send(
-            Method::GET,
-            "/v1/collections",
-            Some("desk-secret"),
-            json!({}),
-        )
-        .await
-        .unwrap(),
+    let (_, listed) = call(
+        &server,
+        Method::GET,
+        "/v1/collections",
+        Some("desk-secret"),
+        json!({}),
     )
     .await;
     let names: Vec<&str> = listed["collections"]
@@ -195,10 +172,12 @@ async fn keys_are_required_scoped_and_leak_nothing() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["hotel"]);
-    let (_, models) = read(
-        send(Method::GET, "/v1/models", Some("desk-secret"), json!({}))
-            .await
-            .unwrap(),
+    let (_, models) = call(
+        &server,
+        Method::GET,
+        "/v1/models",
+        Some("desk-secret"),
+        json!({}),
     )
     .await;
     let ids: Vec<&str> = models["data"]
@@ -208,33 +187,34 @@ async fn keys_are_required_scoped_and_leak_nothing() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"hotel") && !ids.contains(&"spa"), "{ids:?}");
-    let (status, _) = read(
-        send(Method::GET, "/metrics", Some("desk-secret"), json!({}))
-            .await
-            .unwrap(),
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/metrics",
+        Some("desk-secret"),
+        json!({}),
     )
     .await;
     assert_eq!(status, 403);
-    let (status, _) = read(
-        send(Method::GET, "/metrics", Some("admin-secret"), json!({}))
-            .await
-            .unwrap(),
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/metrics",
+        Some("admin-secret"),
+        json!({}),
     )
     .await;
     assert_eq!(status, 200);
-    let (status, body) = read(
-        send(
-            Method::POST,
-            "/v1/chat/completions",
-            Some("desk-secret"),
-            json!({"model": "spa", "messages": [{"role": "user", "content": "pool?"}]}),
-        )
-        .await
-        .unwrap(),
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/v1/chat/completions",
+        Some("desk-secret"),
+        json!({"model": "spa", "messages": [{"role": "user", "content": "pool?"}]}),
     )
     .await;
     assert_error(status, &body, 404, "model_not_found");
     // Health needs no key.
-    let (status, _) = read(send(Method::GET, "/health", None, json!({})).await.unwrap()).await;
+    let (status, _) = call(&server, Method::GET, "/health", None, json!({})).await;
     assert_eq!(status, 200);
 }

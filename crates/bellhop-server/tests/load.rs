@@ -102,15 +102,7 @@ async fn past_the_in_flight_bound_requests_get_503_at_once() {
     // Wait until the slow write holds the only permit (the gauge is outside admission).
     let mut busy = false;
     for _ in 0..200 {
-        let metrics = server
-            .client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.get_text("/metrics").await;
         if metrics.contains("bellhop_http_in_flight 1") {
             busy = true;
             break;

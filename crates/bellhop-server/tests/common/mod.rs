@@ -88,6 +88,18 @@ impl TestServer {
         read(response).await
     }
 
+    /// The body of `GET path` as text (`/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         read(self.client.get(self.url(path)).send().await.unwrap()).await
     }
