@@ -1,9 +1,7 @@
 //! The engine's vectors equal sentence-transformers' on the committed fixture.
 
-mod common;
-
+use crate::common::{cosine, model_dir, references};
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
-use common::{cosine, model_dir, references};
 
 fn embedder_with(options: &EmbedderOptions) -> Embedder {
     Embedder::load_with(&ModelSource::Dir(model_dir()), options).unwrap()

@@ -1,13 +1,11 @@
 //! The async queue batches concurrent callers, returns the engine's vectors, and refuses work
 //! past its bound instead of growing.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{cosine, model_dir, references};
 use bellhop_embed::{EmbedError, Embedder, EmbeddingQueue, ModelSource, QueueOptions};
-use common::{cosine, model_dir, references};
 
 fn embedder() -> Arc<Embedder> {
     Arc::new(Embedder::load(&ModelSource::Dir(model_dir())).unwrap())

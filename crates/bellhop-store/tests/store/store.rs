@@ -1,15 +1,13 @@
 //! Collections and documents against the real embedded backend: creation, validation,
 //! atomic replacement, source updates, and reopening a data directory.
 
-mod common;
-
+use crate::common::{
+    Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize, single,
+    temp_store,
+};
 use bellhop_store::{
     ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest, SourceUpdate,
     Store, StoreError,
-};
-use common::{
-    Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize, single,
-    temp_store,
 };
 use serde_json::json;
 
@@ -565,7 +563,9 @@ async fn a_reopened_store_has_everything_and_is_sound() {
                             chunk(format!("All about {word}"), axis(DIM, i)),
                             chunk(
                                 format!("More on the {word} service"),
-                                common::normalize(vec![0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+                                crate::common::normalize(vec![
+                                    0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+                                ]),
                             ),
                         ],
                     );

@@ -1,14 +1,12 @@
 //! Under load: caches never serve an answer from before a write, the in-flight bound answers
 //! 503 at once, and shutdown drains requests in flight.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::common::{HOTEL, TestServer, assert_error, read};
 use bellhop_server::ServerConfig;
-use common::{HOTEL, TestServer, assert_error, read};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,11 +1,9 @@
 //! API keys: roles, scopes, and what an out-of-scope key may learn.
 
-mod common;
-
+use crate::common::{HOTEL, TestServer, assert_error, read};
 use bellhop_server::ServerConfig;
 use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, Role};
-use common::{HOTEL, TestServer, assert_error, read};
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! A broken model directory fails to load with an error that names the file and the fault.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::{cosine, model_dir, references};
 use bellhop_embed::{EmbedError, Embedder, ModelSource};
-use common::{cosine, model_dir, references};
 
 /// A copy of the default model whose files can be broken one at a time; the weights are
 /// linked, not copied.

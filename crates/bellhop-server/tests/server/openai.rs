@@ -1,9 +1,7 @@
 //! The OpenAI-compatible endpoints, checked against the engine's own vectors.
 
-mod common;
-
+use crate::common::{HOTEL, TestServer, assert_error};
 use base64::Engine as _;
-use common::{HOTEL, TestServer, assert_error};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -17,7 +15,7 @@ async fn embeddings_in_float_and_base64_match_the_engine() {
         .model_id()
         .to_string();
     let texts = ["Is the pool heated?", "room service menu without nuts"];
-    let expected = common::embedder().embed(&texts).unwrap();
+    let expected = crate::common::embedder().embed(&texts).unwrap();
     let (status, body) = server
         .post("/v1/embeddings", json!({"input": texts, "model": model}))
         .await;

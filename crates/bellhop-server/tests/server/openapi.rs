@@ -1,5 +1,5 @@
 //! `docs/openapi.json` is the document the code generates; regenerate it with
-//! `BELLHOP_UPDATE_OPENAPI=1 cargo test -p bellhop-server --test openapi`.
+//! `BELLHOP_UPDATE_OPENAPI=1 cargo test -p bellhop-server --test server openapi`.
 
 use std::path::PathBuf;
 
@@ -13,7 +13,7 @@ fn committed_openapi_document_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "docs/openapi.json is out of date: run BELLHOP_UPDATE_OPENAPI=1 cargo test -p bellhop-server --test openapi"
+        "docs/openapi.json is out of date: run BELLHOP_UPDATE_OPENAPI=1 cargo test -p bellhop-server --test server openapi"
     );
     let document: serde_json::Value = serde_json::from_str(&generated).unwrap();
     for path in [

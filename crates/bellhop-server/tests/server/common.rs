@@ -1,5 +1,4 @@
 //! A real server on a free loopback port over a temporary store and the real model.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

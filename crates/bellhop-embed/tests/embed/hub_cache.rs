@@ -1,11 +1,9 @@
 //! Repo ids resolve through the standard Hugging Face cache layout, offline.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::{cosine, model_dir, references};
 use bellhop_embed::{EmbedError, Embedder, EmbedderOptions, HubOptions, ModelSource};
-use common::{cosine, model_dir, references};
 
 const REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 const COMMIT: &str = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";

@@ -1,8 +1,6 @@
 //! The HTTP API end to end over loopback: every endpoint and its error cases.
 
-mod common;
-
-use common::{HOTEL, TestServer, assert_error, read};
+use crate::common::{HOTEL, TestServer, assert_error, read};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,16 +1,14 @@
 //! Dense, keyword and hybrid search with metadata filters against the real embedded backend,
 //! on hand-made 8-d vectors whose nearest neighbours are obvious and on random ones.
 
-mod common;
-
 use std::collections::HashSet;
 
-use bellhop_store::{
-    EmbeddedStore, IndexKind, NewDocument, Retriever, SearchMode, Store, StoreError,
-};
-use common::{
+use crate::common::{
     Rng, axis, chunk, cosine, create, dense, document, document_ids, document_set, filter, keyword,
     metadata, normalize, request, single, temp_store,
+};
+use bellhop_store::{
+    EmbeddedStore, IndexKind, NewDocument, Retriever, SearchMode, Store, StoreError,
 };
 use serde_json::json;
 

@@ -1,14 +1,12 @@
 //! Concurrent writers and readers against the real embedded backend: a search sees a
 //! document rewrite entirely or not at all, and racing writes never deadlock the store.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::common::{Rng, chunk, create, document, normalize, request, temp_store};
 use bellhop_store::{EmbeddedStore, Hit, IndexKind, NewDocument, SearchMode, Store};
-use common::{Rng, chunk, create, document, normalize, request, temp_store};
 
 const DIM: usize = 16;
 const WRITES: u64 = 200;

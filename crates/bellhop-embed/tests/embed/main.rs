@@ -1,0 +1,9 @@
+//! The embedding engine's integration tests, linked into one binary: the real model files
+//! against sentence-transformers' reference vectors.
+
+mod common;
+
+mod hub_cache;
+mod model_errors;
+mod queue;
+mod reference;

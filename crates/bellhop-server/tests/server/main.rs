@@ -1,0 +1,10 @@
+//! The server's integration tests, linked into one binary: each starts a real server on a
+//! free loopback port over a temporary store and the real model.
+
+mod common;
+
+mod api;
+mod keys;
+mod load;
+mod openai;
+mod openapi;
