@@ -42,6 +42,9 @@ struct Linear {
     /// for layers that narrow, a contiguous transposed copy. `gemm` measured fastest that way
     /// on both shapes of this model family (see `examples/gemm_probe.rs`).
     weight_t: Tensor,
+    /// The same `(in, out)` matrix, contiguous, for the few-row kernel that short queries take
+    /// (`kernels::few_rows_matmul`); shares `weight_t`'s storage where that is contiguous.
+    weight_in_out: Tensor,
     bias: Vec<f32>,
 }
 
@@ -53,13 +56,15 @@ impl Linear {
 
     fn from_parts(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
         let (out_dim, in_dim) = weight.dims2()?;
+        let weight_in_out = weight.t()?.contiguous()?;
         let weight_t = if in_dim > out_dim {
-            weight.t()?.contiguous()?
+            weight_in_out.clone()
         } else {
             weight.t()?
         };
         Ok(Self {
             weight_t,
+            weight_in_out,
             bias: bias.to_vec1()?,
         })
     }
@@ -87,7 +92,12 @@ impl Linear {
     }
 
     fn forward(&self, xs: &Tensor, activation: Option<HiddenAct>) -> candle_core::Result<Tensor> {
-        kernels::dense(xs, &self.weight_t, &self.bias, activation)
+        let weight = if xs.dim(0)? <= kernels::FEW_ROWS {
+            &self.weight_in_out
+        } else {
+            &self.weight_t
+        };
+        kernels::dense(xs, weight, &self.bias, activation)
     }
 }
 

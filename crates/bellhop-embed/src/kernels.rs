@@ -56,6 +56,23 @@ impl CustomOp2 for Dense<'_> {
             bail!("dense: weight must be a matrix");
         };
 
+        let contiguous_in_out = *weight_cs == 1 && *weight_rs == out_dim;
+        if rows <= FEW_ROWS && contiguous_in_out {
+            let mut out = vec![0f32; rows * out_dim];
+            few_rows_matmul(
+                rows,
+                in_dim,
+                out_dim,
+                input,
+                weight_data,
+                self.bias,
+                &mut out,
+            );
+            if let Some(activation) = self.activation {
+                with_wide_simd(|| out.iter_mut().for_each(|v| *v = activate(activation, *v)));
+            }
+            return Ok((CpuStorage::F32(out), Shape::from((rows, out_dim))));
+        }
         let mut out = Vec::with_capacity(rows * out_dim);
         for _ in 0..rows {
             out.extend_from_slice(self.bias);
@@ -98,6 +115,234 @@ impl CustomOp2 for Dense<'_> {
             });
         }
         Ok((CpuStorage::F32(out), Shape::from((rows, out_dim))))
+    }
+}
+
+/// Up to this many rows, [`Dense`] runs [`few_rows_matmul`] instead of `gemm`.
+pub const FEW_ROWS: usize = 64;
+/// Rows whose accumulators [`few_rows_matmul`] keeps in registers at once; further blocks of
+/// rows re-read the same weight tile from L1/L2.
+const ROW_BLOCK: usize = 16;
+/// Output columns per register tile of [`few_rows_matmul`]: one 512-bit or two 256-bit vectors.
+const TILE: usize = 16;
+
+/// `out = x · W + bias` for at most [`FEW_ROWS`] rows, with `W` a contiguous `(in, out)` matrix.
+///
+/// Written by hand because `gemm` packs the whole weight matrix into a scratch buffer on every
+/// call: for a short query that copy costs as much as the arithmetic. Here each tile of 16
+/// output columns streams its weights once, straight from where they lie, while the rows'
+/// accumulators stay in registers.
+pub fn few_rows_matmul(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    assert!(rows <= FEW_ROWS, "few_rows_matmul: {rows} rows");
+    assert!(x.len() >= rows * in_dim && weight.len() >= in_dim * out_dim);
+    assert!(bias.len() == out_dim && out.len() >= rows * out_dim);
+    let tiles = out_dim / TILE;
+    let threads = rayon::current_num_threads().min(tiles.max(1));
+    if threads > 1 && rows * in_dim * out_dim >= PARALLEL_MATMUL_MIN_MACS {
+        let per_task = tiles.div_ceil(threads);
+        let out_ptr = SharedOut(out.as_mut_ptr());
+        (0..threads).into_par_iter().for_each(|task| {
+            let first = task * per_task;
+            let last = ((task + 1) * per_task).min(tiles);
+            for tile in first..last {
+                // SAFETY: tasks own disjoint column tiles, so no two write the same element,
+                // and every element written lies within `out` (checked above).
+                unsafe { tile_dispatch(rows, in_dim, out_dim, x, weight, bias, &out_ptr, tile) };
+            }
+        });
+    } else {
+        let out_ptr = SharedOut(out.as_mut_ptr());
+        for tile in 0..tiles {
+            // SAFETY: as above, on one thread.
+            unsafe { tile_dispatch(rows, in_dim, out_dim, x, weight, bias, &out_ptr, tile) };
+        }
+    }
+    // Columns past the last whole tile (none for the usual 384/768/1536-wide layers).
+    for column in tiles * TILE..out_dim {
+        for row in 0..rows {
+            let dot: f32 = (0..in_dim)
+                .map(|k| x[row * in_dim + k] * weight[k * out_dim + column])
+                .sum();
+            out[row * out_dim + column] = bias[column] + dot;
+        }
+    }
+}
+
+/// The output pointer shared by tasks that write disjoint columns.
+struct SharedOut(*mut f32);
+// SAFETY: the pointer is only written through at indices that tasks own exclusively.
+unsafe impl Sync for SharedOut {}
+
+/// Runs one column tile with the widest vectors the CPU offers.
+///
+/// # Safety
+/// `out` must point to `rows × out_dim` floats that no one else writes in this tile's columns.
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_dispatch(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &SharedOut,
+    tile: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn run_avx512(
+            rows: usize,
+            in_dim: usize,
+            out_dim: usize,
+            x: &[f32],
+            weight: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            tile: usize,
+        ) {
+            // SAFETY: forwarded from the caller.
+            unsafe { tile_rows(rows, in_dim, out_dim, x, weight, bias, out, tile) }
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn run_avx2(
+            rows: usize,
+            in_dim: usize,
+            out_dim: usize,
+            x: &[f32],
+            weight: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            tile: usize,
+        ) {
+            // SAFETY: forwarded from the caller.
+            unsafe { tile_rows(rows, in_dim, out_dim, x, weight, bias, out, tile) }
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features, checked just above; the rest is the caller's.
+            unsafe { run_avx512(rows, in_dim, out_dim, x, weight, bias, out.0, tile) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above.
+            unsafe { run_avx2(rows, in_dim, out_dim, x, weight, bias, out.0, tile) };
+            return;
+        }
+    }
+    // SAFETY: the caller's guarantee.
+    unsafe { tile_rows(rows, in_dim, out_dim, x, weight, bias, out.0, tile) }
+}
+
+/// Runs one column tile for all rows, [`ROW_BLOCK`] rows at a time.
+///
+/// # Safety
+/// As [`tile_dispatch`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_rows(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    tile: usize,
+) {
+    for first in (0..rows).step_by(ROW_BLOCK) {
+        let block = (rows - first).min(ROW_BLOCK);
+        // SAFETY: the block's rows lie within `out`, which holds `rows × out_dim` floats.
+        unsafe {
+            tile_block(
+                block,
+                in_dim,
+                out_dim,
+                &x[first * in_dim..],
+                weight,
+                bias,
+                out.add(first * out_dim),
+                tile,
+            )
+        };
+    }
+}
+
+/// Picks the register-tile height for a block of at most [`ROW_BLOCK`] rows; each height is its
+/// own monomorphised loop so the accumulators live in registers.
+///
+/// # Safety
+/// As [`tile_dispatch`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_block(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    tile: usize,
+) {
+    macro_rules! heights {
+        ($($height:literal)*) => {
+            match rows {
+                $($height => unsafe {
+                    tile_kernel::<$height>(in_dim, out_dim, x, weight, bias, out, tile)
+                },)*
+                _ => unreachable!("at most {ROW_BLOCK} rows a block"),
+            }
+        };
+    }
+    heights!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// `ROWS` rows times one tile of [`TILE`] columns, accumulated over the whole input width.
+///
+/// # Safety
+/// As [`tile_dispatch`], with `ROWS` the number of rows.
+#[inline(always)]
+unsafe fn tile_kernel<const ROWS: usize>(
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    tile: usize,
+) {
+    let column = tile * TILE;
+    let bias: &[f32; TILE] = bias[column..column + TILE].try_into().unwrap();
+    let inputs: [&[f32]; ROWS] = std::array::from_fn(|row| &x[row * in_dim..][..in_dim]);
+    let mut sums = [*bias; ROWS];
+    for (k, weights) in weight.chunks_exact(out_dim).take(in_dim).enumerate() {
+        let weights: &[f32; TILE] = weights[column..column + TILE].try_into().unwrap();
+        for (sum, input) in sums.iter_mut().zip(&inputs) {
+            let value = input[k];
+            for lane in 0..TILE {
+                sum[lane] = value.mul_add(weights[lane], sum[lane]);
+            }
+        }
+    }
+    for (row, sum) in sums.iter().enumerate() {
+        // SAFETY: row < rows and column + TILE <= out_dim, so the tile lies within `out`; the
+        // caller guarantees no one else writes it.
+        unsafe {
+            std::ptr::copy_nonoverlapping(sum.as_ptr(), out.add(row * out_dim + column), TILE)
+        };
     }
 }
 
@@ -437,6 +682,36 @@ mod tests {
             .max_all()?
             .to_scalar::<f32>()?;
         assert!(diff < 1e-4);
+        Ok(())
+    }
+
+    #[test]
+    fn few_rows_matmul_equals_gemm_for_every_height() -> Result<()> {
+        let device = Device::Cpu;
+        // 40 columns: two whole tiles and a ragged tail.
+        let (in_dim, out_dim) = (24, 40);
+        let weight = Tensor::randn(0f32, 1.0, (in_dim, out_dim), &device)?;
+        let bias: Vec<f32> = (0..out_dim).map(|i| i as f32 / 10.0).collect();
+        let bias_tensor = Tensor::from_slice(&bias, out_dim, &device)?;
+        for rows in 0..=FEW_ROWS {
+            let input = Tensor::randn(0f32, 1.0, (rows, in_dim), &device)?;
+            let expected = input.matmul(&weight)?.broadcast_add(&bias_tensor)?;
+            let mut got = vec![0f32; rows * out_dim];
+            few_rows_matmul(
+                rows,
+                in_dim,
+                out_dim,
+                &input.flatten_all()?.to_vec1()?,
+                &weight.flatten_all()?.to_vec1()?,
+                &bias,
+                &mut got,
+            );
+            let got = Tensor::from_vec(got, (rows, out_dim), &device)?;
+            if rows > 0 {
+                let diff = (got - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(diff < 1e-4, "{rows} rows: {diff}");
+            }
+        }
         Ok(())
     }
 
