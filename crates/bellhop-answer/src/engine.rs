@@ -4,16 +4,20 @@
 //! A write bumps the version before it returns, so once it has returned no request can
 //! find an entry computed before it: invalidation needs no sweep and has no race window.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bellhop_embed::EmbeddingQueue;
-use bellhop_store::{CollectionVersion, Hit, SearchMode, SearchRequest, Store};
+use bellhop_store::{CollectionSpec, CollectionVersion, Hit, SearchMode, SearchRequest, Store};
+use tokio::sync::mpsc;
 
+use crate::ask::{
+    AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskTimings, Generation, GenerationCounters,
+    GeneratorChoice, Generators, grounded_messages, run_generation, select_sources,
+};
 use crate::cache::{BoundedCache, CacheStats};
 use crate::error::{AnswerError, Result};
-use crate::extractive::{Answer, extractive_answer};
+use crate::extractive::{Answer, extractive_answer, text_pieces};
 
 /// Entries per cache; 0 switches a cache off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +99,16 @@ pub struct AnswerEngine {
     embeddings: BoundedCache<String, Arc<Vec<f32>>>,
     searches: BoundedCache<ResultKey, Arc<Vec<Hit>>>,
     answers: BoundedCache<ResultKey, Arc<Answer>>,
-    /// Collections (by uid) whose model was checked against the queue's.
-    checked_models: Mutex<HashSet<u64>>,
+    /// Specs of collections (by uid, which a re-created collection does not reuse) whose model
+    /// was checked against the queue's.
+    specs: BoundedCache<u64, Arc<CollectionSpec>>,
+    generators: Generators,
+    policy: AnswerPolicy,
+    generation_counters: GenerationCounters,
 }
+
+/// Most collection specs kept; a spec is re-read after it falls out.
+const SPECS_CACHED: usize = 4096;
 
 /// Collapses runs of whitespace and trims, so that trivially different spellings of one
 /// question share cache entries (and get the same embedding).
@@ -114,8 +125,33 @@ impl AnswerEngine {
             embeddings: BoundedCache::new(caches.embeddings),
             searches: BoundedCache::new(caches.searches),
             answers: BoundedCache::new(caches.answers),
-            checked_models: Mutex::new(HashSet::new()),
+            specs: BoundedCache::new(SPECS_CACHED),
+            generators: Generators::default(),
+            policy: AnswerPolicy::default(),
+            generation_counters: GenerationCounters::default(),
         }
+    }
+
+    /// The same engine answering with `generators` under `policy`.
+    pub fn with_generators(mut self, generators: Generators, policy: AnswerPolicy) -> Self {
+        self.generators = generators;
+        self.policy = policy;
+        self
+    }
+
+    /// The model generators.
+    pub fn generators(&self) -> &Generators {
+        &self.generators
+    }
+
+    /// The answering settings.
+    pub fn policy(&self) -> &AnswerPolicy {
+        &self.policy
+    }
+
+    /// How model answers ended, for `/metrics`.
+    pub fn generation_counters(&self) -> &GenerationCounters {
+        &self.generation_counters
     }
 
     /// The store.
@@ -148,28 +184,30 @@ impl AnswerEngine {
         Ok(vector)
     }
 
-    async fn check_model(&self, collection: &str, version: CollectionVersion) -> Result<()> {
-        if self
-            .checked_models
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&version.collection_uid)
-        {
-            return Ok(());
+    /// The collection's spec, read once per collection.
+    async fn spec(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+    ) -> Result<Arc<CollectionSpec>> {
+        if let Some(spec) = self.specs.get(&version.collection_uid) {
+            return Ok(spec);
         }
-        let spec = self.store.collection(collection).await?.spec;
+        let spec = Arc::new(self.store.collection(collection).await?.spec);
+        self.specs.insert(version.collection_uid, Arc::clone(&spec));
+        Ok(spec)
+    }
+
+    async fn check_model(&self, collection: &str, version: CollectionVersion) -> Result<()> {
+        let spec = self.spec(collection, version).await?;
         let embedder = self.queue.embedder();
         if spec.model != embedder.model_id() || spec.dim != embedder.dim() {
             return Err(AnswerError::ModelMismatch {
                 collection: collection.to_string(),
-                expected: spec.model,
+                expected: spec.model.clone(),
                 served: embedder.model_id().to_string(),
             });
         }
-        self.checked_models
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(version.collection_uid);
         Ok(())
     }
 
@@ -223,12 +261,142 @@ impl AnswerEngine {
         max_sentences: usize,
     ) -> Result<(Arc<Answer>, Retrieval)> {
         let retrieval = self.search(collection, request).await?;
+        let answer = self.extractive(collection, &retrieval, request, max_sentences);
+        Ok((answer, retrieval))
+    }
+
+    /// Answers `request.query` from `collection` with the generator the options, the
+    /// collection or the server choose, within the deadline; the events arrive on the returned
+    /// channel (citations, text pieces, done). Errors of retrieval and of the request itself
+    /// are returned here; a model that fails or is late gives a degraded answer instead.
+    pub async fn ask(
+        self: &Arc<Self>,
+        collection: &str,
+        request: &SearchRequest,
+        options: AskOptions,
+    ) -> Result<mpsc::Receiver<AskEvent>> {
+        let started = tokio::time::Instant::now();
+        let version = self.store.version(collection).await?;
+        let spec = self.spec(collection, version).await?;
+        let choice = match options.generator {
+            Some(choice) => choice,
+            None => match spec.generator.as_deref() {
+                Some(name) => name.parse().map_err(AnswerError::InvalidRequest)?,
+                None => self.generators.default_choice(),
+            },
+        };
+        let generator = match choice {
+            GeneratorChoice::Extractive => None,
+            choice => Some(Arc::clone(
+                self.generators
+                    .get(choice)
+                    .ok_or(AnswerError::GeneratorUnavailable(choice.as_str()))?,
+            )),
+        };
+        let deadline = options
+            .deadline
+            .or(spec.answer_deadline_ms.map(Duration::from_millis))
+            .unwrap_or(self.policy.default_deadline);
+        let retrieval = self.search(collection, request).await?;
+        let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
+        let fallback = self.extractive(collection, &retrieval, request, options.max_sentences);
+        let (events, receiver) = mpsc::channel(64);
+
+        let Some(generator) = generator else {
+            let outcome = AskOutcome {
+                answer: fallback,
+                timings: AskTimings {
+                    retrieval_ms,
+                    first_token_ms: None,
+                    total_ms: started.elapsed().as_secs_f64() * 1e3,
+                },
+                cached: retrieval.cached,
+                deadline,
+            };
+            tokio::spawn(send_whole(events, outcome));
+            return Ok(receiver);
+        };
+
+        let sources = select_sources(
+            &retrieval.hits,
+            generator.as_ref(),
+            self.policy.source_token_budget,
+        );
+        let history_start = options
+            .history
+            .len()
+            .saturating_sub(self.policy.history_messages);
+        let messages = grounded_messages(
+            spec.system_prompt.as_deref(),
+            &sources,
+            &options.history[history_start..],
+            &request.query,
+        );
+        let mut key = ResultKey::new(collection, retrieval.version, request);
+        key.parameters.push_str(&format!(
+            "|{}|{}|{}|{:?}|{}",
+            choice.as_str(),
+            generator.model(),
+            options.max_tokens,
+            options.stop,
+            serde_json::to_string(&messages[1..]).unwrap_or_default()
+        ));
+        let deterministic = options.sampling.temperature <= 0.0;
+        if deterministic && let Some(answer) = self.answers.get(&key) {
+            let outcome = AskOutcome {
+                answer,
+                timings: AskTimings {
+                    retrieval_ms,
+                    first_token_ms: None,
+                    total_ms: started.elapsed().as_secs_f64() * 1e3,
+                },
+                cached: true,
+                deadline,
+            };
+            tokio::spawn(send_whole(events, outcome));
+            return Ok(receiver);
+        }
+        let generation = Generation {
+            generator,
+            choice,
+            request: bellhop_generate::GenerationRequest {
+                messages,
+                max_tokens: options.max_tokens,
+                sampling: options.sampling,
+                stop: options.stop,
+            },
+            sources,
+            fallback,
+            started,
+            deadline,
+            first_token_share: self.policy.first_token_share,
+            retrieval_ms,
+            streaming: options.streaming,
+        };
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            let answer = run_generation(generation, events, &engine.generation_counters).await;
+            if deterministic && let Some(answer) = answer {
+                engine.answers.insert(key, answer);
+            }
+        });
+        Ok(receiver)
+    }
+
+    /// The extractive answer over a retrieval, through the cache.
+    fn extractive(
+        &self,
+        collection: &str,
+        retrieval: &Retrieval,
+        request: &SearchRequest,
+        max_sentences: usize,
+    ) -> Arc<Answer> {
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.query = normalise(&key.query);
         key.parameters
             .push_str(&format!("|extractive|{max_sentences}"));
         if let Some(answer) = self.answers.get(&key) {
-            return Ok((answer, retrieval));
+            return answer;
         }
         let answer = Arc::new(extractive_answer(
             &request.query,
@@ -236,6 +404,23 @@ impl AnswerEngine {
             max_sentences,
         ));
         self.answers.insert(key, Arc::clone(&answer));
-        Ok((answer, retrieval))
+        answer
     }
+}
+
+/// Sends a finished answer as a stream: citations, its text in pieces, done.
+async fn send_whole(events: mpsc::Sender<AskEvent>, outcome: AskOutcome) {
+    if events
+        .send(AskEvent::Citations(outcome.answer.citations.clone()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    for piece in text_pieces(&outcome.answer.answer) {
+        if events.send(AskEvent::Delta(piece)).await.is_err() {
+            return;
+        }
+    }
+    let _ = events.send(AskEvent::Done(Box::new(outcome))).await;
 }

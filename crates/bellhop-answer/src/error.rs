@@ -21,6 +21,12 @@ pub enum AnswerError {
         /// The model in use.
         served: String,
     },
+    /// The request asks for something that cannot be done as asked.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The request or collection names a generator this server does not have.
+    #[error("the {0} generator is not configured on this server")]
+    GeneratorUnavailable(&'static str),
 }
 
 /// Result alias for this crate.

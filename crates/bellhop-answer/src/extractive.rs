@@ -46,7 +46,7 @@ pub struct Citation {
 }
 
 impl Citation {
-    fn from_hit(index: usize, hit: &Hit) -> Self {
+    pub(crate) fn from_hit(index: usize, hit: &Hit) -> Self {
         Self {
             index,
             chunk_id: hit.chunk_id,
@@ -74,6 +74,10 @@ pub struct Answer {
     pub degraded: bool,
     /// Why the answer is degraded.
     pub reason: Option<String>,
+    /// Tokens of the model's prompt and answer (absent for extractive answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub usage: Option<bellhop_generate::Usage>,
 }
 
 /// The answer given when retrieval found nothing.
@@ -104,6 +108,23 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
         .flat_map(|line| line.unicode_sentences())
         .map(str::trim)
         .filter(|sentence| sentence.chars().any(char::is_alphanumeric))
+}
+
+/// Splits text into pieces of a few words each (keeping the spaces), as a model streams its
+/// tokens; used to stream answers that were not generated piece by piece.
+pub fn text_pieces(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for (index, word) in text.split_inclusive(' ').enumerate() {
+        current.push_str(word);
+        if index % 4 == 3 {
+            pieces.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
 }
 
 /// Answers `question` from `hits` (best first) with at most `max_sentences` sentences.
@@ -173,6 +194,7 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
         generator: "extractive".into(),
         degraded: false,
         reason: None,
+        usage: None,
     }
 }
 

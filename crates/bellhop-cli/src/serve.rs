@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use bellhop_ingest::{FileOutcome, Ingestor};
 use bellhop_server::config::LogFormat;
-use bellhop_server::{AppState, ServerConfig};
+use bellhop_server::{AnswerModels, AppState, ServerConfig};
 use bellhop_store::{ChunkingSettings, EmbeddedStore, IndexKind, Store, StoreError};
 use clap::Args;
 
@@ -59,6 +59,23 @@ pub struct ServeArgs {
     /// Where the demo hotel's files are.
     #[arg(long, default_value = "examples/demo-hotel")]
     demo_dir: PathBuf,
+    /// A GGUF chat model to answer with, run in-process (Qwen2 or Llama family).
+    #[arg(long)]
+    llm_gguf: Option<PathBuf>,
+    /// An OpenAI-compatible upstream to answer with, up to and including `/v1`; repeat for
+    /// failover across several.
+    #[arg(long)]
+    llm_upstream: Vec<String>,
+    /// The model to ask each upstream for (one for all, or one per `--llm-upstream`).
+    #[arg(long)]
+    llm_upstream_model: Vec<String>,
+    /// The API key of each upstream (one for all, or one per `--llm-upstream`).
+    #[arg(long, env = "BELLHOP_LLM_UPSTREAM_KEY", hide_env_values = true)]
+    llm_upstream_key: Vec<String>,
+    /// Milliseconds within which every answer is given; a late model is replaced by the
+    /// extractive answer [default: 15000].
+    #[arg(long)]
+    answer_deadline_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -81,6 +98,37 @@ impl ServeArgs {
         }
         if let Some(format) = &self.log_format {
             overrides.insert("log_format".into(), format.clone().into());
+        }
+        let mut llm = serde_json::Map::new();
+        if let Some(gguf) = &self.llm_gguf {
+            llm.insert("gguf".into(), gguf.to_string_lossy().into_owned().into());
+        }
+        if let Some(deadline) = self.answer_deadline_ms {
+            llm.insert("answer_deadline_ms".into(), deadline.into());
+        }
+        if !self.llm_upstream.is_empty() {
+            let pick = |values: &[String], index: usize| {
+                values
+                    .get(index)
+                    .or_else(|| (values.len() == 1).then(|| &values[0]))
+                    .cloned()
+            };
+            let upstreams: Vec<serde_json::Value> = self
+                .llm_upstream
+                .iter()
+                .enumerate()
+                .map(|(index, url)| {
+                    serde_json::json!({
+                        "url": url,
+                        "model": pick(&self.llm_upstream_model, index).unwrap_or_default(),
+                        "api_key": pick(&self.llm_upstream_key, index),
+                    })
+                })
+                .collect();
+            llm.insert("upstreams".into(), upstreams.into());
+        }
+        if !llm.is_empty() {
+            overrides.insert("llm".into(), llm.into());
         }
         overrides.into()
     }
@@ -110,6 +158,15 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         EmbeddedStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
+    if config
+        .llm
+        .upstreams
+        .iter()
+        .any(|upstream| upstream.model.is_empty())
+    {
+        anyhow::bail!("every --llm-upstream needs a model: pass --llm-upstream-model");
+    }
+    let models = AnswerModels::load(&config.llm).context("loading the answer models")?;
     serve_runtime()?.block_on(async move {
         if args.demo {
             ingest_demo(&store, &embedder, &args.demo_dir).await?;
@@ -118,7 +175,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState::new(config, store, embedder));
+        let state = Arc::new(AppState::new(config, store, embedder, models));
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "serving");
         eprintln!("bellhop listening on http://{addr}");
         bellhop_server::serve(listener, state, bellhop_server::shutdown_signal()).await?;

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Cache sizes.
     pub cache: CacheConfig,
+    /// Answer generation: a local GGUF model, OpenAI-compatible upstreams, the deadline.
+    pub llm: LlmConfig,
     /// API keys; none means no authentication (allowed on loopback only).
     pub keys: Vec<ApiKeyConfig>,
 }
@@ -41,6 +43,7 @@ impl Default for ServerConfig {
             log_format: LogFormat::Text,
             limits: Limits::default(),
             cache: CacheConfig::default(),
+            llm: LlmConfig::default(),
             keys: Vec::new(),
         }
     }
@@ -100,6 +103,81 @@ impl Default for Limits {
             max_filter_depth: 4,
             shutdown_grace_ms: 10_000,
         }
+    }
+}
+
+/// How answers are generated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// A GGUF chat model to run in-process (enables the `local` generator).
+    pub gguf: Option<PathBuf>,
+    /// A `tokenizer.json` for the GGUF model, when its metadata has no usable tokenizer.
+    pub tokenizer: Option<PathBuf>,
+    /// Requests that may wait for the local model.
+    pub queue: usize,
+    /// Most tokens of prompt plus answer for the local model.
+    pub max_context_tokens: usize,
+    /// OpenAI-compatible upstreams (enable the `openai` generator).
+    pub upstreams: Vec<UpstreamSettings>,
+    /// Connect timeout for upstreams.
+    pub connect_timeout_ms: u64,
+    /// How long an upstream may take to its first token before another is tried.
+    pub first_token_timeout_ms: u64,
+    /// How long an upstream answer may take in all.
+    pub total_timeout_ms: u64,
+    /// How long a failed upstream is left out before it is tried again.
+    pub eject_ms: u64,
+    /// The deadline of an answer when neither the request nor the collection sets one.
+    pub answer_deadline_ms: u64,
+    /// The share of the deadline within which a model must produce its first token.
+    pub first_token_share: f64,
+    /// Most prompt tokens the retrieved sources may take.
+    pub source_token_budget: usize,
+    /// Most tokens a model may write when the request does not say.
+    pub max_tokens: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            gguf: None,
+            tokenizer: None,
+            queue: 16,
+            max_context_tokens: 4096,
+            upstreams: Vec::new(),
+            connect_timeout_ms: 2_000,
+            first_token_timeout_ms: 10_000,
+            total_timeout_ms: 60_000,
+            eject_ms: 10_000,
+            answer_deadline_ms: 15_000,
+            first_token_share: 0.6,
+            source_token_budget: 1_024,
+            max_tokens: 256,
+        }
+    }
+}
+
+/// One OpenAI-compatible upstream.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// Base URL up to and including `/v1`.
+    pub url: String,
+    /// The model to ask for.
+    pub model: String,
+    /// Sent as a bearer token.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for UpstreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSettings")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -168,6 +246,7 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "limits",
     "cache",
+    "llm",
 ];
 
 impl ServerConfig {
@@ -230,6 +309,25 @@ impl ServerConfig {
             if value == 0 {
                 return Err(ConfigError(format!("limits.{name} must be above 0")));
             }
+        }
+        let llm = &self.llm;
+        if llm.answer_deadline_ms == 0 || llm.queue == 0 || llm.max_tokens == 0 {
+            return Err(ConfigError(
+                "llm.answer_deadline_ms, llm.queue and llm.max_tokens must be above 0".into(),
+            ));
+        }
+        if !(llm.first_token_share > 0.0 && llm.first_token_share <= 1.0) {
+            return Err(ConfigError(
+                "llm.first_token_share must be above 0 and at most 1".into(),
+            ));
+        }
+        if let Some(gguf) = &llm.gguf
+            && !gguf.is_file()
+        {
+            return Err(ConfigError(format!(
+                "llm.gguf: {} is not a file",
+                gguf.display()
+            )));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bellhop_answer::AnswerError;
 use bellhop_embed::EmbedError;
+use bellhop_generate::GenerateError;
 use bellhop_ingest::IngestError;
 use bellhop_store::StoreError;
 
@@ -148,6 +149,38 @@ impl From<AnswerError> for ApiError {
             AnswerError::Embed(err) => err.into(),
             err @ AnswerError::ModelMismatch { .. } => {
                 Self::new(StatusCode::CONFLICT, "model_mismatch", err.to_string())
+            }
+            AnswerError::InvalidRequest(message) => Self::invalid(message),
+            err @ AnswerError::GeneratorUnavailable(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "generator_unavailable",
+                err.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<GenerateError> for ApiError {
+    fn from(err: GenerateError) -> Self {
+        let message = err.to_string();
+        match err {
+            GenerateError::InvalidRequest(_)
+            | GenerateError::Template(_)
+            | GenerateError::Tokenizer(_) => Self::invalid(message),
+            GenerateError::QueueFull(_) => Self::overloaded(message),
+            GenerateError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_unavailable",
+                message,
+            ),
+            GenerateError::Upstream { .. } | GenerateError::Interrupted(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "generation_failed", message)
+            }
+            GenerateError::Timeout(_) => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "generation_timeout", message)
+            }
+            GenerateError::InvalidModel { .. } | GenerateError::Model(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "model_error", message)
             }
         }
     }

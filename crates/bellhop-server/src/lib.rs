@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 mod extract;
 mod metrics;
+mod models;
 mod openapi;
 mod routes;
 mod state;
@@ -27,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
+pub use crate::models::AnswerModels;
 pub use crate::openapi::openapi_json;
 pub use crate::state::AppState;
 

@@ -4,6 +4,8 @@
 use std::sync::atomic::AtomicU64;
 
 use bellhop_answer::AnswerEngine;
+
+use crate::models::AnswerModels;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,6 +28,17 @@ struct ReasonLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    generator: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +69,12 @@ pub struct Metrics {
     cache_capacity: Family<CacheLabels, Gauge>,
     documents: Family<CollectionLabels, Gauge>,
     chunks: Family<CollectionLabels, Gauge>,
+    answers: Family<AnswerLabels, Counter>,
+    llm_queue_depth: Gauge,
+    llm_queue_capacity: Gauge,
+    upstream_healthy: Family<UpstreamLabels, Gauge>,
+    upstream_in_flight: Family<UpstreamLabels, Gauge>,
+    upstream_failures: Family<UpstreamLabels, Counter>,
     /// Serialises scrapes, which copy monotonic totals into counters.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -93,6 +112,12 @@ impl Metrics {
             cache_capacity: Family::default(),
             documents: Family::default(),
             chunks: Family::default(),
+            answers: Family::default(),
+            llm_queue_depth: Gauge::default(),
+            llm_queue_capacity: Gauge::default(),
+            upstream_healthy: Family::default(),
+            upstream_in_flight: Family::default(),
+            upstream_failures: Family::default(),
             scrape: tokio::sync::Mutex::new(()),
             registry: Registry::default(),
         };
@@ -188,6 +213,36 @@ impl Metrics {
             "Chunks per collection",
             metrics.chunks.clone(),
         );
+        r.register(
+            "model_answers",
+            "Answers a model was asked for, by generator and outcome (answered, failed, first_token_timeout, deadline, interrupted); all but answered were given by the fallback",
+            metrics.answers.clone(),
+        );
+        r.register(
+            "llm_queue_depth",
+            "Requests waiting for the local chat model",
+            metrics.llm_queue_depth.clone(),
+        );
+        r.register(
+            "llm_queue_capacity",
+            "Bound of the local chat model's queue",
+            metrics.llm_queue_capacity.clone(),
+        );
+        r.register(
+            "upstream_healthy",
+            "1 while an upstream takes requests, 0 while it is ejected",
+            metrics.upstream_healthy.clone(),
+        );
+        r.register(
+            "upstream_in_flight",
+            "Requests an upstream is answering",
+            metrics.upstream_in_flight.clone(),
+        );
+        r.register(
+            "upstream_failures",
+            "Failures of an upstream",
+            metrics.upstream_failures.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -216,8 +271,37 @@ impl Metrics {
     }
 
     /// Refreshes scrape-time figures and renders the text exposition format.
-    pub async fn render(&self, engine: &AnswerEngine) -> String {
+    pub async fn render(&self, engine: &AnswerEngine, models: &AnswerModels) -> String {
         let _scrape = self.scrape.lock().await;
+        for (generator, outcome, count) in engine.generation_counters().snapshot() {
+            raise(
+                &self
+                    .answers
+                    .get_or_create(&AnswerLabels { generator, outcome }),
+                count,
+            );
+        }
+        if let Some(local) = &models.local {
+            self.llm_queue_depth.set(local.queue_depth() as i64);
+            self.llm_queue_capacity.set(local.queue_capacity() as i64);
+        }
+        if let Some(pool) = &models.upstreams {
+            for status in pool.status() {
+                let labels = UpstreamLabels {
+                    upstream: status.base_url,
+                };
+                self.upstream_healthy
+                    .get_or_create(&labels)
+                    .set(i64::from(status.healthy));
+                self.upstream_in_flight
+                    .get_or_create(&labels)
+                    .set(status.in_flight as i64);
+                raise(
+                    &self.upstream_failures.get_or_create(&labels),
+                    status.failures,
+                );
+            }
+        }
         let queue = engine.queue().snapshot();
         self.queue_depth.set(queue.depth as i64);
         self.queue_capacity.set(queue.capacity as i64);

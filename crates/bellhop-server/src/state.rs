@@ -12,13 +12,16 @@ use tokio::sync::Semaphore;
 use crate::auth::ApiKeys;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
+use crate::models::AnswerModels;
 
 /// Shared state of one server.
 pub struct AppState {
     /// Settings.
     pub config: ServerConfig,
-    /// Retrieval and answers (owns the embedding queue and the caches).
-    pub engine: AnswerEngine,
+    /// Retrieval and answers (owns the embedding queue, the caches and the generators).
+    pub engine: Arc<AnswerEngine>,
+    /// The answer models, for `/v1/models`, plain chat completions and `/metrics`.
+    pub models: AnswerModels,
     /// Document ingestion, the same pipeline as the CLI's.
     pub ingestor: Ingestor,
     /// API keys.
@@ -32,8 +35,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open store and a loaded model.
-    pub fn new(config: ServerConfig, store: Arc<dyn Store>, embedder: Arc<Embedder>) -> Self {
+    /// State over an open store, a loaded embedding model and the answer models.
+    pub fn new(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        embedder: Arc<Embedder>,
+        models: AnswerModels,
+    ) -> Self {
         let queue = EmbeddingQueue::start(
             Arc::clone(&embedder),
             QueueOptions {
@@ -51,7 +59,11 @@ impl AppState {
             CacheOptions::disabled()
         };
         Self {
-            engine: AnswerEngine::new(Arc::clone(&store), queue, caches),
+            engine: Arc::new(
+                AnswerEngine::new(Arc::clone(&store), queue, caches)
+                    .with_generators(models.generators(), AnswerModels::policy(&config.llm)),
+            ),
+            models,
             ingestor: Ingestor::new(store, embedder),
             keys: ApiKeys::new(&config.keys),
             metrics: Metrics::new(config.limits.max_in_flight),

@@ -78,6 +78,14 @@ pub struct CollectionSpec {
     /// Instructions for answer generation (e.g. "You are the concierge of …").
     #[serde(default)]
     pub system_prompt: Option<String>,
+    /// The answer generator used when a request names none (`extractive`, `local`, `openai`);
+    /// the server's default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+    /// Milliseconds within which every answer is given (a fallback answers when the model is
+    /// late); the server's default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_deadline_ms: Option<u64>,
 }
 
 impl CollectionSpec {
@@ -90,6 +98,8 @@ impl CollectionSpec {
             chunking: ChunkingSettings::default(),
             index: IndexKind::default(),
             system_prompt: None,
+            generator: None,
+            answer_deadline_ms: None,
         }
     }
 

@@ -5,25 +5,31 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use bellhop_answer::{AskEvent, AskOptions, AskOutcome, GeneratorChoice};
+use bellhop_generate::{
+    ChatMessage as GenerateMessage, FinishReason, GenerationEvent, GenerationRequest, Generator,
+    LocalGenerator, Role,
+};
 use bellhop_store::{SearchMode, SearchRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::check_query;
-use super::search::text_pieces;
+use super::search::{GenerationParams, check_deadline, check_history, finished};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use tokio::sync::mpsc;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -146,8 +152,7 @@ pub async fn embeddings(
     })))
 }
 
-/// `GET /v1/models`: the embedding model and the collections this key may use.
-/// The embedding model and the collections this key may use, as models.
+/// The embedding model, the local chat model and the collections this key may use, as models.
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI's model list")))]
 pub async fn models(
     State(state): State<Arc<AppState>>,
@@ -160,6 +165,14 @@ pub async fn models(
         "created": created,
         "owned_by": "bellhop",
     })];
+    if let Some(local) = &state.models.local {
+        data.push(json!({
+            "id": local.model(),
+            "object": "model",
+            "created": created,
+            "owned_by": "bellhop",
+        }));
+    }
     for info in state.engine.store().list_collections().await? {
         if caller.can_use(&info.spec.name) {
             data.push(json!({
@@ -194,30 +207,163 @@ impl ChatMessage {
             _ => String::new(),
         }
     }
+
+    fn role(&self) -> Result<Role, ApiError> {
+        match self.role.as_str() {
+            "system" | "developer" => Ok(Role::System),
+            "user" => Ok(Role::User),
+            "assistant" => Ok(Role::Assistant),
+            other => Err(ApiError::invalid(format!(
+                "unsupported message role {other:?}: expected system, user or assistant"
+            ))),
+        }
+    }
 }
 
-/// `POST /v1/chat/completions`. Sampling fields OpenAI clients send (temperature, top_p,
-/// max_tokens, …) are accepted and have no effect on an extractive answer.
+/// `POST /v1/chat/completions`, with bellhop's own `generator` and `deadline_ms`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatBody {
-    /// A collection name, or `collection:NAME`.
+    /// A collection (`NAME` or `collection:NAME`): a grounded answer with citations. Or the
+    /// local chat model's name: the model itself, without retrieval.
     model: String,
     messages: Vec<ChatMessage>,
     #[serde(default)]
     stream: bool,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    stream_options: Option<Value>,
+    #[serde(default)]
     n: Option<u32>,
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    #[serde(default)]
+    max_completion_tokens: Option<usize>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    stop: Option<Value>,
+    /// `extractive`, `local` or `openai` (collections only).
+    #[serde(default)]
+    generator: Option<GeneratorChoice>,
+    /// The answer's deadline in milliseconds (collections only).
+    #[serde(default)]
+    deadline_ms: Option<u64>,
 }
 
-/// Answers the last user message from the collection named by `model`, in OpenAI's chat
-/// completion format (streamed as chunks with `stream`), with an extra `citations` field.
+impl ChatBody {
+    fn generation_params(&self) -> GenerationParams {
+        GenerationParams {
+            max_tokens: self.max_completion_tokens.or(self.max_tokens),
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            stop: self.stop.clone(),
+        }
+    }
+
+    fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|options| options.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// OpenAI's chat completion shapes for one response.
+struct Completion {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl Completion {
+    fn new(model: &str) -> Self {
+        Self {
+            id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+            created: now(),
+            model: model.to_string(),
+        }
+    }
+
+    fn whole(&self, content: &str, finish: &str, usage: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+                "logprobs": null,
+            }],
+            "usage": usage,
+        })
+    }
+
+    fn chunk(&self, delta: Value, finish: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
+        })
+    }
+
+    fn usage_chunk(&self, usage: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage,
+        })
+    }
+}
+
+fn usage_json(prompt: usize, completion: usize) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    })
+}
+
+fn sse_event(value: &Value) -> Result<Event, Infallible> {
+    Ok(Event::default().data(value.to_string()))
+}
+
+fn sse_done() -> Result<Event, Infallible> {
+    Ok(Event::default().data("[DONE]"))
+}
+
+/// A grounded answer from the collection named by `model` (the last user message is the
+/// question, earlier turns are the conversation), or the local model's own completion when
+/// `model` names it; in OpenAI's chat completion format, streamed as chunks with `stream`.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatBody,
-    responses((status = 200, description = "OpenAI's chat.completion, or chat.completion.chunk events"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "OpenAI's chat.completion (with `citations`, `generator`, `degraded` for collections), or chat.completion.chunk events"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response, ApiError> {
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid("n must be 1"));
+    }
+    if let Some(local) = &state.models.local
+        && body.model == local.model()
+    {
+        // The model itself holds no collection's data: any valid key may use it.
+        return local_completion(&state, local, body).await;
+    }
     let collection = body
         .model
         .strip_prefix("collection:")
@@ -226,78 +372,218 @@ pub async fn chat_completions(
     if !caller.can_use(&collection) {
         return Err(model_not_found(&body.model));
     }
-    if body.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid("n must be 1"));
-    }
-    let question = body
+    let (last_user, _) = body
         .messages
         .iter()
+        .enumerate()
         .rev()
-        .find(|message| message.role == "user")
-        .map(ChatMessage::text)
+        .find(|(_, message)| message.role == "user")
         .ok_or_else(|| ApiError::invalid("messages must hold a user message"))?;
+    let question = body.messages[last_user].text();
     check_query(&state.config.limits, "the last user message", &question)?;
+    let mut history = Vec::new();
+    for message in &body.messages[..last_user] {
+        // The collection's own system prompt governs grounded answers.
+        let role = message.role()?;
+        if role != Role::System {
+            history.push(GenerateMessage::new(role, message.text()));
+        }
+    }
+    check_history(&state, &history)?;
+    let mut options = AskOptions {
+        generator: body.generator,
+        deadline: check_deadline(body.deadline_ms)?,
+        history,
+        streaming: body.stream,
+        ..AskOptions::default()
+    };
+    body.generation_params().apply(&state, &mut options)?;
     let request = SearchRequest::new(question.clone(), 5).with_mode(SearchMode::Hybrid);
-    let (answer, _) = state
+    let events = state
         .engine
-        .ask_extractive(&collection, &request, 3)
+        .ask(&collection, &request, options)
         .await
         .map_err(|err| match ApiError::from(err) {
             error if error.code == "collection_not_found" => model_not_found(&body.model),
             error => error,
         })?;
     let embedder = state.engine.queue().embedder();
-    let prompt_tokens = embedder.count_tokens(&question).unwrap_or(0);
-    let completion_tokens = embedder.count_tokens(&answer.answer).unwrap_or(0);
-    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-    let created = now();
-    let citations = json!(answer.citations);
+    let usage_of = |outcome: &AskOutcome| match outcome.answer.usage {
+        Some(usage) => usage_json(usage.prompt_tokens, usage.completion_tokens),
+        None => usage_json(
+            embedder.count_tokens(&question).unwrap_or(0),
+            embedder.count_tokens(&outcome.answer.answer).unwrap_or(0),
+        ),
+    };
+    let completion = Completion::new(&body.model);
     if !body.stream {
-        return Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": body.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": answer.answer},
-                "finish_reason": "stop",
-                "logprobs": null,
-            }],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-            "citations": citations,
-        }))
+        let outcome = finished(events).await?;
+        let mut response = completion.whole(&outcome.answer.answer, "stop", usage_of(&outcome));
+        annotate(&mut response, &outcome);
+        return Ok(Json(response).into_response());
+    }
+    let include_usage = body.include_usage();
+    let embedder = Arc::clone(embedder);
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut events = events;
+        let send = |value: Value| sender.send(sse_event(&value));
+        if send(completion.chunk(json!({"role": "assistant", "content": ""}), Value::Null))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        while let Some(event) = events.recv().await {
+            match event {
+                AskEvent::Citations(_) => {}
+                AskEvent::Delta(text) => {
+                    if send(completion.chunk(json!({"content": text}), Value::Null))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                AskEvent::Done(outcome) => {
+                    let mut last = completion.chunk(json!({}), json!("stop"));
+                    annotate(&mut last, &outcome);
+                    if send(last).await.is_err() {
+                        return;
+                    }
+                    if include_usage {
+                        let usage = match outcome.answer.usage {
+                            Some(usage) => usage_json(usage.prompt_tokens, usage.completion_tokens),
+                            None => usage_json(
+                                embedder.count_tokens(&question).unwrap_or(0),
+                                embedder.count_tokens(&outcome.answer.answer).unwrap_or(0),
+                            ),
+                        };
+                        if send(completion.usage_chunk(usage)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = sender.send(sse_done()).await;
+                    return;
+                }
+            }
+        }
+    });
+    Ok(event_stream(receiver).into_response())
+}
+
+/// The answer's citations, generator and degradation, on a completion or its last chunk.
+fn annotate(response: &mut Value, outcome: &AskOutcome) {
+    let answer = &outcome.answer;
+    response["citations"] = json!(answer.citations);
+    response["generator"] = json!(answer.generator);
+    response["degraded"] = json!(answer.degraded);
+    if let Some(reason) = &answer.reason {
+        response["reason"] = json!(reason);
+    }
+}
+
+/// Server-Sent Events from a channel of events.
+fn event_stream(
+    receiver: mpsc::Receiver<Result<Event, Infallible>>,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>> + use<>> {
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (event, receiver))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn finish_name(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop => "stop",
+        FinishReason::Length => "length",
+    }
+}
+
+/// The local model's own completion of the conversation, without retrieval: what lets one
+/// bellhop serve its model to others as an OpenAI-compatible upstream.
+async fn local_completion(
+    state: &AppState,
+    local: &Arc<LocalGenerator>,
+    body: ChatBody,
+) -> Result<Response, ApiError> {
+    let mut messages = Vec::with_capacity(body.messages.len());
+    for message in &body.messages {
+        messages.push(GenerateMessage::new(message.role()?, message.text()));
+    }
+    if !messages.iter().any(|message| message.role == Role::User) {
+        return Err(ApiError::invalid("messages must hold a user message"));
+    }
+    check_history(state, &messages)?;
+    let mut options = AskOptions::default();
+    body.generation_params().apply(state, &mut options)?;
+    let request = GenerationRequest {
+        messages,
+        max_tokens: options.max_tokens,
+        sampling: options.sampling,
+        stop: options.stop,
+    };
+    let mut tokens = local.generate(request).await?;
+    let completion = Completion::new(&body.model);
+    if !body.stream {
+        let timeout = Duration::from_millis(state.config.limits.request_timeout_ms);
+        let (text, reason, usage) = tokens.collect_text(timeout).await?;
+        return Ok(Json(completion.whole(
+            &text,
+            finish_name(reason),
+            usage_json(usage.prompt_tokens, usage.completion_tokens),
+        ))
         .into_response());
     }
-    let chunk = |delta: Value, finish: Value| {
-        json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": body.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
-        })
-    };
-    let mut chunks = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    chunks.extend(
-        text_pieces(&answer.answer)
-            .into_iter()
-            .map(|piece| chunk(json!({"content": piece}), Value::Null)),
-    );
-    let mut last = chunk(json!({}), json!("stop"));
-    last["citations"] = citations;
-    chunks.push(last);
-    let events: Vec<Result<Event, Infallible>> = chunks
-        .into_iter()
-        .map(|chunk| Ok(Event::default().data(chunk.to_string())))
-        .chain(std::iter::once(Ok(Event::default().data("[DONE]"))))
-        .collect();
-    Ok(Sse::new(futures::stream::iter(events)).into_response())
+    let include_usage = body.include_usage();
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let send = |value: Value| sender.send(sse_event(&value));
+        if send(completion.chunk(json!({"role": "assistant", "content": ""}), Value::Null))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        while let Some(event) = tokens.next().await {
+            let chunk = match event {
+                Ok(GenerationEvent::Text(text)) => {
+                    completion.chunk(json!({"content": text}), Value::Null)
+                }
+                Ok(GenerationEvent::Finished { reason, usage }) => {
+                    if send(completion.chunk(json!({}), json!(finish_name(reason))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if include_usage
+                        && send(
+                            completion.usage_chunk(usage_json(
+                                usage.prompt_tokens,
+                                usage.completion_tokens,
+                            )),
+                        )
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let _ = sender.send(sse_done()).await;
+                    return;
+                }
+                Err(err) => {
+                    // OpenAI reports a failure mid-stream as an error object, without [DONE].
+                    let error = ApiError::from(err);
+                    let _ = send(json!({"error": {"code": error.code, "message": error.message}}))
+                        .await;
+                    return;
+                }
+            };
+            if send(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(event_stream(receiver).into_response())
 }

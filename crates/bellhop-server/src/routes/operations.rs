@@ -43,10 +43,23 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoRespon
                 err.to_string(),
             )
         })?;
+    // Upstreams come and go; answers fall back while none is healthy, so they are reported
+    // here but do not make the server unready.
+    let upstreams = state
+        .models
+        .upstreams
+        .as_ref()
+        .map(|pool| pool.status())
+        .unwrap_or_default();
     Ok(Json(json!({
         "ready": true,
         "model": state.engine.queue().embedder().model_id(),
         "collections": collections.len(),
+        "generators": {
+            "default": state.engine.generators().default_choice().as_str(),
+            "local": state.models.local.as_ref().map(|local| bellhop_generate::Generator::model(local.as_ref())),
+            "upstreams": upstreams,
+        },
     })))
 }
 
@@ -59,7 +72,7 @@ pub async fn metrics(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let text = state.metrics.render(&state.engine).await;
+    let text = state.metrics.render(&state.engine, &state.models).await;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -1,14 +1,15 @@
-//! Search and extractive answers, with answers optionally streamed as Server-Sent Events.
+//! Search and answers, with answers optionally streamed as Server-Sent Events.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bellhop_answer::Answer;
+use bellhop_answer::{AskEvent, AskOptions, AskOutcome, GeneratorChoice};
+use bellhop_generate::{ChatMessage, Sampling};
 use bellhop_store::{SearchMode, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -112,9 +113,133 @@ pub struct AskBody {
     /// Answer as Server-Sent Events: `citations`, then `delta` events, then `done`.
     #[serde(default)]
     stream: bool,
-    /// Most sentences in the answer (default 3, at most 10).
+    /// Most sentences in an extractive answer (default 3, at most 10).
     #[serde(default = "default_max_sentences")]
     max_sentences: usize,
+    /// `extractive`, `local` or `openai`; the collection's, then the server's default when
+    /// absent.
+    #[serde(default)]
+    generator: Option<GeneratorChoice>,
+    /// The answer's deadline in milliseconds; the collection's, then the server's default.
+    #[serde(default)]
+    deadline_ms: Option<u64>,
+    /// The conversation before the question: `{"role": "user"|"assistant", "content": ...}`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    messages: Vec<ChatMessage>,
+    /// Most tokens the model writes (the server's default when absent).
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    /// 0 (default) is greedy and deterministic.
+    #[serde(default)]
+    temperature: Option<f64>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    top_p: Option<f64>,
+    /// Seeds sampling.
+    #[serde(default)]
+    seed: Option<u64>,
+    /// Strings that end the answer (a string or up to 4 strings).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    stop: Option<serde_json::Value>,
+}
+
+/// Generation settings shared by `/ask` and `/v1/chat/completions`.
+#[derive(Debug, Default)]
+pub(crate) struct GenerationParams {
+    pub max_tokens: Option<usize>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub seed: Option<u64>,
+    pub stop: Option<serde_json::Value>,
+}
+
+/// Most stop sequences, as OpenAI allows.
+const MAX_STOPS: usize = 4;
+/// Most tokens a request may ask a model to write.
+const MAX_TOKENS: usize = 4096;
+/// Longest deadline a request may ask for.
+const MAX_DEADLINE_MS: u64 = 300_000;
+/// Most earlier messages a request may carry.
+const MAX_MESSAGES: usize = 64;
+
+impl GenerationParams {
+    /// Checks the settings and fills `options` with them.
+    pub fn apply(&self, state: &AppState, options: &mut AskOptions) -> Result<(), ApiError> {
+        let max_tokens = self.max_tokens.unwrap_or(state.config.llm.max_tokens);
+        if max_tokens == 0 || max_tokens > MAX_TOKENS {
+            return Err(ApiError::invalid(format!(
+                "max_tokens must be between 1 and {MAX_TOKENS}"
+            )));
+        }
+        options.max_tokens = max_tokens;
+        let mut sampling = Sampling::default();
+        if let Some(temperature) = self.temperature {
+            if !(0.0..=2.0).contains(&temperature) {
+                return Err(ApiError::invalid("temperature must be between 0 and 2"));
+            }
+            sampling.temperature = temperature;
+        }
+        if let Some(top_p) = self.top_p {
+            if !(top_p > 0.0 && top_p <= 1.0) {
+                return Err(ApiError::invalid("top_p must be above 0 and at most 1"));
+            }
+            sampling.top_p = Some(top_p);
+        }
+        if let Some(seed) = self.seed {
+            sampling.seed = seed;
+        }
+        options.sampling = sampling;
+        options.stop = match &self.stop {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(stop)) => vec![stop.clone()],
+            Some(serde_json::Value::Array(stops))
+                if stops.len() <= MAX_STOPS && stops.iter().all(|stop| stop.is_string()) =>
+            {
+                stops
+                    .iter()
+                    .filter_map(|stop| stop.as_str().map(str::to_string))
+                    .collect()
+            }
+            Some(_) => {
+                return Err(ApiError::invalid(format!(
+                    "stop must be a string or an array of at most {MAX_STOPS} strings"
+                )));
+            }
+        };
+        Ok(())
+    }
+}
+
+/// Checks a conversation's earlier messages.
+pub(crate) fn check_history(state: &AppState, messages: &[ChatMessage]) -> Result<(), ApiError> {
+    if messages.len() > MAX_MESSAGES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_MESSAGES} messages are accepted"
+        )));
+    }
+    let max = state.config.limits.max_text_chars;
+    if messages
+        .iter()
+        .any(|message| message.content.chars().count() > max)
+    {
+        return Err(ApiError::invalid(format!(
+            "a message is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a requested deadline.
+pub(crate) fn check_deadline(deadline_ms: Option<u64>) -> Result<Option<Duration>, ApiError> {
+    match deadline_ms {
+        None => Ok(None),
+        Some(ms) if (1..=MAX_DEADLINE_MS).contains(&ms) => Ok(Some(Duration::from_millis(ms))),
+        Some(_) => Err(ApiError::invalid(format!(
+            "deadline_ms must be between 1 and {MAX_DEADLINE_MS}"
+        ))),
+    }
 }
 
 fn default_ask_k() -> usize {
@@ -128,10 +253,36 @@ fn default_max_sentences() -> usize {
 /// The most sentences an extractive answer may hold.
 const MAX_SENTENCES: usize = 10;
 
-/// An answer with numbered citations, as JSON or as Server-Sent Events.
+/// The JSON of a finished answer: the answer's fields, `timings`, `cached`, `deadline_ms`.
+pub(crate) fn outcome_json(outcome: &AskOutcome) -> serde_json::Value {
+    let mut response = serde_json::to_value(&*outcome.answer).expect("an answer serialises");
+    response["timings"] = json!(outcome.timings);
+    response["cached"] = json!(outcome.cached);
+    response["deadline_ms"] = json!(outcome.deadline.as_millis() as u64);
+    response
+}
+
+/// Waits for the end of an answer stream.
+pub(crate) async fn finished(
+    mut events: tokio::sync::mpsc::Receiver<AskEvent>,
+) -> Result<AskOutcome, ApiError> {
+    while let Some(event) = events.recv().await {
+        if let AskEvent::Done(outcome) = event {
+            return Ok(*outcome);
+        }
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the answer stopped before it was complete",
+    ))
+}
+
+/// An answer with numbered citations, written by the collection's generator (extractive,
+/// local model or upstream) within the deadline; as JSON or as Server-Sent Events.
 #[utoipa::path(post, path = "/v1/collections/{name}/ask", tag = "search", params(("name" = String, Path)),
     request_body = AskBody,
-    responses((status = 200, description = "The answer (with `timings` and `cached`), or an event stream when `stream` is true", body = bellhop_answer::Answer),
+    responses((status = 200, description = "The answer (with `timings`, `cached`, `deadline_ms`, and `usage` when a model wrote it), or an event stream when `stream` is true", body = bellhop_answer::Answer),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn ask(
     State(state): State<Arc<AppState>>,
@@ -148,7 +299,23 @@ pub async fn ask(
             "max_sentences must be between 1 and {MAX_SENTENCES}"
         )));
     }
-    let started = Instant::now();
+    check_history(&state, &body.messages)?;
+    let mut options = AskOptions {
+        generator: body.generator,
+        deadline: check_deadline(body.deadline_ms)?,
+        history: body.messages,
+        max_sentences: body.max_sentences,
+        streaming: body.stream,
+        ..AskOptions::default()
+    };
+    GenerationParams {
+        max_tokens: body.max_tokens,
+        temperature: body.temperature,
+        top_p: body.top_p,
+        seed: body.seed,
+        stop: body.stop,
+    }
+    .apply(&state, &mut options)?;
     let request = SearchRequest {
         query: body.question,
         k: body.k,
@@ -156,64 +323,33 @@ pub async fn ask(
         filter: parse_filter(limits, body.filter)?,
         min_score: None,
     };
-    let (answer, retrieval) = state
-        .engine
-        .ask_extractive(&name, &request, body.max_sentences)
-        .await?;
-    let timings = json!({
-        "retrieval_ms": retrieval.embed_ms + retrieval.search_ms,
-        "total_ms": started.elapsed().as_secs_f64() * 1e3,
-    });
+    let events = state.engine.ask(&name, &request, options).await?;
     if body.stream {
-        return Ok(stream_answer(&answer, timings).into_response());
+        return Ok(stream_answer(events).into_response());
     }
-    let mut response = serde_json::to_value(&*answer).expect("an answer serialises");
-    response["timings"] = timings;
-    response["cached"] = json!(retrieval.cached);
-    Ok(Json(response).into_response())
+    let outcome = finished(events).await?;
+    Ok(Json(outcome_json(&outcome)).into_response())
 }
 
-/// Splits text into pieces of a few words each (keeping the spaces), as a model would
-/// stream its tokens.
-pub(crate) fn text_pieces(text: &str) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    for (index, word) in text.split_inclusive(' ').enumerate() {
-        current.push_str(word);
-        if index % 4 == 3 {
-            pieces.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        pieces.push(current);
-    }
-    pieces
-}
-
-/// `citations`, then `delta` events with the text, then `done` with the whole answer.
+/// `citations`, then `delta` events with the text as it is written, then `done` with the whole
+/// answer.
 fn stream_answer(
-    answer: &Answer,
-    timings: serde_json::Value,
+    events: tokio::sync::mpsc::Receiver<AskEvent>,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>> + use<>> {
-    let mut events = vec![
-        Event::default()
-            .event("citations")
-            .json_data(json!({"citations": answer.citations}))
-            .expect("citations serialise"),
-    ];
-    events.extend(text_pieces(&answer.answer).into_iter().map(|piece| {
-        Event::default()
-            .event("delta")
-            .json_data(json!({"text": piece}))
-            .expect("text serialises")
-    }));
-    let mut done = serde_json::to_value(answer).expect("an answer serialises");
-    done["timings"] = timings;
-    events.push(
-        Event::default()
-            .event("done")
-            .json_data(done)
-            .expect("an answer serialises"),
-    );
-    Sse::new(futures::stream::iter(events.into_iter().map(Ok)))
+    let stream = futures::stream::unfold(events, |mut events| async move {
+        let event = match events.recv().await? {
+            AskEvent::Citations(citations) => Event::default()
+                .event("citations")
+                .json_data(json!({"citations": citations})),
+            AskEvent::Delta(text) => Event::default()
+                .event("delta")
+                .json_data(json!({"text": text})),
+            AskEvent::Done(outcome) => Event::default()
+                .event("done")
+                .json_data(outcome_json(&outcome)),
+        }
+        .expect("events serialise");
+        Some((Ok(event), events))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }

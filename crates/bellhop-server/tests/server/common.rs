@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
+use bellhop_server::AnswerModels;
 use bellhop_server::{AppState, ServerConfig};
 use bellhop_store::{EmbeddedStore, Store};
 use serde_json::{Value, json};
@@ -44,12 +45,18 @@ impl TestServer {
         Self::with_config(ServerConfig::default()).await
     }
 
-    pub async fn with_config(mut config: ServerConfig) -> Self {
+    pub async fn with_config(config: ServerConfig) -> Self {
+        Self::with_models(config, AnswerModels::default()).await
+    }
+
+    /// A server answering with `models` (loaded once and shared: a chat model takes seconds
+    /// and a gigabyte to load).
+    pub async fn with_models(mut config: ServerConfig, models: AnswerModels) -> Self {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         config.addr = "127.0.0.1:0".parse().unwrap();
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let state = Arc::new(AppState::new(config, store, embedder()));
+        let state = Arc::new(AppState::new(config, store, embedder(), models));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,500 @@
+//! Answers written by a model from retrieved passages, within a deadline that always holds.
+//!
+//! The prompt numbers the retrieved chunks as sources (within a token budget) and asks the
+//! model to answer only from them, citing `[n]`. If the model gives no first token within its
+//! share of the deadline, fails, or is still writing when the deadline comes, the extractive
+//! answer (computed from the same passages, no model) is returned instead, marked `degraded`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bellhop_generate::{
+    ChatMessage, GenerationEvent, GenerationRequest, Generator, Role, Sampling, TokenStream, Usage,
+};
+use bellhop_store::Hit;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::extractive::{Answer, Citation};
+
+/// Which generator writes an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum GeneratorChoice {
+    /// No model: the best matching sentences of the passages.
+    Extractive,
+    /// The in-process GGUF model.
+    Local,
+    /// The OpenAI-compatible upstreams.
+    Openai,
+}
+
+impl GeneratorChoice {
+    /// The name used in requests, responses and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Extractive => "extractive",
+            Self::Local => "local",
+            Self::Openai => "openai",
+        }
+    }
+}
+
+impl std::str::FromStr for GeneratorChoice {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "extractive" => Ok(Self::Extractive),
+            "local" => Ok(Self::Local),
+            "openai" => Ok(Self::Openai),
+            other => Err(format!(
+                "unknown generator {other:?}: expected extractive, local or openai"
+            )),
+        }
+    }
+}
+
+/// The model generators a server has.
+#[derive(Clone, Default)]
+pub struct Generators {
+    /// The in-process model, if one was loaded.
+    pub local: Option<Arc<dyn Generator>>,
+    /// The upstream pool, if upstreams were configured.
+    pub openai: Option<Arc<dyn Generator>>,
+}
+
+impl Generators {
+    /// The generator used when neither the request nor the collection names one: a model when
+    /// one is configured (`local` first), else `extractive`.
+    pub fn default_choice(&self) -> GeneratorChoice {
+        if self.local.is_some() {
+            GeneratorChoice::Local
+        } else if self.openai.is_some() {
+            GeneratorChoice::Openai
+        } else {
+            GeneratorChoice::Extractive
+        }
+    }
+
+    /// The model behind `choice`, if configured (`None` for extractive).
+    pub fn get(&self, choice: GeneratorChoice) -> Option<&Arc<dyn Generator>> {
+        match choice {
+            GeneratorChoice::Extractive => None,
+            GeneratorChoice::Local => self.local.as_ref(),
+            GeneratorChoice::Openai => self.openai.as_ref(),
+        }
+    }
+}
+
+/// Server-wide answering settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerPolicy {
+    /// The deadline of a request that names none and whose collection sets none.
+    pub default_deadline: Duration,
+    /// The share of the deadline within which the model must produce its first token.
+    pub first_token_share: f64,
+    /// Most prompt tokens the sources may take.
+    pub source_token_budget: usize,
+    /// Most earlier messages of a conversation kept in the prompt.
+    pub history_messages: usize,
+}
+
+impl Default for AnswerPolicy {
+    fn default() -> Self {
+        Self {
+            default_deadline: Duration::from_secs(10),
+            first_token_share: 0.6,
+            source_token_budget: 1024,
+            history_messages: 6,
+        }
+    }
+}
+
+/// How one question is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AskOptions {
+    /// The generator; the collection's, then the server's default when `None`.
+    pub generator: Option<GeneratorChoice>,
+    /// The deadline; the collection's, then the server's default when `None`.
+    pub deadline: Option<Duration>,
+    /// The conversation before the question (user and assistant turns).
+    pub history: Vec<ChatMessage>,
+    /// Most tokens the model may write.
+    pub max_tokens: usize,
+    /// Token choice.
+    pub sampling: Sampling,
+    /// Strings that end the model's answer.
+    pub stop: Vec<String>,
+    /// Most sentences of an extractive answer.
+    pub max_sentences: usize,
+    /// Whether the caller shows text as it arrives. A streamed answer that fails midway goes
+    /// on with the fallback after what was already shown; an unstreamed one is the fallback
+    /// alone.
+    pub streaming: bool,
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        Self {
+            generator: None,
+            deadline: None,
+            history: Vec::new(),
+            max_tokens: 256,
+            sampling: Sampling::default(),
+            stop: Vec::new(),
+            max_sentences: 3,
+            streaming: false,
+        }
+    }
+}
+
+/// Where the time of one answer went.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AskTimings {
+    /// Embedding and search.
+    pub retrieval_ms: f64,
+    /// From the request to the model's first token (absent when no model answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<f64>,
+    /// The whole request.
+    pub total_ms: f64,
+}
+
+/// The finished answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AskOutcome {
+    /// Text, citations, generator, token counts, degradation.
+    pub answer: Arc<Answer>,
+    /// Timings.
+    pub timings: AskTimings,
+    /// Whether the answer came from the cache.
+    pub cached: bool,
+    /// The deadline the answer was held to.
+    pub deadline: Duration,
+}
+
+/// What an answer stream carries, in this order: citations once, text pieces, then done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AskEvent {
+    /// The sources the answer may cite, by number.
+    Citations(Vec<Citation>),
+    /// The next piece of the answer's text.
+    Delta(String),
+    /// The answer is complete.
+    Done(Box<AskOutcome>),
+}
+
+/// Counts of how model answers ended, by generator and outcome, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct GenerationCounters {
+    counts: Mutex<HashMap<(&'static str, &'static str), u64>>,
+}
+
+impl GenerationCounters {
+    fn add(&self, generator: &'static str, outcome: &'static str) {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((generator, outcome))
+            .or_default() += 1;
+    }
+
+    /// `(generator, outcome, count)`; outcomes are `answered`, `failed`,
+    /// `first_token_timeout`, `deadline` and `interrupted`.
+    pub fn snapshot(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let mut rows: Vec<_> = self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(&(generator, outcome), &count)| (generator, outcome, count))
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
+}
+
+/// Instructions that follow the collection's own system prompt.
+const GROUNDING: &str = "Answer the question using only the numbered sources below. Cite the \
+source of every fact with its number in square brackets, like [1]. If the sources do not hold \
+the answer, say so plainly instead of guessing. Be brief and friendly.";
+
+/// The system prompt when a collection has none.
+const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful assistant.";
+
+/// Numbers the best hits as sources, as many as fit in `budget` tokens (at least one).
+pub fn select_sources(hits: &[Hit], generator: &dyn Generator, budget: usize) -> Vec<Citation> {
+    let mut used = 0;
+    let mut sources = Vec::new();
+    for hit in hits {
+        let tokens = generator.count_tokens(&hit.text) + 8;
+        if !sources.is_empty() && used + tokens > budget {
+            break;
+        }
+        used += tokens;
+        sources.push(Citation::from_hit(sources.len() + 1, hit));
+    }
+    sources
+}
+
+/// The conversation sent to the model: system prompt with the numbered sources, the recent
+/// history, then the question.
+pub fn grounded_messages(
+    system_prompt: Option<&str>,
+    sources: &[Citation],
+    history: &[ChatMessage],
+    question: &str,
+) -> Vec<ChatMessage> {
+    let mut system = format!(
+        "{}\n\n{GROUNDING}\n\nSources:",
+        system_prompt.unwrap_or(DEFAULT_SYSTEM_PROMPT).trim()
+    );
+    if sources.is_empty() {
+        system.push_str("\n(none were found)");
+    }
+    for source in sources {
+        let mut heading = source.title.clone();
+        if !source.section.is_empty() {
+            heading.push_str(" — ");
+            heading.push_str(&source.section.join(" > "));
+        }
+        system.push_str(&format!(
+            "\n\n[{}] {}\n{}",
+            source.index,
+            heading.trim(),
+            source.text.trim()
+        ));
+    }
+    let mut messages = vec![ChatMessage::new(Role::System, system)];
+    messages.extend(
+        history
+            .iter()
+            .filter(|message| message.role != Role::System)
+            .cloned(),
+    );
+    messages.push(ChatMessage::new(Role::User, question));
+    messages
+}
+
+/// Everything a generation task needs.
+pub(crate) struct Generation {
+    pub generator: Arc<dyn Generator>,
+    pub choice: GeneratorChoice,
+    pub request: GenerationRequest,
+    pub sources: Vec<Citation>,
+    pub fallback: Arc<Answer>,
+    pub started: Instant,
+    pub deadline: Duration,
+    pub first_token_share: f64,
+    pub retrieval_ms: f64,
+    pub streaming: bool,
+}
+
+/// How a generation ended.
+enum Ending {
+    Answered(Usage),
+    Degraded {
+        outcome: &'static str,
+        reason: String,
+    },
+}
+
+/// Runs a generation and sends its events; returns the answer when the model gave one that is
+/// worth caching.
+pub(crate) async fn run_generation(
+    generation: Generation,
+    events: mpsc::Sender<AskEvent>,
+    counters: &GenerationCounters,
+) -> Option<Arc<Answer>> {
+    let Generation {
+        generator,
+        choice,
+        request,
+        sources,
+        fallback,
+        started,
+        deadline,
+        first_token_share,
+        retrieval_ms,
+        streaming,
+    } = generation;
+    let kind = choice.as_str();
+    let first_token_by = started + deadline.mul_f64(first_token_share.clamp(0.05, 1.0));
+    let finish_by = started + deadline;
+    if events
+        .send(AskEvent::Citations(sources.clone()))
+        .await
+        .is_err()
+    {
+        return None;
+    }
+    let mut text = String::new();
+    let mut first_token_ms = None;
+    let ending = match tokio::time::timeout_at(first_token_by, generator.generate(request)).await {
+        Err(_) => Ending::Degraded {
+            outcome: "first_token_timeout",
+            reason: format!(
+                "{kind} gave no first token within {} ms",
+                (first_token_by - started).as_millis()
+            ),
+        },
+        Ok(Err(err)) => Ending::Degraded {
+            outcome: "failed",
+            reason: format!("{kind} failed: {err}"),
+        },
+        Ok(Ok(mut stream)) => {
+            let ending = stream_answer(
+                &mut stream,
+                &events,
+                &mut text,
+                &mut first_token_ms,
+                (first_token_by, finish_by),
+                started,
+                kind,
+            )
+            .await;
+            match ending {
+                Some(ending) => ending,
+                // The caller went away.
+                None => return None,
+            }
+        }
+    };
+    let total_ms = |now: Instant| (now - started).as_secs_f64() * 1e3;
+    let (answer, cacheable) = match ending {
+        Ending::Answered(usage) => {
+            counters.add(kind, "answered");
+            (
+                Answer {
+                    answer: text.trim().to_string(),
+                    citations: sources,
+                    generator: kind.to_string(),
+                    degraded: false,
+                    reason: None,
+                    usage: Some(usage),
+                },
+                true,
+            )
+        }
+        Ending::Degraded { outcome, reason } => {
+            counters.add(kind, outcome);
+            tracing::warn!(generator = kind, outcome, %reason, "answering with the fallback");
+            let mut answer = (*fallback).clone();
+            answer.degraded = true;
+            answer.reason = Some(reason);
+            if streaming && !text.is_empty() {
+                // The guest has seen part of the model's answer; the fallback follows it.
+                let addition = format!("\n\n{}", fallback.answer);
+                if events
+                    .send(AskEvent::Delta(addition.clone()))
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+                answer.answer = format!("{}{addition}", text.trim_end());
+            } else if streaming
+                && events
+                    .send(AskEvent::Delta(answer.answer.clone()))
+                    .await
+                    .is_err()
+            {
+                return None;
+            }
+            (answer, false)
+        }
+    };
+    let answer = Arc::new(answer);
+    let outcome = AskOutcome {
+        answer: Arc::clone(&answer),
+        timings: AskTimings {
+            retrieval_ms,
+            first_token_ms,
+            total_ms: total_ms(Instant::now()),
+        },
+        cached: false,
+        deadline,
+    };
+    let _ = events.send(AskEvent::Done(Box::new(outcome))).await;
+    cacheable.then_some(answer)
+}
+
+/// Forwards the model's pieces until it finishes, fails or runs out of time. `None` when the
+/// caller went away.
+async fn stream_answer(
+    stream: &mut TokenStream,
+    events: &mpsc::Sender<AskEvent>,
+    text: &mut String,
+    first_token_ms: &mut Option<f64>,
+    (first_token_by, finish_by): (Instant, Instant),
+    started: Instant,
+    kind: &'static str,
+) -> Option<Ending> {
+    loop {
+        let waiting_for_first = first_token_ms.is_none();
+        let by = if waiting_for_first {
+            first_token_by
+        } else {
+            finish_by
+        };
+        let event = match tokio::time::timeout_at(by, stream.next()).await {
+            Err(_) if waiting_for_first => {
+                return Some(Ending::Degraded {
+                    outcome: "first_token_timeout",
+                    reason: format!(
+                        "{kind} gave no first token within {} ms",
+                        (first_token_by - started).as_millis()
+                    ),
+                });
+            }
+            Err(_) => {
+                return Some(Ending::Degraded {
+                    outcome: "deadline",
+                    reason: format!(
+                        "{kind} had not finished within the deadline of {} ms",
+                        (finish_by - started).as_millis()
+                    ),
+                });
+            }
+            Ok(event) => event,
+        };
+        match event {
+            Some(Ok(GenerationEvent::Text(piece))) => {
+                if first_token_ms.is_none() {
+                    *first_token_ms = Some((Instant::now() - started).as_secs_f64() * 1e3);
+                }
+                text.push_str(&piece);
+                if events.send(AskEvent::Delta(piece)).await.is_err() {
+                    return None;
+                }
+            }
+            Some(Ok(GenerationEvent::Finished { usage, .. })) => {
+                if text.trim().is_empty() {
+                    return Some(Ending::Degraded {
+                        outcome: "failed",
+                        reason: format!("{kind} gave an empty answer"),
+                    });
+                }
+                return Some(Ending::Answered(usage));
+            }
+            Some(Err(err)) => {
+                return Some(Ending::Degraded {
+                    outcome: "interrupted",
+                    reason: format!("{kind} failed while answering: {err}"),
+                });
+            }
+            None => {
+                return Some(Ending::Degraded {
+                    outcome: "interrupted",
+                    reason: format!("{kind} stopped without finishing its answer"),
+                });
+            }
+        }
+    }
+}
