@@ -179,3 +179,28 @@ pub const HOTEL: &[(&str, &str, &str)] = &[
         "Wi-Fi is free in all rooms. The network is HarbourView-Guest and needs no password.",
     ),
 ];
+
+/// The `(event, data)` pairs of a Server-Sent Events body; comment blocks (keep-alives) and
+/// OpenAI's `[DONE]` are skipped.
+pub fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event: ") {
+                    name = value.to_string();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push_str(value);
+                }
+            }
+            if data.is_empty() || data == "[DONE]" {
+                return None;
+            }
+            Some((
+                name,
+                serde_json::from_str(&data).expect("each event carries JSON"),
+            ))
+        })
+        .collect()
+}

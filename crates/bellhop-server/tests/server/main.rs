@@ -3,6 +3,7 @@
 
 mod common;
 
+mod answers;
 mod api;
 mod keys;
 mod load;
