@@ -1,5 +1,6 @@
 //! `bellhop`: the command-line front of the bellhop libraries.
 
+mod ask;
 mod embed;
 mod eval;
 mod ingest;
@@ -32,6 +33,8 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Search a collection.
     Search(search::SearchArgs),
+    /// Answer a question from a collection, with citations.
+    Ask(ask::AskArgs),
     /// Evaluate retrieval on a BEIR-layout dataset.
     Eval(eval::EvalArgs),
     /// Embed texts into vectors.
@@ -76,6 +79,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_filter = match cli.command {
         Command::Serve(_) => "info",
+        // `ask` reports a fallback answer itself, in one line.
+        Command::Ask(_) => "warn,bellhop_answer::ask=error",
         _ => "warn",
     };
     let filter = std::env::var("RUST_LOG")
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
         }
         Command::Ingest(args) => ingest::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::Ask(args) => ask::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Embed(args) => embed::run(&args),
     };

@@ -1,4 +1,5 @@
 //! The `bellhop` binary driven as a user would, linked into one test binary.
 
+mod ask;
 mod embed;
 mod knowledge;

@@ -1,0 +1,304 @@
+//! `bellhop ask`: one question answered from a collection, with numbered citations, by the
+//! same engine and generators as the server's `/ask`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bellhop_answer::{
+    AnswerEngine, AnswerError, AskEvent, AskOptions, AskOutcome, CacheOptions, GeneratorChoice,
+};
+use bellhop_embed::{EmbeddingQueue, QueueOptions};
+use bellhop_server::AnswerModels;
+use bellhop_server::config::{LlmConfig, UpstreamSettings};
+use bellhop_store::{Filter, SearchMode, SearchRequest};
+use clap::{Args, ValueEnum};
+
+use crate::ModelArgs;
+use crate::search::ModeArg;
+use crate::store_args::{StoreArgs, load_embedder, runtime};
+
+/// Longest deadline, as the server allows a request.
+const MAX_DEADLINE_MS: u64 = 300_000;
+/// Most tokens a model may be asked to write, as the server allows a request.
+const MAX_TOKENS: usize = 4096;
+
+/// Who writes the answer.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GeneratorArg {
+    /// No model: the best matching sentences of the passages.
+    Extractive,
+    /// The in-process GGUF model (`--llm-gguf`).
+    Local,
+    /// The OpenAI-compatible upstreams (`--llm-upstream`).
+    Openai,
+}
+
+impl From<GeneratorArg> for GeneratorChoice {
+    fn from(generator: GeneratorArg) -> Self {
+        match generator {
+            GeneratorArg::Extractive => Self::Extractive,
+            GeneratorArg::Local => Self::Local,
+            GeneratorArg::Openai => Self::Openai,
+        }
+    }
+}
+
+/// Arguments of `bellhop ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    question: String,
+    /// The collection.
+    #[arg(long, short)]
+    collection: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Who writes the answer [default: the collection's, else local with --llm-gguf, else
+    /// openai with --llm-upstream, else extractive].
+    #[arg(long, value_enum)]
+    generator: Option<GeneratorArg>,
+    /// A GGUF chat model to answer with, run in-process (Qwen2 or Llama family).
+    #[arg(long)]
+    llm_gguf: Option<PathBuf>,
+    /// An OpenAI-compatible upstream to answer with, up to and including `/v1`; repeat for
+    /// failover across several.
+    #[arg(long)]
+    llm_upstream: Vec<String>,
+    /// The model to ask each upstream for (one for all, or one per `--llm-upstream`).
+    #[arg(long)]
+    llm_upstream_model: Vec<String>,
+    /// The API key of each upstream (one for all, or one per `--llm-upstream`).
+    #[arg(long, env = "BELLHOP_LLM_UPSTREAM_KEY", hide_env_values = true)]
+    llm_upstream_key: Vec<String>,
+    /// Milliseconds within which the answer is given; a late model is replaced by the
+    /// extractive answer [default: the collection's, else 15000].
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Most tokens the model writes.
+    #[arg(long, default_value_t = LlmConfig::default().max_tokens)]
+    max_tokens: usize,
+    /// Sampling temperature, 0 to 2; 0 is greedy and deterministic.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Seeds sampling, so that an answer with a temperature above 0 can be repeated.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Passages retrieved.
+    #[arg(long, short, default_value_t = 5)]
+    k: usize,
+    /// Retrieval mode.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    mode: ModeArg,
+    /// Print one JSON object, as the HTTP `/ask` route answers, instead of streaming text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AskArgs {
+    /// The server's answer settings for these flags, so that `local` and `openai` behave as
+    /// they do behind `bellhop serve`.
+    fn llm_config(&self) -> anyhow::Result<LlmConfig> {
+        let pick = |values: &[String], index: usize| {
+            values
+                .get(index)
+                .or_else(|| (values.len() == 1).then(|| &values[0]))
+                .cloned()
+        };
+        let mut upstreams = Vec::with_capacity(self.llm_upstream.len());
+        for (index, url) in self.llm_upstream.iter().enumerate() {
+            let model = pick(&self.llm_upstream_model, index).unwrap_or_default();
+            anyhow::ensure!(
+                !model.is_empty(),
+                "every --llm-upstream needs a model: pass --llm-upstream-model"
+            );
+            upstreams.push(UpstreamSettings {
+                url: url.clone(),
+                model,
+                api_key: pick(&self.llm_upstream_key, index),
+            });
+        }
+        if let Some(gguf) = &self.llm_gguf {
+            // Checked here so that the message names the flag, not the loader's I/O error.
+            anyhow::ensure!(
+                gguf.exists(),
+                "--llm-gguf {}: no such file (scripts/fetch-llm.sh fetches a small model)",
+                gguf.display()
+            );
+            anyhow::ensure!(gguf.is_file(), "--llm-gguf {}: not a file", gguf.display());
+        }
+        Ok(LlmConfig {
+            gguf: self.llm_gguf.clone(),
+            upstreams,
+            max_tokens: self.max_tokens,
+            ..LlmConfig::default()
+        })
+    }
+
+    /// Checks the flags as the server checks a request, and turns them into options.
+    fn options(&self, llm: &LlmConfig) -> anyhow::Result<AskOptions> {
+        let generator = self.generator.map(GeneratorChoice::from);
+        match generator {
+            Some(GeneratorChoice::Local) if llm.gguf.is_none() => {
+                anyhow::bail!("--generator local needs a model: pass --llm-gguf PATH")
+            }
+            Some(GeneratorChoice::Openai) if llm.upstreams.is_empty() => anyhow::bail!(
+                "--generator openai needs an upstream: pass --llm-upstream URL and --llm-upstream-model MODEL"
+            ),
+            _ => {}
+        }
+        let deadline = match self.deadline_ms {
+            None => None,
+            Some(ms) if (1..=MAX_DEADLINE_MS).contains(&ms) => Some(Duration::from_millis(ms)),
+            Some(_) => anyhow::bail!("--deadline-ms must be between 1 and {MAX_DEADLINE_MS}"),
+        };
+        anyhow::ensure!(
+            (1..=MAX_TOKENS).contains(&self.max_tokens),
+            "--max-tokens must be between 1 and {MAX_TOKENS}"
+        );
+        anyhow::ensure!(
+            (0.0..=2.0).contains(&self.temperature),
+            "--temperature must be between 0 and 2"
+        );
+        let mut options = AskOptions {
+            generator,
+            deadline,
+            max_tokens: self.max_tokens,
+            // Text is shown as it is written; JSON waits for the whole answer, as `/ask` does
+            // without `stream`.
+            streaming: !self.json,
+            ..AskOptions::default()
+        };
+        options.sampling.temperature = self.temperature;
+        if let Some(seed) = self.seed {
+            options.sampling.seed = seed;
+        }
+        Ok(options)
+    }
+}
+
+/// Runs `bellhop ask`.
+pub fn run(args: &AskArgs) -> anyhow::Result<()> {
+    let llm = args.llm_config()?;
+    let options = args.options(&llm)?;
+    let request = SearchRequest {
+        query: args.question.clone(),
+        k: args.k,
+        mode: match args.mode {
+            ModeArg::Hybrid => SearchMode::Hybrid,
+            ModeArg::Dense => SearchMode::Dense,
+            ModeArg::Keyword => SearchMode::Keyword,
+        },
+        filter: Filter::default(),
+        min_score: None,
+    };
+    request.validate()?;
+    let store = args.store.open()?;
+    let runtime = runtime()?;
+    // An unknown collection is reported before the models take seconds to load.
+    runtime.block_on(store.collection(&args.collection))?;
+    let embedder = load_embedder(&args.model)?;
+    let models = AnswerModels::load(&llm).context("loading the answer models")?;
+    let engine = Arc::new(
+        // A one-shot command never asks twice: caches would only cost memory.
+        AnswerEngine::new(
+            store,
+            EmbeddingQueue::start(embedder, QueueOptions::default()),
+            CacheOptions::disabled(),
+        )
+        .with_generators(models.generators(), AnswerModels::policy(&llm)),
+    );
+    let outcome = runtime.block_on(async {
+        let events = engine
+            .ask(&args.collection, &request, options)
+            .await
+            .map_err(explain)?;
+        receive(events, !args.json).await
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outcome_json(&outcome)?)?
+        )?;
+    } else {
+        let answer = &outcome.answer;
+        writeln!(out)?;
+        if !answer.citations.is_empty() {
+            writeln!(out)?;
+        }
+        for citation in &answer.citations {
+            let mut heading = citation.title.clone();
+            if !citation.section.is_empty() {
+                heading.push_str(" — ");
+                heading.push_str(&citation.section.join(" > "));
+            }
+            writeln!(out, "[{}] {}", citation.index, heading.trim())?;
+        }
+        out.flush()?;
+    }
+    if outcome.answer.degraded {
+        eprintln!(
+            "(fallback answer: {})",
+            outcome.answer.reason.as_deref().unwrap_or("unknown")
+        );
+    }
+    Ok(())
+}
+
+/// Waits for the whole answer, printing its text as it arrives when `show_text`.
+async fn receive(
+    mut events: tokio::sync::mpsc::Receiver<AskEvent>,
+    show_text: bool,
+) -> anyhow::Result<AskOutcome> {
+    let mut out = std::io::stdout();
+    while let Some(event) = events.recv().await {
+        match event {
+            // The finished answer carries the sources it ended with (a fallback's may differ
+            // from the model's): those are printed at the end.
+            AskEvent::Citations(_) => {}
+            AskEvent::Delta(text) if show_text => {
+                out.write_all(text.as_bytes())?;
+                out.flush()?;
+            }
+            AskEvent::Delta(_) => {}
+            AskEvent::Done(outcome) => return Ok(*outcome),
+        }
+    }
+    anyhow::bail!("the answer stopped before it was complete")
+}
+
+/// The engine's errors in the CLI's terms: it speaks of flags, not of a server.
+fn explain(err: AnswerError) -> anyhow::Error {
+    match err {
+        // Reached when the collection names a generator the flags did not configure.
+        AnswerError::GeneratorUnavailable(name) => {
+            let flag = if name == GeneratorChoice::Local.as_str() {
+                "--llm-gguf"
+            } else {
+                "--llm-upstream"
+            };
+            anyhow::anyhow!(
+                "the collection answers with the {name} generator, which needs {flag} (or pass --generator extractive)"
+            )
+        }
+        err => err.into(),
+    }
+}
+
+/// The HTTP `/ask` response: the answer's fields, `timings`, `cached`, `deadline_ms` (the
+/// server's builder is private to it).
+fn outcome_json(outcome: &AskOutcome) -> anyhow::Result<serde_json::Value> {
+    let mut response = serde_json::to_value(&*outcome.answer)?;
+    response["timings"] = serde_json::to_value(outcome.timings)?;
+    response["cached"] = outcome.cached.into();
+    response["deadline_ms"] = u64::try_from(outcome.deadline.as_millis())
+        .unwrap_or(u64::MAX)
+        .into();
+    Ok(response)
+}
