@@ -2,7 +2,6 @@
 //! same engine and generators as the server's `/ask`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +11,12 @@ use bellhop_answer::{
 };
 use bellhop_embed::{EmbeddingQueue, QueueOptions};
 use bellhop_server::AnswerModels;
-use bellhop_server::config::{LlmConfig, UpstreamSettings};
+use bellhop_server::config::LlmConfig;
 use bellhop_store::{Filter, SearchMode, SearchRequest};
 use clap::{Args, ValueEnum};
 
 use crate::ModelArgs;
+use crate::llm_args::LlmArgs;
 use crate::search::ModeArg;
 use crate::store_args::{StoreArgs, load_embedder, runtime};
 
@@ -62,19 +62,8 @@ pub struct AskArgs {
     /// openai with --llm-upstream, else extractive].
     #[arg(long, value_enum)]
     generator: Option<GeneratorArg>,
-    /// A GGUF chat model to answer with, run in-process (Qwen2 or Llama family).
-    #[arg(long)]
-    llm_gguf: Option<PathBuf>,
-    /// An OpenAI-compatible upstream to answer with, up to and including `/v1`; repeat for
-    /// failover across several.
-    #[arg(long)]
-    llm_upstream: Vec<String>,
-    /// The model to ask each upstream for (one for all, or one per `--llm-upstream`).
-    #[arg(long)]
-    llm_upstream_model: Vec<String>,
-    /// The API key of each upstream (one for all, or one per `--llm-upstream`).
-    #[arg(long, env = "BELLHOP_LLM_UPSTREAM_KEY", hide_env_values = true)]
-    llm_upstream_key: Vec<String>,
+    #[command(flatten)]
+    llm: LlmArgs,
     /// Milliseconds within which the answer is given; a late model is replaced by the
     /// extractive answer [default: the collection's, else 15000].
     #[arg(long)]
@@ -103,36 +92,10 @@ impl AskArgs {
     /// The server's answer settings for these flags, so that `local` and `openai` behave as
     /// they do behind `bellhop serve`.
     fn llm_config(&self) -> anyhow::Result<LlmConfig> {
-        let pick = |values: &[String], index: usize| {
-            values
-                .get(index)
-                .or_else(|| (values.len() == 1).then(|| &values[0]))
-                .cloned()
-        };
-        let mut upstreams = Vec::with_capacity(self.llm_upstream.len());
-        for (index, url) in self.llm_upstream.iter().enumerate() {
-            let model = pick(&self.llm_upstream_model, index).unwrap_or_default();
-            anyhow::ensure!(
-                !model.is_empty(),
-                "every --llm-upstream needs a model: pass --llm-upstream-model"
-            );
-            upstreams.push(UpstreamSettings {
-                url: url.clone(),
-                model,
-                api_key: pick(&self.llm_upstream_key, index),
-            });
-        }
-        if let Some(gguf) = &self.llm_gguf {
-            // Checked here so that the message names the flag, not the loader's I/O error.
-            anyhow::ensure!(
-                gguf.exists(),
-                "--llm-gguf {}: no such file (scripts/fetch-llm.sh fetches a small model)",
-                gguf.display()
-            );
-            anyhow::ensure!(gguf.is_file(), "--llm-gguf {}: not a file", gguf.display());
-        }
+        let upstreams = self.llm.upstreams()?;
+        let gguf = self.llm.gguf()?;
         Ok(LlmConfig {
-            gguf: self.llm_gguf.clone(),
+            gguf,
             upstreams,
             max_tokens: self.max_tokens,
             ..LlmConfig::default()

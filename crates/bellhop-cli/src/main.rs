@@ -5,6 +5,7 @@ mod embed;
 mod eval;
 mod ingest;
 mod input;
+mod llm_args;
 mod search;
 mod serve;
 mod store_args;

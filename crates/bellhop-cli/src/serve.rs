@@ -12,6 +12,7 @@ use bellhop_store::{ChunkingSettings, EmbeddedStore, IndexKind, Store, StoreErro
 use clap::Args;
 
 use crate::ModelArgs;
+use crate::llm_args::LlmArgs;
 use crate::store_args::load_embedder;
 
 /// Threads for blocking work (searches, SQLite, ingestion). Searches are short CPU work on a
@@ -59,19 +60,8 @@ pub struct ServeArgs {
     /// Where the demo hotel's files are.
     #[arg(long, default_value = "examples/demo-hotel")]
     demo_dir: PathBuf,
-    /// A GGUF chat model to answer with, run in-process (Qwen2 or Llama family).
-    #[arg(long)]
-    llm_gguf: Option<PathBuf>,
-    /// An OpenAI-compatible upstream to answer with, up to and including `/v1`; repeat for
-    /// failover across several.
-    #[arg(long)]
-    llm_upstream: Vec<String>,
-    /// The model to ask each upstream for (one for all, or one per `--llm-upstream`).
-    #[arg(long)]
-    llm_upstream_model: Vec<String>,
-    /// The API key of each upstream (one for all, or one per `--llm-upstream`).
-    #[arg(long, env = "BELLHOP_LLM_UPSTREAM_KEY", hide_env_values = true)]
-    llm_upstream_key: Vec<String>,
+    #[command(flatten)]
+    llm: LlmArgs,
     /// Milliseconds within which every answer is given; a late model is replaced by the
     /// extractive answer [default: 15000].
     #[arg(long)]
@@ -79,7 +69,7 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn overrides(&self) -> serde_json::Value {
+    fn overrides(&self) -> anyhow::Result<serde_json::Value> {
         let mut overrides = serde_json::Map::new();
         if let Some(addr) = &self.addr {
             overrides.insert("addr".into(), addr.clone().into());
@@ -100,44 +90,27 @@ impl ServeArgs {
             overrides.insert("log_format".into(), format.clone().into());
         }
         let mut llm = serde_json::Map::new();
-        if let Some(gguf) = &self.llm_gguf {
+        if let Some(gguf) = self.llm.gguf()? {
             llm.insert("gguf".into(), gguf.to_string_lossy().into_owned().into());
         }
         if let Some(deadline) = self.answer_deadline_ms {
             llm.insert("answer_deadline_ms".into(), deadline.into());
         }
-        if !self.llm_upstream.is_empty() {
-            let pick = |values: &[String], index: usize| {
-                values
-                    .get(index)
-                    .or_else(|| (values.len() == 1).then(|| &values[0]))
-                    .cloned()
-            };
-            let upstreams: Vec<serde_json::Value> = self
-                .llm_upstream
-                .iter()
-                .enumerate()
-                .map(|(index, url)| {
-                    serde_json::json!({
-                        "url": url,
-                        "model": pick(&self.llm_upstream_model, index).unwrap_or_default(),
-                        "api_key": pick(&self.llm_upstream_key, index),
-                    })
-                })
-                .collect();
-            llm.insert("upstreams".into(), upstreams.into());
+        let upstreams = self.llm.upstreams()?;
+        if !upstreams.is_empty() {
+            llm.insert("upstreams".into(), serde_json::to_value(upstreams)?);
         }
         if !llm.is_empty() {
             overrides.insert("llm".into(), llm.into());
         }
-        overrides.into()
+        Ok(overrides.into())
     }
 }
 
 /// Loads the config, then logs in its format.
 pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = ServerConfig::load(args.config.as_deref(), &args.overrides())?;
+    let config = ServerConfig::load(args.config.as_deref(), &args.overrides()?)?;
     let filter = tracing_subscriber::EnvFilter::new(log_filter);
     match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt()

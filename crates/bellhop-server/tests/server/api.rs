@@ -1,6 +1,6 @@
 //! The HTTP API end to end over loopback: every endpoint and its error cases.
 
-use crate::common::{HOTEL, TestServer, assert_error, read};
+use crate::common::{HOTEL, TestServer, assert_error, read, sse_events};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,26 +221,7 @@ async fn ask_streams_server_sent_events() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let text = response.text().await.unwrap();
-    let events: Vec<(String, Value)> = text
-        .split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .map(|block| {
-            let mut name = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event: ") {
-                    name = value.to_string();
-                } else if let Some(value) = line.strip_prefix("data: ") {
-                    data.push_str(value);
-                }
-            }
-            (
-                name,
-                serde_json::from_str(&data).expect("each event carries JSON"),
-            )
-        })
-        .collect();
+    let events = sse_events(&response.text().await.unwrap());
     assert_eq!(events.first().unwrap().0, "citations");
     assert_eq!(events.last().unwrap().0, "done");
     let streamed: String = events
