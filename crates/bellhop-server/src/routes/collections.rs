@@ -6,10 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use bellhop_answer::GeneratorChoice;
 use bellhop_store::{ChunkingSettings, CollectionInfo, CollectionSpec, IndexKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::search::check_deadline;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
@@ -31,6 +33,14 @@ pub struct CreateCollection {
     index: IndexKind,
     /// Instructions for answer generation.
     system_prompt: Option<String>,
+    /// The generator of answers that name none: `extractive`, `local` or `openai` (the
+    /// server's default when absent).
+    #[serde(default)]
+    generator: Option<GeneratorChoice>,
+    /// The deadline of answers that set none, in milliseconds (the server's default when
+    /// absent).
+    #[serde(default)]
+    answer_deadline_ms: Option<u64>,
 }
 
 /// The collections a key may use.
@@ -71,6 +81,9 @@ pub async fn create(
     }
     spec.index = body.index;
     spec.system_prompt = body.system_prompt;
+    spec.generator = body.generator.map(|choice| choice.as_str().to_string());
+    spec.answer_deadline_ms =
+        check_deadline(body.answer_deadline_ms)?.map(|deadline| deadline.as_millis() as u64);
     let info = state.engine.store().create_collection(spec).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }

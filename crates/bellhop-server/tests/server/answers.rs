@@ -179,6 +179,41 @@ async fn a_deadline_shorter_than_the_model_gives_the_extractive_answer_in_time()
         "{metrics}"
     );
 
+    // A collection's own deadline holds for requests that set none.
+    let (status, body) = server
+        .post(
+            "/v1/collections",
+            json!({"name": "strict", "generator": "local", "answer_deadline_ms": 300}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["answer_deadline_ms"], 300, "{body}");
+    assert_eq!(body["generator"], "local", "{body}");
+    let (status, _) = server
+        .post(
+            "/v1/collections/strict/documents",
+            json!({"documents": [{"id": "pool", "title": "Pool", "text": HOTEL[0].2}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let started = Instant::now();
+    let (_, body) = server
+        .post(
+            "/v1/collections/strict/ask",
+            json!({"question": "Is the pool heated?"}),
+        )
+        .await;
+    assert_eq!(body["deadline_ms"], 300, "{body}");
+    assert_eq!(body["degraded"], true, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+    let (status, body) = server
+        .post(
+            "/v1/collections",
+            json!({"name": "bad", "answer_deadline_ms": 0}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
+
     // Asking for a generator the server does not have is the request's fault.
     let (status, body) = server
         .post(
