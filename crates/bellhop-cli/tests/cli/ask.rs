@@ -1,27 +1,15 @@
 //! `bellhop ask` driven as a real process: extractive answers on the demo hotel, the real
 //! local model (`scripts/fetch-llm.sh`) within its deadline, and the mistakes a user can make.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::common::{bellhop, describe, repo, stdout};
+
 const QUESTION: &str = "Is the pool heated?";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn embedding_model() -> PathBuf {
-    let dir = repo().join("models/all-MiniLM-L6-v2");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: run scripts/fetch-model.sh",
-        dir.display()
-    );
-    dir
-}
 
 fn gguf() -> String {
     let path = repo().join("models/qwen2.5-0.5b-instruct-q4_k_m.gguf");
@@ -31,31 +19,6 @@ fn gguf() -> String {
         path.display()
     );
     path.to_string_lossy().into_owned()
-}
-
-fn bellhop(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(args)
-        .arg("--model")
-        .arg(embedding_model())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{}", describe(output));
-    String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 /// Ingests `paths` of the demo hotel into `demo-hotel`.

@@ -1,34 +1,10 @@
 //! `bellhop ingest`, `search` and `eval` driven as real processes on the demo hotel.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn model_dir() -> PathBuf {
-    let dir = repo().join("models/all-MiniLM-L6-v2");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: run scripts/fetch-model.sh",
-        dir.display()
-    );
-    dir
-}
-
-fn bellhop(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(args)
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap()
-}
+use crate::common::{bellhop, repo, stdout};
 
 fn eval(dataset: &Path, data_dir: &Path) -> Value {
     let output = bellhop(
@@ -36,17 +12,6 @@ fn eval(dataset: &Path, data_dir: &Path) -> Value {
         data_dir,
     );
     serde_json::from_str(&stdout(&output)).unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 fn search(data_dir: &Path, query: &str, extra: &[&str]) -> Vec<Value> {

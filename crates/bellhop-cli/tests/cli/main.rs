@@ -1,5 +1,7 @@
 //! The `bellhop` binary driven as a user would, linked into one test binary.
 
+mod common;
+
 mod ask;
 mod embed;
 mod knowledge;
