@@ -19,7 +19,8 @@ pub use chunker::{Chunk, Chunker, ChunkingOptions, TokenCounter, WhitespaceToken
 pub use document::{Block, Metadata, ParsedDocument};
 pub use error::{IngestError, Result};
 pub use pipeline::{
-    FileOutcome, FileReport, IngestEvent, IngestReport, Ingestor, ProgressSink, ensure_same_model,
+    FileOutcome, FileReport, IngestEvent, IngestReport, Ingestor, ModelTokens, ProgressSink,
+    ensure_same_model,
 };
 pub use readers::{Format, ReadOptions, read_document_bytes};
 pub use walk::{SourceFile, collect_files};

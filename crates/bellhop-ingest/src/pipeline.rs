@@ -107,7 +107,7 @@ impl IngestReport {
 }
 
 /// Counts tokens with the embedding model's own tokenizer.
-struct ModelTokens<'a>(&'a Embedder);
+pub struct ModelTokens<'a>(pub &'a Embedder);
 
 impl TokenCounter for ModelTokens<'_> {
     fn count(&self, text: &str) -> usize {

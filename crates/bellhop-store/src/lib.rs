@@ -20,6 +20,6 @@ pub use model::{
     IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
 };
 pub use search::{
-    Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
+    Hit, MAX_K, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
 };
 pub use store::Store;
