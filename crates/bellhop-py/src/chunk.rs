@@ -54,7 +54,7 @@ pub fn chunk<'py>(
         let mut document =
             read_document_bytes(text.as_bytes(), name, format, &ReadOptions::default())?
                 .into_iter()
-            .next();
+                .next();
         let Some(document) = document.as_mut() else {
             return Ok(Vec::new());
         };
