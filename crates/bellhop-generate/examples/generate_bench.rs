@@ -1,5 +1,5 @@
 //! Measures the local generator: load time, time to first token for a prompt of about
-//! PROMPT_TOKENS tokens, and generation speed. Prints one JSON object; `bench/generate.py` runs
+//! PROMPT_TOKENS tokens, and generation speed. Prints one JSON object; `bench/generate/run.py` runs
 //! it beside llama-cpp-python on the same file.
 //!
 //! Usage: generate_bench MODEL.gguf [PROMPT_TOKENS] [NEW_TOKENS] [RUNS]
@@ -43,8 +43,10 @@ async fn main() {
             new_tokens,
         )
     };
+    let mut filler_repeats = 0;
     while model.prompt_tokens(&request(&context)).unwrap().len() < prompt_tokens {
         context.push_str(FILLER);
+        filler_repeats += 1;
     }
     let prompt_len = model.prompt_tokens(&request(&context)).unwrap().len();
 
@@ -75,6 +77,7 @@ async fn main() {
             "engine": "bellhop",
             "load_ms": load_ms,
             "prompt_tokens": prompt_len,
+            "filler_repeats": filler_repeats,
             "generated_tokens": generated,
             "ttft_ms_median": median(&mut ttft),
             "tokens_per_second_median": median(&mut speed),

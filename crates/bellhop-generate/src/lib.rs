@@ -7,6 +7,8 @@
 
 mod error;
 mod local;
+mod qlinear;
+mod qwen2;
 mod stop;
 mod template;
 mod tokenizer;

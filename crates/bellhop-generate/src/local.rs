@@ -18,7 +18,9 @@ use candle_core::quantized::gguf_file::{self, Content};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::quantized_llama;
+
+use crate::qwen2;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc;
@@ -55,7 +57,7 @@ impl Default for LocalOptions {
 
 /// The model families we can run.
 enum Model {
-    Qwen2(quantized_qwen2::ModelWeights),
+    Qwen2(qwen2::ModelWeights),
     Llama(quantized_llama::ModelWeights),
 }
 
@@ -148,13 +150,21 @@ fn is_slow(dtype: GgmlDType) -> bool {
 }
 
 /// The file as Candle will read it: itself, or, when it holds tensors of a slow quantization,
-/// an in-memory copy with those re-quantized to Q8_0.
-fn fast_weights(content: Content, file: File) -> candle_core::Result<(Content, Box<dyn ReadSeek>)> {
+/// an in-memory copy with those re-quantized to Q8_0. With `own_q5_0`, the model's layers
+/// multiply Q5_0 themselves (`qlinear.rs`) and keep it.
+fn fast_weights(
+    content: Content,
+    file: File,
+    own_q5_0: bool,
+) -> candle_core::Result<(Content, Box<dyn ReadSeek>)> {
     // The token embedding is only looked up (and dequantized whole by the loaders), unless no
     // separate output matrix exists and it doubles as one.
     let tied = !content.tensor_infos.contains_key("output.weight");
-    let converts =
-        |name: &str, dtype: GgmlDType| is_slow(dtype) && (tied || name != "token_embd.weight");
+    let converts = |name: &str, dtype: GgmlDType| {
+        is_slow(dtype)
+            && (tied || name != "token_embd.weight")
+            && !(own_q5_0 && dtype == GgmlDType::Q5_0 && name.starts_with("blk."))
+    };
     if !content
         .tensor_infos
         .iter()
@@ -267,11 +277,12 @@ impl LocalGenerator {
                 "architecture {architecture:?} is not supported (qwen2, llama)"
             )));
         }
-        let (content, mut reader) =
-            fast_weights(content, file).map_err(|err| invalid(err.to_string()))?;
+        let (content, mut reader) = fast_weights(content, file, architecture == "qwen2")
+            .map_err(|err| invalid(err.to_string()))?;
         let model = match architecture.as_str() {
-            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
-                .map(Model::Qwen2),
+            "qwen2" => {
+                qwen2::ModelWeights::from_gguf(content, &mut reader, &device).map(Model::Qwen2)
+            }
             "llama" => quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
                 .map(Model::Llama),
             other => {
