@@ -8,11 +8,10 @@ import secrets
 import subprocess
 from pathlib import Path
 
+import bellhop
 import pandas as pd
 import polars as pl
 import pytest
-
-import bellhop
 import serving
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -200,7 +199,11 @@ def test_chunk_uses_the_ingestion_chunker(embedder: bellhop.Embedder) -> None:
     assert all(embedder.count_tokens(chunk["embedding_text"]) <= 32 for chunk in chunks)
     titled = bellhop.chunk("Breakfast is at seven.", title="Dining")
     assert titled == [
-        {"text": "Breakfast is at seven.", "section": [], "embedding_text": "Dining\nBreakfast is at seven."}
+        {
+            "text": "Breakfast is at seven.",
+            "section": [],
+            "embedding_text": "Dining\nBreakfast is at seven.",
+        }
     ]
     with pytest.raises(ValueError, match="unknown format"):
         bellhop.chunk("x", format="docx")
@@ -285,8 +288,20 @@ def test_store_written_from_python_serves_the_cli_and_the_server(
 
     binary = serving.binary_path(REPO_ROOT)
     cli = subprocess.run(
-        [str(binary), "search", "is the pool heated?", "--collection", "hotel", "-k", "3",
-         "--data-dir", str(data_dir), "--model", str(MODEL_DIR), "--json"],
+        [
+            str(binary),
+            "search",
+            "is the pool heated?",
+            "--collection",
+            "hotel",
+            "-k",
+            "3",
+            "--data-dir",
+            str(data_dir),
+            "--model",
+            str(MODEL_DIR),
+            "--json",
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from ._core import Embedder, __version__, chunk
 from ._store import Store
-from .client import AsyncClient, Client
+from .client import (
+    AskResult,
+    AsyncClient,
+    CitationsEvent,
+    Client,
+    ConnectionFailedError,
+    DeltaEvent,
+    DoneEvent,
+    SearchResult,
+)
 from .errors import (
     APIError,
     BellhopError,
@@ -26,10 +35,15 @@ from .types import Hit, Hits, RetrieverMatch
 
 __all__ = [
     "APIError",
+    "AskResult",
     "AsyncClient",
     "BellhopError",
+    "CitationsEvent",
     "Client",
     "ConflictError",
+    "ConnectionFailedError",
+    "DeltaEvent",
+    "DoneEvent",
     "Embedder",
     "Hit",
     "Hits",
@@ -37,6 +51,7 @@ __all__ = [
     "ModelNotFoundError",
     "NotFoundError",
     "RetrieverMatch",
+    "SearchResult",
     "Store",
     "__version__",
     "chunk",

@@ -74,9 +74,7 @@ def _documents_from_rows(
         document: dict[str, Any] = {
             "id": str(identifier),
             "text": "\n".join(parts),
-            "metadata": {
-                c: v for c in metadata_columns if (v := _plain(row[c])) is not None
-            },
+            "metadata": {c: v for c in metadata_columns if (v := _plain(row[c])) is not None},
         }
         if title_column:
             title = _plain(row[title_column])
