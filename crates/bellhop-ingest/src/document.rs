@@ -31,6 +31,27 @@ pub struct Block {
 }
 
 impl ParsedDocument {
+    /// A document given whole as one text (a record sent through an API): one block, the id
+    /// as its title when it has none.
+    pub fn from_text(
+        id: String,
+        title: Option<String>,
+        text: String,
+        metadata: Metadata,
+        source: String,
+    ) -> Self {
+        Self {
+            title: title.unwrap_or_else(|| id.clone()),
+            id,
+            source,
+            metadata,
+            blocks: vec![Block {
+                section: Vec::new(),
+                text,
+            }],
+        }
+    }
+
     /// All block text joined by blank lines (for display and tests).
     pub fn full_text(&self) -> String {
         self.blocks

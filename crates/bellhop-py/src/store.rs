@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bellhop_embed::Embedder as RustEmbedder;
-use bellhop_ingest::{Block, Ingestor, ParsedDocument, ReadOptions, beir};
+use bellhop_ingest::{Ingestor, ParsedDocument, ReadOptions, beir};
 use bellhop_store::{
     ChunkingSettings, CollectionSpec, EmbeddedStore, Filter, IndexKind, Metadata, SearchMode,
     SearchRequest, Store as _,
@@ -228,16 +228,13 @@ impl Store {
             if document.text.trim().is_empty() {
                 return Err(invalid(format!("document {:?} has no text", document.id)));
             }
-            parsed.push(ParsedDocument {
-                title: document.title.unwrap_or_else(|| document.id.clone()),
-                source: document.source.unwrap_or_else(|| "python".into()),
-                id: document.id,
-                metadata: document.metadata,
-                blocks: vec![Block {
-                    section: Vec::new(),
-                    text: document.text,
-                }],
-            });
+            parsed.push(ParsedDocument::from_text(
+                document.id,
+                document.title,
+                document.text,
+                document.metadata,
+                document.source.unwrap_or_else(|| "python".into()),
+            ));
         }
         let ingestor = self.ingestor(py)?;
         let receipt = self

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use bellhop_ingest::{Block, FileOutcome, Format, ParsedDocument};
+use bellhop_ingest::{FileOutcome, Format, ParsedDocument};
 use bellhop_store::{DocumentInfo, Metadata, WriteReceipt};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,16 +78,13 @@ pub async fn add(
                 document.id
             )));
         }
-        parsed.push(ParsedDocument {
-            title: document.title.unwrap_or_else(|| document.id.clone()),
-            source: document.source.unwrap_or_else(|| "api".into()),
-            id: document.id,
-            metadata: document.metadata,
-            blocks: vec![Block {
-                section: Vec::new(),
-                text: document.text,
-            }],
-        });
+        parsed.push(ParsedDocument::from_text(
+            document.id,
+            document.title,
+            document.text,
+            document.metadata,
+            document.source.unwrap_or_else(|| "api".into()),
+        ));
     }
     let receipt = state
         .ingestor
