@@ -743,7 +743,10 @@ class _SSEMessage:
 
 class _SSEDecoder:
     """Turns the lines of a ``text/event-stream`` into messages (the WHATWG rules: ``event``
-    and ``data`` fields, comments from ``:``, a blank line ends a message)."""
+    and ``data`` fields, comments from ``:``, a blank line ends a message).
+
+    Written here rather than taken from ``httpx-sse``: the rules are a few lines, and the
+    package then depends on numpy and httpx only, for both the sync and async clients."""
 
     def __init__(self) -> None:
         self._event = ""
