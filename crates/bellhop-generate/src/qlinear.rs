@@ -2,9 +2,9 @@
 //!
 //! - Q5_0 weights multiplied with SIMD. Models whose width is not a multiple of 256 (Qwen2.5
 //!   0.5B: 896) cannot use k-quants, so most of their matrices ship as Q5_0, for which Candle
-//!   has only a scalar dot product. Decoding a token reads every weight once and is bound by
-//!   memory bandwidth, so the kernel keeps the file's 5.5 bits per weight instead of widening
-//!   them to Q8_0's 8.5.
+//!   has only a scalar dot product. The kernel keeps the file's 5.5 bits per weight instead of
+//!   widening them to Q8_0's 8.5: decoding a token reads every weight once, and loading skips
+//!   the conversion.
 //! - Prompts (many rows at once) multiplied in f32 by `gemm` after dequantizing the weight:
 //!   Candle's quantized CPU product is one dot product per output element, which leaves a
 //!   blocked f32 product several times faster for hundreds of rows.
