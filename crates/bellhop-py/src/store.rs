@@ -1,7 +1,7 @@
 //! `bellhop._core.Store`: the embedded on-disk store, with ingestion, search and evaluation.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bellhop_embed::Embedder as RustEmbedder;
 use bellhop_ingest::{Ingestor, ParsedDocument, ReadOptions, beir};
@@ -35,7 +35,7 @@ struct DocumentInput {
 pub struct Store {
     path: PathBuf,
     store: RwLock<Option<Arc<EmbeddedStore>>>,
-    embedder: Mutex<Option<Arc<RustEmbedder>>>,
+    embedder: OnceLock<Arc<RustEmbedder>>,
     model: Option<String>,
     runtime: tokio::runtime::Runtime,
 }
@@ -55,15 +55,17 @@ impl Store {
     }
 
     /// The embedding model, loaded on first use.
+    ///
+    /// No lock is held while loading: the load releases the GIL, and a thread waiting on a
+    /// lock with the GIL held would deadlock with it. Two threads racing here both load, and
+    /// the first model stored wins.
     fn embedder(&self, py: Python<'_>) -> PyResult<Arc<RustEmbedder>> {
-        let mut slot = self.embedder.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(embedder) = slot.as_ref() {
+        if let Some(embedder) = self.embedder.get() {
             return Ok(embedder.clone());
         }
         let spec = self.model.clone().unwrap_or_else(default_model_spec);
-        let embedder = load(py, &spec)?;
-        *slot = Some(embedder.clone());
-        Ok(embedder)
+        let loaded = load(py, &spec)?;
+        Ok(self.embedder.get_or_init(|| loaded).clone())
     }
 
     fn ingestor(&self, py: Python<'_>) -> PyResult<Ingestor> {
@@ -131,7 +133,9 @@ impl Store {
         Ok(Self {
             path,
             store: RwLock::new(Some(Arc::new(store))),
-            embedder: Mutex::new(embedder.map(|embedder| embedder.inner.clone())),
+            embedder: embedder
+                .map(|embedder| OnceLock::from(embedder.inner.clone()))
+                .unwrap_or_default(),
             model,
             runtime,
         })

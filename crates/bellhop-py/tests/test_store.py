@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import threading
 from pathlib import Path
 
 import bellhop
@@ -321,3 +322,27 @@ def test_store_written_from_python_serves_the_cli_and_the_server(
             assert menu.hits[0].document_id == "rs-2"
     finally:
         running.stop()
+
+
+def test_threads_share_the_model_loaded_on_first_use(tmp_path: Path) -> None:
+    """Threads that need the model at the same time all get it (the load releases the GIL;
+    a lock held across it would deadlock)."""
+    errors: list[BaseException] = []
+    with bellhop.Store(tmp_path / "data", model=str(MODEL_DIR)) as store:
+
+        def create(index: int) -> None:
+            try:
+                store.create_collection(f"property-{index}")
+            except BaseException as err:  # reported below
+                errors.append(err)
+
+        # Daemon threads: a hang fails the test instead of blocking the exit.
+        threads = [threading.Thread(target=create, args=(i,), daemon=True) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads), "a thread hung"
+        assert errors == []
+        names = sorted(c["name"] for c in store.list_collections())
+        assert names == ["property-0", "property-1", "property-2"]
