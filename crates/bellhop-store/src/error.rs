@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A filter that is not well formed.
     #[error("invalid filter: {0}")]
     InvalidFilter(String),
+    /// The backend cannot be reached now (a database that is down or restarting); the
+    /// request may succeed when retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),

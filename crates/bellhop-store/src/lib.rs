@@ -3,14 +3,18 @@
 //! [`Store`] is the backend-neutral interface: collections, atomic document writes, and
 //! dense, keyword and hybrid search with metadata filters. [`EmbeddedStore`] is the default
 //! backend: SQLite (WAL, FTS5) under one data directory, with vectors searched in memory by
-//! an exact SIMD scan or an HNSW index. Callers embed; the store never loads a model.
+//! an exact SIMD scan or an HNSW index. With the `postgres` feature, [`PostgresStore`]
+//! keeps everything in PostgreSQL with pgvector, for stateless replicas on one database. Callers embed; the store never loads a model.
 
 mod embedded;
 mod error;
 mod filter;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod search;
 mod store;
+mod validate;
 
 pub use embedded::EmbeddedStore;
 pub use error::{Result, StoreError};
@@ -19,7 +23,9 @@ pub use model::{
     ActiveIndex, ChunkingSettings, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo,
     IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use search::{
     Hit, MAX_K, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
 };
-pub use store::Store;
+pub use store::{ExportedDocuments, PoolStats, Store};

@@ -68,4 +68,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks the stored data for corruption and inconsistencies.
     async fn check_integrity(&self) -> Result<IntegrityReport>;
+
+    /// Every source recorded with a content hash, by name.
+    async fn sources(&self, collection: &str) -> Result<Vec<SourceUpdate>>;
+
+    /// Documents with their chunks and vectors, ordered by id (bytewise), the first `limit`
+    /// after the id `after`: a page of a copy to another store.
+    async fn export_documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExportedDocuments>;
+
+    /// Fails with [`StoreError::Unavailable`](crate::StoreError::Unavailable) when the
+    /// backend cannot serve requests (a database that went away).
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The connection pool's occupancy, for backends that have one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+}
+
+/// A page of exported documents, each with all its chunks.
+pub type ExportedDocuments = Vec<NewDocument>;
+
+/// How many database connections a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
 }

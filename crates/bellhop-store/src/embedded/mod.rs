@@ -23,13 +23,14 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use self::vector_index::VectorIndex;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, Metadata,
-    NewDocument, SourceUpdate, WriteReceipt,
+    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
+    SourceUpdate, WriteReceipt,
 };
 use crate::search::{
     Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
 };
-use crate::store::Store;
+use crate::store::{ExportedDocuments, Store};
+use crate::validate::validate_documents;
 
 /// File name of the database inside the data directory.
 const DATABASE_FILE: &str = "bellhop.sqlite3";
@@ -714,65 +715,6 @@ fn single(retriever: Retriever, list: Vec<(u64, f32)>) -> Vec<(u64, f32, Vec<Ret
         .collect()
 }
 
-fn validate_documents(spec: &CollectionSpec, documents: &[NewDocument]) -> Result<()> {
-    let mut seen = HashSet::new();
-    for document in documents {
-        if document.id.trim().is_empty() {
-            return Err(StoreError::Invalid("a document id is empty".into()));
-        }
-        if !seen.insert(document.id.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "document {:?} appears twice in one write",
-                document.id
-            )));
-        }
-        if document.chunks.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "document {:?} has no chunks",
-                document.id
-            )));
-        }
-        for chunk in &document.chunks {
-            if chunk.vector.len() != spec.dim {
-                return Err(StoreError::Invalid(format!(
-                    "document {:?}: vector of dimension {} for collection {:?} of dimension {}",
-                    document.id,
-                    chunk.vector.len(),
-                    spec.name,
-                    spec.dim
-                )));
-            }
-            if chunk.vector.iter().any(|x| !x.is_finite()) {
-                return Err(StoreError::Invalid(format!(
-                    "document {:?}: a vector is not finite",
-                    document.id
-                )));
-            }
-        }
-        validate_metadata(&document.id, &document.metadata)?;
-    }
-    Ok(())
-}
-
-fn validate_metadata(document: &str, metadata: &Metadata) -> Result<()> {
-    use serde_json::Value;
-    for (key, value) in metadata {
-        let valid = match value {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
-            Value::Array(items) => items
-                .iter()
-                .all(|item| matches!(item, Value::String(_) | Value::Number(_) | Value::Bool(_))),
-            Value::Null | Value::Object(_) => false,
-        };
-        if !valid {
-            return Err(StoreError::Invalid(format!(
-                "document {document:?}: metadata {key:?} must be a string, number, boolean or a list of them"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Deletes a document (if present) with its chunks and keyword rows; returns the chunk ids.
 fn remove_document(
     tx: &Transaction<'_>,
@@ -1075,4 +1017,90 @@ impl Store for EmbeddedStore {
     async fn check_integrity(&self) -> Result<IntegrityReport> {
         self.blocking(|inner| inner.check_integrity()).await
     }
+
+    async fn sources(&self, collection: &str) -> Result<Vec<SourceUpdate>> {
+        let collection = collection.to_string();
+        self.blocking(move |inner| {
+            let state = inner.state(&collection)?;
+            inner.with_reader(|connection| {
+                let mut statement = connection.prepare(
+                    "SELECT name, content_hash FROM sources WHERE collection_id = ?1 ORDER BY name",
+                )?;
+                let sources = statement
+                    .query_map([state.id], |row| {
+                        Ok(SourceUpdate {
+                            name: row.get(0)?,
+                            content_hash: row.get(1)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(sources)
+            })
+        })
+        .await
+    }
+
+    async fn export_documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExportedDocuments> {
+        let (collection, after) = (collection.to_string(), after.map(str::to_string));
+        self.blocking(move |inner| {
+            let state = inner.state(&collection)?;
+            inner.with_reader(|connection| {
+                export_documents(connection, state.id, after.as_deref(), limit)
+            })
+        })
+        .await
+    }
+}
+
+/// A page of documents with their chunks, ordered by external id (SQLite compares text
+/// bytewise).
+fn export_documents(
+    connection: &Connection,
+    collection_id: i64,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<ExportedDocuments> {
+    let mut documents = connection.prepare_cached(
+        "SELECT id, external_id, title, source, metadata FROM documents
+         WHERE collection_id = ?1 AND (?2 IS NULL OR external_id > ?2)
+         ORDER BY external_id LIMIT ?3",
+    )?;
+    let rows = documents
+        .query_map(params![collection_id, after, limit as i64], |row| {
+            let metadata: String = row.get(4)?;
+            Ok((
+                row.get::<_, i64>(0)?,
+                NewDocument {
+                    id: row.get(1)?,
+                    title: row.get(2)?,
+                    source: row.get(3)?,
+                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                    chunks: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut chunks = connection.prepare_cached(
+        "SELECT section, text, vector FROM chunks WHERE document_id = ?1 ORDER BY ordinal",
+    )?;
+    let mut exported = Vec::with_capacity(rows.len());
+    for (row_id, mut document) in rows {
+        document.chunks = chunks
+            .query_map([row_id], |row| {
+                let section: String = row.get(0)?;
+                Ok(crate::model::NewChunk {
+                    section: serde_json::from_str(&section).unwrap_or_default(),
+                    text: row.get(1)?,
+                    vector: vector_from_bytes(&row.get::<_, Vec<u8>>(2)?),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        exported.push(document);
+    }
+    Ok(exported)
 }

@@ -2,10 +2,16 @@
 //! documents and searches.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bellhop_store::{
-    CollectionInfo, CollectionSpec, EmbeddedStore, Filter, Hit, IndexKind, Metadata, NewChunk,
-    NewDocument, SearchMode, SearchRequest, Store,
+    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, EmbeddedStore,
+    ExportedDocuments, Filter, Hit, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
+    PostgresOptions, PostgresStore, Result, SearchMode, SearchRequest, SourceUpdate, Store,
+    WriteReceipt,
 };
+use bellhop_test_support::PostgresServer;
 use serde_json::Value;
 
 /// A store in a fresh temporary directory (kept alive by the returned guard).
@@ -15,9 +21,123 @@ pub fn temp_store() -> (tempfile::TempDir, EmbeddedStore) {
     (dir, store)
 }
 
+/// The backends a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a temporary data directory.
+    Embedded,
+    /// A fresh database on the test process's PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// An empty store of this backend.
+    pub async fn store(self) -> TestStore {
+        match self {
+            Backend::Embedded => {
+                let (dir, store) = temp_store();
+                TestStore {
+                    store: Arc::new(store),
+                    _dir: Some(Arc::new(dir)),
+                }
+            }
+            Backend::Postgres => {
+                let url =
+                    tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+                        .await
+                        .expect("creating a database");
+                let store =
+                    PostgresStore::connect(PostgresOptions::new(url), Duration::from_secs(10))
+                        .await
+                        .expect("the PostgreSQL store connects");
+                TestStore {
+                    store: Arc::new(store),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// A store under test, with whatever keeps it alive.
+#[derive(Clone)]
+pub struct TestStore {
+    store: Arc<dyn Store>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Every call goes to the backend under test.
+#[async_trait::async_trait]
+impl Store for TestStore {
+    async fn create_collection(&self, spec: CollectionSpec) -> Result<CollectionInfo> {
+        self.store.create_collection(spec).await
+    }
+    async fn collection(&self, name: &str) -> Result<CollectionInfo> {
+        self.store.collection(name).await
+    }
+    async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
+        self.store.list_collections().await
+    }
+    async fn delete_collection(&self, name: &str) -> Result<()> {
+        self.store.delete_collection(name).await
+    }
+    async fn put_documents(
+        &self,
+        collection: &str,
+        documents: Vec<NewDocument>,
+        source: Option<SourceUpdate>,
+    ) -> Result<WriteReceipt> {
+        self.store
+            .put_documents(collection, documents, source)
+            .await
+    }
+    async fn delete_document(&self, collection: &str, document_id: &str) -> Result<WriteReceipt> {
+        self.store.delete_document(collection, document_id).await
+    }
+    async fn document(&self, collection: &str, document_id: &str) -> Result<DocumentInfo> {
+        self.store.document(collection, document_id).await
+    }
+    async fn list_documents(
+        &self,
+        collection: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DocumentInfo>> {
+        self.store.list_documents(collection, offset, limit).await
+    }
+    async fn source_hash(&self, collection: &str, source: &str) -> Result<Option<String>> {
+        self.store.source_hash(collection, source).await
+    }
+    async fn search(
+        &self,
+        collection: &str,
+        request: &SearchRequest,
+        query_vector: Option<&[f32]>,
+    ) -> Result<Vec<Hit>> {
+        self.store.search(collection, request, query_vector).await
+    }
+    async fn version(&self, collection: &str) -> Result<CollectionVersion> {
+        self.store.version(collection).await
+    }
+    async fn check_integrity(&self) -> Result<IntegrityReport> {
+        self.store.check_integrity().await
+    }
+    async fn sources(&self, collection: &str) -> Result<Vec<SourceUpdate>> {
+        self.store.sources(collection).await
+    }
+    async fn export_documents(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExportedDocuments> {
+        self.store.export_documents(collection, after, limit).await
+    }
+}
+
 /// Creates a collection of dimension `dim` with the given index kind.
 pub async fn create(
-    store: &EmbeddedStore,
+    store: &impl Store,
     name: &str,
     dim: usize,
     index: IndexKind,
@@ -125,7 +245,7 @@ pub fn request(query: &str, k: usize, mode: SearchMode) -> SearchRequest {
 }
 
 /// Dense search by vector.
-pub async fn dense(store: &EmbeddedStore, collection: &str, vector: &[f32], k: usize) -> Vec<Hit> {
+pub async fn dense(store: &impl Store, collection: &str, vector: &[f32], k: usize) -> Vec<Hit> {
     store
         .search(
             collection,
@@ -137,7 +257,7 @@ pub async fn dense(store: &EmbeddedStore, collection: &str, vector: &[f32], k: u
 }
 
 /// Keyword search by text.
-pub async fn keyword(store: &EmbeddedStore, collection: &str, query: &str, k: usize) -> Vec<Hit> {
+pub async fn keyword(store: &impl Store, collection: &str, query: &str, k: usize) -> Vec<Hit> {
     store
         .search(collection, &request(query, k, SearchMode::Keyword), None)
         .await

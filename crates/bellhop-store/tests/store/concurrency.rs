@@ -1,12 +1,12 @@
-//! Concurrent writers and readers against the real embedded backend: a search sees a
+//! Concurrent writers and readers against both real backends (embedded and PostgreSQL): a search sees a
 //! document rewrite entirely or not at all, and racing writes never deadlock the store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::common::{Rng, chunk, create, document, normalize, request, temp_store};
-use bellhop_store::{EmbeddedStore, Hit, IndexKind, NewDocument, SearchMode, Store};
+use crate::common::{Backend, Rng, TestStore, chunk, create, document, normalize, request};
+use bellhop_store::{Hit, IndexKind, NewDocument, SearchMode, Store};
 
 const DIM: usize = 16;
 const WRITES: u64 = 200;
@@ -54,8 +54,8 @@ fn seen_version(hits: &[Hit], context: &str) -> u64 {
     versions[0]
 }
 
-async fn readers_see_whole_versions(kind: IndexKind) {
-    let (_dir, store) = temp_store();
+async fn readers_see_whole_versions(backend: Backend, kind: IndexKind) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, kind).await;
     let mut rng = Rng::new(31);
     let base = rng.unit_vector(DIM);
@@ -170,35 +170,42 @@ async fn readers_see_whole_versions(kind: IndexKind) {
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn readers_never_see_half_a_rewrite_on_an_exact_collection() {
-    readers_see_whole_versions(IndexKind::Auto).await;
+async fn readers_never_see_half_a_rewrite_on_an_exact_collection(backend: Backend) {
+    readers_see_whole_versions(backend, IndexKind::Auto).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn readers_never_see_half_a_rewrite_on_an_hnsw_collection() {
-    readers_see_whole_versions(IndexKind::Hnsw).await;
+async fn readers_never_see_half_a_rewrite_on_an_hnsw_collection(backend: Backend) {
+    readers_see_whole_versions(backend, IndexKind::Hnsw).await;
 }
 
 /// Deletes collections while large writes to them are in flight, many times: every call
 /// must return (a write may fail once its collection is gone) and the store stays sound.
 #[test]
-fn deleting_a_collection_while_writing_to_it_does_not_deadlock() {
+fn deleting_a_collection_while_writing_to_it_does_not_deadlock_on_embedded() {
+    delete_collections_while_writing(Backend::Embedded);
+}
+
+#[test]
+fn deleting_a_collection_while_writing_to_it_does_not_deadlock_on_postgres() {
+    delete_collections_while_writing(Backend::Postgres);
+}
+
+fn delete_collections_while_writing(backend: Backend) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (_dir, store) = temp_store();
     let finished = runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), race_deletes_with_writes(store)).await
+        let store = backend.store().await;
+        tokio::time::timeout(Duration::from_secs(90), race_deletes_with_writes(store)).await
     });
     // A deadlocked blocking task would hang the runtime's shutdown; leave it behind.
     runtime.shutdown_background();
     finished.expect("a write racing a collection delete deadlocked the store");
 }
 
-async fn race_deletes_with_writes(store: EmbeddedStore) {
+async fn race_deletes_with_writes(store: TestStore) {
     let mut rng = Rng::new(5);
     let batch: Vec<NewDocument> = (0..400)
         .map(|i| {
@@ -232,3 +239,8 @@ async fn race_deletes_with_writes(store: EmbeddedStore) {
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.chunks, 0);
 }
+
+backend_tests!(
+    readers_never_see_half_a_rewrite_on_an_exact_collection,
+    readers_never_see_half_a_rewrite_on_an_hnsw_collection,
+);

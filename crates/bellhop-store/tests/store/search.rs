@@ -1,26 +1,21 @@
-//! Dense, keyword and hybrid search with metadata filters against the real embedded backend,
+//! Dense, keyword and hybrid search with metadata filters against both real backends (embedded and PostgreSQL),
 //! on hand-made 8-d vectors whose nearest neighbours are obvious and on random ones.
 
 use std::collections::HashSet;
 
+use crate::common::{Backend, TestStore};
 use crate::common::{
     Rng, axis, chunk, cosine, create, dense, document, document_ids, document_set, filter, keyword,
-    metadata, normalize, request, single, temp_store,
+    metadata, normalize, request, single,
 };
-use bellhop_store::{
-    EmbeddedStore, IndexKind, NewDocument, Retriever, SearchMode, Store, StoreError,
-};
+use bellhop_store::{IndexKind, NewDocument, Retriever, SearchMode, Store, StoreError};
 use serde_json::json;
 
 const DIM: usize = 8;
 
 /// Six one-chunk documents: "a0" lies on axis 0, "a0b1" between axes 0 and 1, and so on.
-async fn geometry_store() -> (
-    tempfile::TempDir,
-    EmbeddedStore,
-    Vec<(&'static str, Vec<f32>)>,
-) {
-    let (dir, store) = temp_store();
+async fn geometry_store(backend: Backend) -> (TestStore, Vec<(&'static str, Vec<f32>)>) {
+    let store = backend.store().await;
     create(&store, "geo", DIM, IndexKind::Auto).await;
     let vectors = vec![
         ("a0", axis(DIM, 0)),
@@ -44,12 +39,11 @@ async fn geometry_store() -> (
         .map(|(id, vector)| single(id, &format!("point {id}"), vector.clone()))
         .collect();
     store.put_documents("geo", documents, None).await.unwrap();
-    (dir, store, vectors)
+    (store, vectors)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn dense_search_ranks_by_cosine() {
-    let (_dir, store, vectors) = geometry_store().await;
+async fn dense_search_ranks_by_cosine(backend: Backend) {
+    let (store, vectors) = geometry_store(backend).await;
     // An unnormalised query: the store scores by cosine, whatever the length.
     let query = vec![2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     let hits = dense(&store, "geo", &query, 10).await;
@@ -85,9 +79,8 @@ async fn dense_search_ranks_by_cosine() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn min_score_drops_weaker_hits() {
-    let (_dir, store, _) = geometry_store().await;
+async fn min_score_drops_weaker_hits(backend: Backend) {
+    let (store, _) = geometry_store(backend).await;
     let mut search = request("dense", 10, SearchMode::Dense);
     search.min_score = Some(0.9);
     let hits = store
@@ -114,9 +107,8 @@ async fn min_score_drops_weaker_hits() {
     assert_eq!(document_ids(&best), ["a2"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn search_requests_are_validated() {
-    let (_dir, store, _) = geometry_store().await;
+async fn search_requests_are_validated(backend: Backend) {
+    let (store, _) = geometry_store(backend).await;
     let vector = axis(DIM, 0);
     for k in [0, 1001] {
         for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
@@ -170,8 +162,8 @@ async fn search_requests_are_validated() {
 }
 
 /// A small hotel collection for keyword search.
-async fn hotel_store() -> (tempfile::TempDir, EmbeddedStore) {
-    let (dir, store) = temp_store();
+async fn hotel_store(backend: Backend) -> TestStore {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let documents = vec![
         single(
@@ -201,12 +193,11 @@ async fn hotel_store() -> (tempfile::TempDir, EmbeddedStore) {
         ),
     ];
     store.put_documents("hotel", documents, None).await.unwrap();
-    (dir, store)
+    store
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn keyword_search_stems_words_and_ranks_by_bm25() {
-    let (_dir, store) = hotel_store().await;
+async fn keyword_search_stems_words_and_ranks_by_bm25(backend: Backend) {
+    let store = hotel_store(backend).await;
     let hits = keyword(&store, "hotel", "heated", 10).await;
     assert_eq!(document_set(&hits), ["pool", "sauna", "winter"]);
     assert!(hits.iter().all(|hit| hit.score > 0.0));
@@ -239,9 +230,8 @@ async fn keyword_search_stems_words_and_ranks_by_bm25() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn keyword_queries_with_search_syntax_are_plain_words() {
-    let (_dir, store) = hotel_store().await;
+async fn keyword_queries_with_search_syntax_are_plain_words(backend: Backend) {
+    let store = hotel_store(backend).await;
     for query in [
         "\"pool\" OR (",
         "pool NEAR",
@@ -291,9 +281,8 @@ async fn keyword_queries_with_search_syntax_are_plain_words() {
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn hybrid_search_fuses_both_retrievers() {
-    let (_dir, store) = hotel_store().await;
+async fn hybrid_search_fuses_both_retrievers(backend: Backend) {
+    let store = hotel_store(backend).await;
     // The vector points at "breakfast" (axis 3) and a little at "pool" (axis 0); the words
     // match "pool", "winter" and "sauna".
     let vector = normalize(vec![0.3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
@@ -355,8 +344,8 @@ async fn hybrid_search_fuses_both_retrievers() {
 }
 
 /// A menu whose metadata exercises every filter operator.
-async fn menu_store() -> (tempfile::TempDir, EmbeddedStore) {
-    let (dir, store) = temp_store();
+async fn menu_store(backend: Backend) -> TestStore {
+    let store = backend.store().await;
     create(&store, "menu", DIM, IndexKind::Auto).await;
     let dish = |id: &str, source: &str, axis_index: usize, meta| -> NewDocument {
         let mut doc = single(id, &format!("A dish called {id}"), axis(DIM, axis_index));
@@ -402,12 +391,11 @@ async fn menu_store() -> (tempfile::TempDir, EmbeddedStore) {
         ),
     ];
     store.put_documents("menu", documents, None).await.unwrap();
-    (dir, store)
+    store
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn filters_select_the_same_documents_in_every_mode() {
-    let (_dir, store) = menu_store().await;
+async fn filters_select_the_same_documents_in_every_mode(backend: Backend) {
+    let store = menu_store(backend).await;
     let cases = [
         (
             json!({"category": "Lunch"}),
@@ -540,9 +528,8 @@ async fn filters_select_the_same_documents_in_every_mode() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn filters_keep_the_ranking_of_what_they_let_through() {
-    let (_dir, store) = menu_store().await;
+async fn filters_keep_the_ranking_of_what_they_let_through(backend: Backend) {
+    let store = menu_store(backend).await;
     let vector = normalize(vec![0.1, 0.2, 1.0, 0.3, 0.0, 0.0, 0.0, 0.0]);
     let search =
         request("dish", 2, SearchMode::Dense).with_filter(filter(json!({"price": {"lt": 10}})));
@@ -567,9 +554,9 @@ fn grouped_documents(count: usize, dim: usize, seed: u64) -> Vec<NewDocument> {
         .collect()
 }
 
-async fn filtered_search_returns_k(kind: IndexKind) {
+async fn filtered_search_returns_k(backend: Backend, kind: IndexKind) {
     const GROUPED_DIM: usize = 32;
-    let (_dir, store) = temp_store();
+    let store = backend.store().await;
     create(&store, "grouped", GROUPED_DIM, kind).await;
     let documents = grouped_documents(2000, GROUPED_DIM, 5);
     store
@@ -626,20 +613,17 @@ async fn filtered_search_returns_k(kind: IndexKind) {
     assert!(recall >= 0.9, "{kind:?}: filtered recall {recall}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_selective_filter_still_yields_k_hits_on_an_exact_collection() {
-    filtered_search_returns_k(IndexKind::Exact).await;
+async fn a_selective_filter_still_yields_k_hits_on_an_exact_collection(backend: Backend) {
+    filtered_search_returns_k(backend, IndexKind::Exact).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_selective_filter_still_yields_k_hits_on_an_hnsw_collection() {
-    filtered_search_returns_k(IndexKind::Hnsw).await;
+async fn a_selective_filter_still_yields_k_hits_on_an_hnsw_collection(backend: Backend) {
+    filtered_search_returns_k(backend, IndexKind::Hnsw).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn hnsw_agrees_with_an_exact_scan_and_forgets_deleted_documents() {
+async fn hnsw_agrees_with_an_exact_scan_and_forgets_deleted_documents(backend: Backend) {
     const HNSW_DIM: usize = 32;
-    let (_dir, store) = temp_store();
+    let store = backend.store().await;
     create(&store, "exact", HNSW_DIM, IndexKind::Exact).await;
     let info = create(&store, "hnsw", HNSW_DIM, IndexKind::Hnsw).await;
     assert_eq!(info.active_index, bellhop_store::ActiveIndex::Hnsw);
@@ -717,10 +701,9 @@ async fn hnsw_agrees_with_an_exact_scan_and_forgets_deleted_documents() {
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn hnsw_stays_correct_when_documents_are_rewritten_many_times() {
+async fn hnsw_stays_correct_when_documents_are_rewritten_many_times(backend: Backend) {
     const HNSW_DIM: usize = 16;
-    let (_dir, store) = temp_store();
+    let store = backend.store().await;
     create(&store, "churn", HNSW_DIM, IndexKind::Hnsw).await;
     let mut rng = Rng::new(7);
     let mut current: Vec<Vec<f32>> = (0..200).map(|_| rng.unit_vector(HNSW_DIM)).collect();
@@ -771,3 +754,18 @@ async fn hnsw_stays_correct_when_documents_are_rewritten_many_times() {
     }
     assert_eq!(dense(&store, "churn", &current[0], 400).await.len(), 400);
 }
+
+backend_tests!(
+    dense_search_ranks_by_cosine,
+    min_score_drops_weaker_hits,
+    search_requests_are_validated,
+    keyword_search_stems_words_and_ranks_by_bm25,
+    keyword_queries_with_search_syntax_are_plain_words,
+    hybrid_search_fuses_both_retrievers,
+    filters_select_the_same_documents_in_every_mode,
+    filters_keep_the_ranking_of_what_they_let_through,
+    a_selective_filter_still_yields_k_hits_on_an_exact_collection,
+    a_selective_filter_still_yields_k_hits_on_an_hnsw_collection,
+    hnsw_agrees_with_an_exact_scan_and_forgets_deleted_documents,
+    hnsw_stays_correct_when_documents_are_rewritten_many_times,
+);

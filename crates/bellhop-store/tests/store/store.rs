@@ -1,9 +1,9 @@
-//! Collections and documents against the real embedded backend: creation, validation,
+//! Collections and documents against both real backends (embedded and PostgreSQL): creation, validation,
 //! atomic replacement, source updates, and reopening a data directory.
 
 use crate::common::{
-    Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize, single,
-    temp_store,
+    Backend, Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize,
+    single, temp_store,
 };
 use bellhop_store::{
     ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest, SourceUpdate,
@@ -13,9 +13,8 @@ use serde_json::json;
 
 const DIM: usize = 8;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn collections_are_created_read_listed_and_deleted() {
-    let (_dir, store) = temp_store();
+async fn collections_are_created_read_listed_and_deleted(backend: Backend) {
+    let store = backend.store().await;
     let mut spec = CollectionSpec::new("hotel", "all-MiniLM-L6-v2", DIM);
     spec.system_prompt = Some("You are the concierge.".into());
     let created = store.create_collection(spec.clone()).await.unwrap();
@@ -55,9 +54,8 @@ async fn collections_are_created_read_listed_and_deleted() {
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_taken_collection_name_is_refused() {
-    let (_dir, store) = temp_store();
+async fn a_taken_collection_name_is_refused(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let err = store
         .create_collection(CollectionSpec::new("hotel", "other-model", 16))
@@ -67,9 +65,8 @@ async fn a_taken_collection_name_is_refused() {
     assert_eq!(store.collection("hotel").await.unwrap().spec.dim, DIM);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn invalid_collection_specs_are_refused() {
-    let (_dir, store) = temp_store();
+async fn invalid_collection_specs_are_refused(backend: Backend) {
+    let store = backend.store().await;
     let long = "a".repeat(65);
     for name in ["", "a b", "../x", "-leading-dash", "naïve", long.as_str()] {
         let err = store
@@ -95,9 +92,8 @@ async fn invalid_collection_specs_are_refused() {
     assert_eq!(store.list_collections().await.unwrap().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_method_reports_an_unknown_collection() {
-    let (_dir, store) = temp_store();
+async fn every_method_reports_an_unknown_collection(backend: Backend) {
+    let store = backend.store().await;
     let missing = |result: Result<(), StoreError>, method: &str| match result {
         Err(StoreError::CollectionNotFound(name)) => assert_eq!(name, "nowhere", "{method}"),
         other => panic!("{method}: expected CollectionNotFound, got {other:?}"),
@@ -142,9 +138,8 @@ async fn every_method_reports_an_unknown_collection() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn counts_and_version_follow_writes() {
-    let (_dir, store) = temp_store();
+async fn counts_and_version_follow_writes(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let two_chunks = |id: &str| {
         document(
@@ -208,9 +203,8 @@ async fn the_active_index_follows_the_index_kind() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn documents_are_stored_and_listed_in_pages() {
-    let (_dir, store) = temp_store();
+async fn documents_are_stored_and_listed_in_pages(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let mut documents: Vec<_> = (0..7)
         .rev()
@@ -279,9 +273,8 @@ async fn documents_are_stored_and_listed_in_pages() {
     assert_eq!(page[0].chunks, 3);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn putting_a_document_again_replaces_all_its_chunks() {
-    let (_dir, store) = temp_store();
+async fn putting_a_document_again_replaces_all_its_chunks(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let old = document(
         "pool",
@@ -344,9 +337,8 @@ async fn putting_a_document_again_replaces_all_its_chunks() {
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn deleting_a_document_removes_it_everywhere() {
-    let (_dir, store) = temp_store();
+async fn deleting_a_document_removes_it_everywhere(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     store
         .put_documents(
@@ -382,9 +374,10 @@ async fn deleting_a_document_removes_it_everywhere() {
     assert_eq!((info.documents, info.chunks, info.version), (1, 1, 2));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_source_update_records_its_hash_and_drops_documents_it_no_longer_yields() {
-    let (_dir, store) = temp_store();
+async fn a_source_update_records_its_hash_and_drops_documents_it_no_longer_yields(
+    backend: Backend,
+) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     let from = |id: &str, source: &str, axis_index: usize| {
         let mut doc = single(id, &format!("{id} section text"), axis(DIM, axis_index));
@@ -468,9 +461,8 @@ async fn a_source_update_records_its_hash_and_drops_documents_it_no_longer_yield
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn invalid_writes_leave_the_store_unchanged() {
-    let (_dir, store) = temp_store();
+async fn invalid_writes_leave_the_store_unchanged(backend: Backend) {
+    let store = backend.store().await;
     create(&store, "hotel", DIM, IndexKind::Auto).await;
     store
         .put_documents(
@@ -694,3 +686,16 @@ async fn saved_vector_graphs_are_reused_only_when_current() {
     store.delete_collection("g").await.unwrap();
     assert!(!graph.exists() && !stamp.exists());
 }
+
+backend_tests!(
+    collections_are_created_read_listed_and_deleted,
+    a_taken_collection_name_is_refused,
+    invalid_collection_specs_are_refused,
+    every_method_reports_an_unknown_collection,
+    counts_and_version_follow_writes,
+    documents_are_stored_and_listed_in_pages,
+    putting_a_document_again_replaces_all_its_chunks,
+    deleting_a_document_removes_it_everywhere,
+    a_source_update_records_its_hash_and_drops_documents_it_no_longer_yields,
+    invalid_writes_leave_the_store_unchanged,
+);
