@@ -160,8 +160,8 @@ pub fn run(args: &AskArgs) -> anyhow::Result<()> {
         min_score: None,
     };
     request.validate()?;
-    let store = args.store.open()?;
     let runtime = runtime()?;
+    let store = args.store.open(&runtime)?;
     // An unknown collection is reported before the models take seconds to load.
     runtime.block_on(store.collection(&args.collection))?;
     let embedder = load_embedder(&args.model)?;

@@ -22,6 +22,9 @@ pub struct EvalArgs {
     /// so that a second run skips ingesting the corpus.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep the scratch collection in this PostgreSQL database instead.
+    #[arg(long, env = "BELLHOP_DATABASE_URL", conflicts_with = "data_dir")]
+    database_url: Option<String>,
     #[command(flatten)]
     model: ModelArgs,
     /// Print JSON.
@@ -40,7 +43,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             (scratch.path().to_path_buf(), Some(scratch))
         }
     };
-    let store = StoreArgs { data_dir }.open()?;
+    let runtime = runtime()?;
+    let store = StoreArgs {
+        data_dir,
+        database_url: args.database_url.clone(),
+    }
+    .open(&runtime)?;
     let embedder = load_embedder(&args.model)?;
     let max_tokens = embedder.max_seq_length();
     let ingestor = Ingestor::new(store, embedder);
@@ -69,7 +77,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         IngestEvent::ChunksEmbedded(count) => sink_bar.inc(count as u64),
         _ => {}
     });
-    let results = runtime()?.block_on(async {
+    let results = runtime.block_on(async {
         // Passages are embedded whole, as sentence-transformers does: one chunk per passage
         // up to the model's sequence length.
         let chunking = ChunkingSettings {

@@ -64,7 +64,8 @@ pub struct IngestArgs {
 
 /// Runs `bellhop ingest`.
 pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
-    let store = args.store.open()?;
+    let runtime = runtime()?;
+    let store = args.store.open(&runtime)?;
     let embedder = load_embedder(&args.model)?;
     let ingestor = Ingestor::new(store, embedder)
         .with_force(args.force)
@@ -108,7 +109,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
             }
         }
     });
-    let report = runtime()?.block_on(async {
+    let report = runtime.block_on(async {
         ingestor
             .ensure_collection(&args.collection, chunking, index)
             .await?;

@@ -1,6 +1,7 @@
 //! `bellhop`: the command-line front of the bellhop libraries.
 
 mod ask;
+mod database;
 mod embed;
 mod eval;
 mod ingest;
@@ -42,6 +43,11 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Serve the HTTP API.
     Serve(serve::ServeArgs),
+    /// Copy collections between stores (a data directory or a postgres:// URL), vectors
+    /// included.
+    Copy(database::CopyArgs),
+    /// Apply pending schema migrations to a PostgreSQL database.
+    Migrate(database::MigrateArgs),
     /// Print the SHA-256 of an API key, as the server config stores it.
     HashKey {
         /// The key.
@@ -105,6 +111,8 @@ fn main() -> ExitCode {
         Command::Ask(args) => ask::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Embed(args) => embed::run(&args),
+        Command::Copy(args) => database::copy(&args),
+        Command::Migrate(args) => database::migrate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,8 +71,9 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         min_score: args.min_score,
     };
     request.validate()?;
-    let store = args.store.open()?;
-    let hits = runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let store = args.store.open(&runtime)?;
+    let hits = runtime.block_on(async {
         let info = store.collection(&args.collection).await?;
         let vector = if mode == SearchMode::Keyword {
             None

@@ -1,4 +1,4 @@
-//! `bellhop serve`: the HTTP API over the embedded store.
+//! `bellhop serve`: the HTTP API over the embedded store or PostgreSQL.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,12 +8,12 @@ use anyhow::Context;
 use bellhop_ingest::{FileOutcome, Ingestor};
 use bellhop_server::config::LogFormat;
 use bellhop_server::{AnswerModels, AppState, ServerConfig};
-use bellhop_store::{ChunkingSettings, EmbeddedStore, IndexKind, Store, StoreError};
+use bellhop_store::{ChunkingSettings, IndexKind, Store, StoreError};
 use clap::Args;
 
 use crate::ModelArgs;
 use crate::llm_args::LlmArgs;
-use crate::store_args::load_embedder;
+use crate::store_args::{load_embedder, open_store};
 
 /// Threads for blocking work (searches, SQLite, ingestion). Searches are short CPU work on a
 /// few cores: a large pool under hundreds of concurrent requests only adds threads, stacks
@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Data directory of the embedded store [default: bellhop-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://user:password@host/db`) instead of the embedded
+    /// store; also `BELLHOP_DATABASE_URL`.
+    #[arg(long)]
+    database_url: Option<String>,
     #[command(flatten)]
     model: ModelArgs,
     /// Serve on a non-loopback address without API keys.
@@ -76,6 +80,9 @@ impl ServeArgs {
         }
         if let Some(dir) = &self.data_dir {
             overrides.insert("data_dir".into(), dir.to_string_lossy().into_owned().into());
+        }
+        if let Some(url) = &self.database_url {
+            overrides.insert("database_url".into(), url.clone().into());
         }
         if let Some(model) = &self.model.model {
             overrides.insert("model".into(), model.clone().into());
@@ -127,10 +134,13 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         model: config.model.clone(),
     };
     let embedder = load_embedder(&model)?;
-    let store: Arc<dyn Store> = Arc::new(
-        EmbeddedStore::open(&config.data_dir)
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
+    let runtime = serve_runtime()?;
+    let store = open_store(
+        &runtime,
+        &config.data_dir,
+        config.database_url.as_deref(),
+        &config.database,
+    )?;
     if config
         .llm
         .upstreams
@@ -140,7 +150,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         anyhow::bail!("every --llm-upstream needs a model: pass --llm-upstream-model");
     }
     let models = AnswerModels::load(&config.llm).context("loading the answer models")?;
-    serve_runtime()?.block_on(async move {
+    runtime.block_on(async move {
         if args.demo {
             ingest_demo(&store, &embedder, &args.demo_dir).await?;
         }

@@ -16,6 +16,11 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// The embedded store's directory.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to use instead of the embedded store
+    /// (`postgres://user:password@host:port/database`).
+    pub database_url: Option<String>,
+    /// The PostgreSQL connection pool and index settings.
+    pub database: DatabaseConfig,
     /// The embedding model: a directory or a Hugging Face repo id (the CLI's default when
     /// absent).
     pub model: Option<String>,
@@ -38,6 +43,8 @@ impl Default for ServerConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("bellhop-data"),
+            database_url: None,
+            database: DatabaseConfig::default(),
             model: None,
             insecure_no_auth: false,
             log_format: LogFormat::Text,
@@ -181,6 +188,53 @@ impl std::fmt::Debug for UpstreamSettings {
     }
 }
 
+/// The PostgreSQL backend's pool and HNSW settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Most connections this replica opens; all replicas together must stay under the
+    /// server's `max_connections`.
+    pub max_connections: u32,
+    /// Milliseconds a request waits for a connection before failing with 503.
+    pub acquire_timeout_ms: u64,
+    /// Milliseconds to keep retrying at start while the database is unreachable.
+    pub connect_wait_ms: u64,
+    /// HNSW graph degree of new collections.
+    pub hnsw_m: u32,
+    /// HNSW build candidate list of new collections.
+    pub hnsw_ef_construction: u32,
+    /// HNSW search candidate list (`hnsw.ef_search`).
+    pub hnsw_ef_search: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        let defaults = bellhop_store::PostgresOptions::new("");
+        Self {
+            max_connections: defaults.max_connections,
+            acquire_timeout_ms: defaults.acquire_timeout.as_millis() as u64,
+            connect_wait_ms: 30_000,
+            hnsw_m: defaults.hnsw_m,
+            hnsw_ef_construction: defaults.hnsw_ef_construction,
+            hnsw_ef_search: defaults.hnsw_ef_search,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The store options for `url`.
+    pub fn options(&self, url: &str) -> bellhop_store::PostgresOptions {
+        bellhop_store::PostgresOptions {
+            url: url.to_string(),
+            max_connections: self.max_connections,
+            acquire_timeout: std::time::Duration::from_millis(self.acquire_timeout_ms),
+            hnsw_m: self.hnsw_m,
+            hnsw_ef_construction: self.hnsw_ef_construction,
+            hnsw_ef_search: self.hnsw_ef_search,
+        }
+    }
+}
+
 /// Entries per cache; `enabled = false` switches them all off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -241,6 +295,8 @@ pub struct ConfigError(String);
 const ENV_KEYS: &[&str] = &[
     "addr",
     "data_dir",
+    "database_url",
+    "database",
     "model",
     "insecure_no_auth",
     "log_format",

@@ -84,6 +84,16 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidFilter(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_filter", message)
             }
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%message, "store unavailable");
+                let mut error = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    message,
+                );
+                error.retry_after = Some(1);
+                error
+            }
             StoreError::Database(_) | StoreError::Io { .. } | StoreError::Index(_) => {
                 tracing::error!(%message, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", message)

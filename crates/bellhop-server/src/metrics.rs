@@ -42,6 +42,11 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CollectionLabels {
     collection: String,
 }
@@ -68,6 +73,8 @@ pub struct Metrics {
     cache_entries: Family<CacheLabels, Gauge>,
     cache_capacity: Family<CacheLabels, Gauge>,
     documents: Family<CollectionLabels, Gauge>,
+    store_connections: Family<ConnectionLabels, Gauge>,
+    store_connections_max: Gauge,
     chunks: Family<CollectionLabels, Gauge>,
     answers: Family<AnswerLabels, Counter>,
     llm_queue_depth: Gauge,
@@ -111,6 +118,8 @@ impl Metrics {
             cache_entries: Family::default(),
             cache_capacity: Family::default(),
             documents: Family::default(),
+            store_connections: Family::default(),
+            store_connections_max: Gauge::default(),
             chunks: Family::default(),
             answers: Family::default(),
             llm_queue_depth: Gauge::default(),
@@ -207,6 +216,16 @@ impl Metrics {
             "collection_documents",
             "Documents per collection",
             metrics.documents.clone(),
+        );
+        r.register(
+            "store_connections",
+            "Database connections of this process, by state (busy, idle); PostgreSQL only",
+            metrics.store_connections.clone(),
+        );
+        r.register(
+            "store_connections_max",
+            "Most database connections this process opens; PostgreSQL only",
+            metrics.store_connections_max.clone(),
         );
         r.register(
             "collection_chunks",
@@ -323,6 +342,15 @@ impl Metrics {
             self.cache_capacity
                 .get_or_create(&labels)
                 .set(stats.capacity as i64);
+        }
+        if let Some(pool) = engine.store().pool_stats() {
+            let busy = pool.open.saturating_sub(pool.idle);
+            for (state, count) in [("busy", busy), ("idle", pool.idle)] {
+                self.store_connections
+                    .get_or_create(&ConnectionLabels { state })
+                    .set(i64::from(count));
+            }
+            self.store_connections_max.set(i64::from(pool.max));
         }
         match engine.store().list_collections().await {
             Ok(collections) => {

@@ -6,6 +6,7 @@
 //! an exact SIMD scan or an HNSW index. With the `postgres` feature, [`PostgresStore`]
 //! keeps everything in PostgreSQL with pgvector, for stateless replicas on one database. Callers embed; the store never loads a model.
 
+mod copy;
 mod embedded;
 mod error;
 mod filter;
@@ -16,6 +17,7 @@ mod search;
 mod store;
 mod validate;
 
+pub use copy::{CopyReport, copy_collection};
 pub use embedded::EmbeddedStore;
 pub use error::{Result, StoreError};
 pub use filter::{Condition, Filter, FilterOp};

@@ -72,12 +72,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every source recorded with a content hash, by name.
     async fn sources(&self, collection: &str) -> Result<Vec<SourceUpdate>>;
 
-    /// Documents with their chunks and vectors, ordered by id (bytewise), the first `limit`
-    /// after the id `after`: a page of a copy to another store.
+    /// Documents with their chunks and vectors, ordered by source, then id (bytewise): the
+    /// first `limit` after `(source, id)` `after`. A page of a copy to another store; a
+    /// source's documents come together.
     async fn export_documents(
         &self,
         collection: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<ExportedDocuments>;
 

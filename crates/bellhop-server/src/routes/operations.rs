@@ -31,18 +31,18 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoRespon
             "the server is shutting down",
         ));
     }
-    let collections = state
-        .engine
-        .store()
-        .list_collections()
-        .await
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                err.to_string(),
-            )
-        })?;
+    let store = state.engine.store();
+    let reachable = match store.ping().await {
+        Ok(()) => store.list_collections().await,
+        Err(err) => Err(err),
+    };
+    let collections = reachable.map_err(|err| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            err.to_string(),
+        )
+    })?;
     // Upstreams come and go; answers fall back while none is healthy, so they are reported
     // here but do not make the server unready.
     let upstreams = state

@@ -1043,35 +1043,35 @@ impl Store for EmbeddedStore {
     async fn export_documents(
         &self,
         collection: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<ExportedDocuments> {
-        let (collection, after) = (collection.to_string(), after.map(str::to_string));
+        let collection = collection.to_string();
+        let after = after.map(|(source, id)| (source.to_string(), id.to_string()));
         self.blocking(move |inner| {
             let state = inner.state(&collection)?;
-            inner.with_reader(|connection| {
-                export_documents(connection, state.id, after.as_deref(), limit)
-            })
+            inner.with_reader(|connection| export_documents(connection, state.id, after, limit))
         })
         .await
     }
 }
 
-/// A page of documents with their chunks, ordered by external id (SQLite compares text
-/// bytewise).
+/// A page of documents with their chunks, ordered by source and external id (SQLite
+/// compares text bytewise).
 fn export_documents(
     connection: &Connection,
     collection_id: i64,
-    after: Option<&str>,
+    after: Option<(String, String)>,
     limit: usize,
 ) -> Result<ExportedDocuments> {
     let mut documents = connection.prepare_cached(
         "SELECT id, external_id, title, source, metadata FROM documents
-         WHERE collection_id = ?1 AND (?2 IS NULL OR external_id > ?2)
-         ORDER BY external_id LIMIT ?3",
+         WHERE collection_id = ?1 AND (?2 IS NULL OR (source, external_id) > (?2, ?3))
+         ORDER BY source, external_id LIMIT ?4",
     )?;
+    let (source, id) = after.unzip();
     let rows = documents
-        .query_map(params![collection_id, after, limit as i64], |row| {
+        .query_map(params![collection_id, source, id, limit as i64], |row| {
             let metadata: String = row.get(4)?;
             Ok((
                 row.get::<_, i64>(0)?,

@@ -868,17 +868,20 @@ impl Store for PostgresStore {
     async fn export_documents(
         &self,
         collection: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<ExportedDocuments> {
         let row = self.collection_row(collection).await?;
+        let (source, id) = after.unzip();
         let documents = sqlx_core::query::query(
             "SELECT id, external_id, title, source, metadata FROM bellhop_documents
-             WHERE collection_id = $1 AND ($2::text IS NULL OR external_id COLLATE \"C\" > $2)
-             ORDER BY external_id COLLATE \"C\" LIMIT $3",
+             WHERE collection_id = $1 AND ($2::text IS NULL
+                OR (source COLLATE \"C\", external_id COLLATE \"C\") > ($2, $3))
+             ORDER BY source COLLATE \"C\", external_id COLLATE \"C\" LIMIT $4",
         )
         .bind(row.id)
-        .bind(after.map(str::to_string))
+        .bind(source.map(str::to_string))
+        .bind(id.map(str::to_string))
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;

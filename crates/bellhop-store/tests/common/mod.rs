@@ -128,7 +128,7 @@ impl Store for TestStore {
     async fn export_documents(
         &self,
         collection: &str,
-        after: Option<&str>,
+        after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<ExportedDocuments> {
         self.store.export_documents(collection, after, limit).await

@@ -1,0 +1,131 @@
+//! `bellhop copy` (collections between the embedded store and PostgreSQL) and
+//! `bellhop migrate` (PostgreSQL's schema).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use bellhop_server::config::DatabaseConfig;
+use bellhop_store::{PostgresStore, copy_collection, redact_url};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::store_args::{open_store, runtime};
+
+/// Arguments of `bellhop copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The store to read: a data directory or a `postgres://` URL.
+    #[arg(long)]
+    from: String,
+    /// The store to write: a data directory or a `postgres://` URL.
+    #[arg(long)]
+    to: String,
+    /// Collections to copy [default: all]; each must not exist in the target.
+    #[arg(long = "collection")]
+    collections: Vec<String>,
+}
+
+/// Arguments of `bellhop migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database to migrate.
+    #[arg(long, env = "BELLHOP_DATABASE_URL")]
+    database_url: String,
+}
+
+fn is_database_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Names a store location for messages, without a password.
+fn describe(location: &str) -> String {
+    if is_database_url(location) {
+        redact_url(location)
+    } else {
+        location.to_string()
+    }
+}
+
+/// Runs `bellhop copy`.
+pub fn copy(args: &CopyArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.from != args.to, "--from and --to name the same store");
+    let runtime = runtime()?;
+    let open = |location: &str| {
+        let (dir, url) = if is_database_url(location) {
+            (Path::new(""), Some(location))
+        } else {
+            (Path::new(location), None)
+        };
+        if url.is_none() {
+            anyhow::ensure!(
+                dir.join("bellhop.sqlite3").is_file() || location == args.to,
+                "{location} is not a bellhop data directory"
+            );
+        }
+        open_store(&runtime, dir, url, &DatabaseConfig::default())
+    };
+    let from = open(&args.from)?;
+    let to = open(&args.to)?;
+    runtime.block_on(async {
+        let names = if args.collections.is_empty() {
+            from.list_collections()
+                .await?
+                .into_iter()
+                .map(|info| info.spec.name)
+                .collect()
+        } else {
+            args.collections.clone()
+        };
+        for name in names {
+            let info = from.collection(&name).await?;
+            let bar = ProgressBar::new(info.chunks).with_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} chunks {per_sec} {elapsed}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(name.clone());
+            let report = copy_collection(from.as_ref(), to.as_ref(), &name, |report| {
+                bar.set_position(report.chunks as u64)
+            })
+            .await
+            .with_context(|| {
+                format!(
+                    "copying {name:?} from {} to {}",
+                    describe(&args.from),
+                    describe(&args.to)
+                )
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "{name}: {} documents, {} chunks, {} source hashes copied in {:.1} s",
+                report.documents,
+                report.chunks,
+                report.sources,
+                bar.elapsed().as_secs_f64()
+            );
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Runs `bellhop migrate`.
+pub fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    let config = DatabaseConfig::default();
+    let applied = runtime.block_on(async {
+        let store = PostgresStore::connect_without_migrating(
+            config.options(&args.database_url),
+            Duration::from_millis(config.connect_wait_ms),
+        )
+        .await?;
+        store.migrate().await
+    })?;
+    println!(
+        "{}: {applied} migration(s) applied, schema up to date",
+        redact_url(&args.database_url)
+    );
+    Ok(())
+}
