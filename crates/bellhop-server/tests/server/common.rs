@@ -54,8 +54,23 @@ impl TestServer {
     pub async fn with_models(mut config: ServerConfig, models: AnswerModels) -> Self {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
-        config.addr = "127.0.0.1:0".parse().unwrap();
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        Self::serving(config, store, models, dir).await
+    }
+
+    /// A server over `store` (a replica of a shared database).
+    pub async fn on_store(config: ServerConfig, store: Arc<dyn Store>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::serving(config, store, AnswerModels::default(), dir).await
+    }
+
+    async fn serving(
+        mut config: ServerConfig,
+        store: Arc<dyn Store>,
+        models: AnswerModels,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        config.addr = "127.0.0.1:0".parse().unwrap();
         let state = Arc::new(AppState::new(config, store, embedder(), models));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

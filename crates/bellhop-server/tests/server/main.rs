@@ -9,3 +9,4 @@ mod keys;
 mod load;
 mod openai;
 mod openapi;
+mod replicas;

@@ -231,6 +231,12 @@ impl PostgresStore {
         options: PostgresOptions,
         wait: Duration,
     ) -> Result<Self> {
+        if !(options.url.starts_with("postgres://") || options.url.starts_with("postgresql://")) {
+            return Err(StoreError::Invalid(format!(
+                "invalid database URL {:?}: expected postgres://user:password@host:port/database",
+                redact(&options.url)
+            )));
+        }
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|err| StoreError::Invalid(format!("invalid database URL: {err}")))?
             .application_name("bellhop")

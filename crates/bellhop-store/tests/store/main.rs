@@ -29,5 +29,6 @@ macro_rules! backend_tests {
 }
 
 mod concurrency;
+mod postgres;
 mod search;
 mod store;

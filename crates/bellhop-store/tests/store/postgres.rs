@@ -1,0 +1,212 @@
+//! What only the PostgreSQL backend does: copies to and from the embedded store, a database
+//! that is not there at start, and one that goes away and comes back.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Backend, Rng, chunk, create, document, metadata, request, temp_store};
+use bellhop_store::{
+    IndexKind, PostgresOptions, PostgresStore, SearchMode, SourceUpdate, Store, StoreError,
+    copy_collection,
+};
+use bellhop_test_support::PostgresServer;
+use serde_json::json;
+
+const DIM: usize = 16;
+
+/// Documents of three sources (two ingested with a hash), with metadata and sections.
+async fn fill(store: &dyn Store, name: &str) {
+    let mut rng = Rng::new(11);
+    for (source, hash, count) in [
+        ("menu.csv", Some("hash-menu"), 300),
+        ("spa.md", Some("hash-spa"), 7),
+        ("api", None, 40),
+    ] {
+        let documents = (0..count)
+            .map(|i| {
+                let mut document = document(
+                    &format!("{source}-{i:03}"),
+                    (0..1 + i % 3)
+                        .map(|part| {
+                            let mut chunk = chunk(
+                                format!("{source} entry {i} part {part} heated pool sauna"),
+                                rng.unit_vector(DIM),
+                            );
+                            chunk.section = vec!["Spa".into(), format!("Part {part}")];
+                            chunk
+                        })
+                        .collect(),
+                );
+                document.source = source.to_string();
+                document.metadata = metadata(json!({"price": i, "tags": ["a", "b"]}));
+                document
+            })
+            .collect();
+        let update = hash.map(|hash| SourceUpdate {
+            name: source.to_string(),
+            content_hash: hash.to_string(),
+        });
+        store.put_documents(name, documents, update).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_round_trip_through_postgres_gives_identical_search_results() {
+    let (_dir, original) = temp_store();
+    create(&original, "hotel", DIM, IndexKind::Exact).await;
+    fill(&original, "hotel").await;
+    let postgres = Backend::Postgres.store().await;
+    let (_back_dir, back) = temp_store();
+
+    let there = copy_collection(&original, &postgres, "hotel", |_| {})
+        .await
+        .unwrap();
+    let again = copy_collection(&postgres, &back, "hotel", |_| {})
+        .await
+        .unwrap();
+    assert_eq!(there, again);
+    assert_eq!((there.documents, there.sources), (347, 2));
+    for store in [&postgres as &dyn Store, &back] {
+        let info = store.collection("hotel").await.unwrap();
+        assert_eq!(info.spec, original.collection("hotel").await.unwrap().spec);
+        assert_eq!(
+            store.sources("hotel").await.unwrap(),
+            original.sources("hotel").await.unwrap()
+        );
+        assert!(store.check_integrity().await.unwrap().is_ok());
+    }
+    // Vectors, texts, sections and metadata arrive bit for bit.
+    assert_eq!(
+        back.export_documents("hotel", None, 1000).await.unwrap(),
+        original
+            .export_documents("hotel", None, 1000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        postgres
+            .export_documents("hotel", None, 1000)
+            .await
+            .unwrap(),
+        original
+            .export_documents("hotel", None, 1000)
+            .await
+            .unwrap()
+    );
+    let mut rng = Rng::new(99);
+    for _ in 0..10 {
+        let vector = rng.unit_vector(DIM);
+        for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
+            let mut request = request("heated pool entry 7", 10, mode);
+            request.filter = crate::common::filter(json!({"price": {"lt": 200}}));
+            let expected = original
+                .search("hotel", &request, Some(&vector))
+                .await
+                .unwrap();
+            let round_trip = back.search("hotel", &request, Some(&vector)).await.unwrap();
+            let strip = |hits: Vec<bellhop_store::Hit>| {
+                hits.into_iter()
+                    .map(|hit| {
+                        (
+                            hit.document_id,
+                            hit.text,
+                            hit.score,
+                            hit.section,
+                            hit.metadata,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(strip(round_trip), strip(expected.clone()), "{mode:?}");
+            if mode == SearchMode::Dense {
+                // PostgreSQL ranks the exact collection the same way (in its own arithmetic).
+                let in_postgres = postgres
+                    .search("hotel", &request, Some(&vector))
+                    .await
+                    .unwrap();
+                let ids = |hits: &[bellhop_store::Hit]| {
+                    hits.iter()
+                        .map(|hit| hit.document_id.clone())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(ids(&in_postgres), ids(&expected));
+                for (a, b) in in_postgres.iter().zip(&expected) {
+                    assert!((a.score - b.score).abs() < 1e-5);
+                }
+            }
+        }
+    }
+    // A copy never overwrites: the target collection exists now.
+    assert!(matches!(
+        copy_collection(&original, &postgres, "hotel", |_| {}).await,
+        Err(StoreError::CollectionExists(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_retried_then_reported_clearly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://bellhop:secret@127.0.0.1:{port}/bellhop");
+    let started = Instant::now();
+    let err = PostgresStore::connect(PostgresOptions::new(&url), Duration::from_millis(800))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(800), "{err}");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(
+        !message.contains("secret"),
+        "the password leaked: {message}"
+    );
+    let bad = PostgresStore::connect(PostgresOptions::new("mysql://x"), Duration::ZERO).await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_fail_fast_while_the_database_is_down_and_recover_after() {
+    let server = PostgresServer::start();
+    let mut options = PostgresOptions::new(server.create_database());
+    options.acquire_timeout = Duration::from_millis(500);
+    let store = PostgresStore::connect(options, Duration::from_secs(10))
+        .await
+        .unwrap();
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    fill(&store, "hotel").await;
+    let keyword = request("heated pool", 5, SearchMode::Keyword);
+    assert_eq!(
+        store.search("hotel", &keyword, None).await.unwrap().len(),
+        5
+    );
+
+    server.kill();
+    let started = Instant::now();
+    let err = store.search("hotel", &keyword, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the store did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Everything acknowledged before the crash is there.
+    assert_eq!(
+        store.search("hotel", &keyword, None).await.unwrap().len(),
+        5
+    );
+    assert_eq!(store.collection("hotel").await.unwrap().documents, 347);
+    assert!(store.check_integrity().await.unwrap().is_ok());
+}
