@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: fetches the model files the tests read, checks
+# The whole test suite, as CI runs it: fetches the model files and PostgreSQL the tests use, checks
 # formatting and lints, runs every test of the workspace, drives the server's
 # OpenAI-compatible endpoints with the official openai Python client (tests/python), then
 # builds the bellhop Python package and runs its tests (crates/bellhop-py/tests).
@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/fetch-model.sh
 bash scripts/fetch-llm.sh
+# PostgreSQL 18 with pgvector: the tests start and stop their own servers from it.
+bash scripts/fetch-postgres.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

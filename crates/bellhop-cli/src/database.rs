@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bellhop_server::config::DatabaseConfig;
-use bellhop_store::{PostgresStore, copy_collection, redact_url};
+use bellhop_store::{IndexKind, PostgresStore, copy_collection, redact_url};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::ingest::IndexArg;
 use crate::store_args::{open_store, runtime};
 
 /// Arguments of `bellhop copy`.
@@ -24,6 +25,9 @@ pub struct CopyArgs {
     /// Collections to copy [default: all]; each must not exist in the target.
     #[arg(long = "collection")]
     collections: Vec<String>,
+    /// The copies' vector index [default: as in the source].
+    #[arg(long, value_enum)]
+    index: Option<IndexArg>,
 }
 
 /// Arguments of `bellhop migrate`.
@@ -87,9 +91,13 @@ pub fn copy(args: &CopyArgs) -> anyhow::Result<()> {
                 .progress_chars("=> "),
             );
             bar.set_prefix(name.clone());
-            let report = copy_collection(from.as_ref(), to.as_ref(), &name, |report| {
-                bar.set_position(report.chunks as u64)
-            })
+            let report = copy_collection(
+                from.as_ref(),
+                to.as_ref(),
+                &name,
+                args.index.map(IndexKind::from),
+                |report| bar.set_position(report.chunks as u64),
+            )
             .await
             .with_context(|| {
                 format!(

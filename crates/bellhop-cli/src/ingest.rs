@@ -23,6 +23,16 @@ pub enum IndexArg {
     Hnsw,
 }
 
+impl From<IndexArg> for IndexKind {
+    fn from(index: IndexArg) -> Self {
+        match index {
+            IndexArg::Auto => IndexKind::Auto,
+            IndexArg::Exact => IndexKind::Exact,
+            IndexArg::Hnsw => IndexKind::Hnsw,
+        }
+    }
+}
+
 /// Arguments of `bellhop ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -74,11 +84,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
             list_columns: args.list_columns.clone(),
             id_field: args.id_field.clone(),
         });
-    let index = match args.index {
-        IndexArg::Auto => IndexKind::Auto,
-        IndexArg::Exact => IndexKind::Exact,
-        IndexArg::Hnsw => IndexKind::Hnsw,
-    };
+    let index = IndexKind::from(args.index);
     let chunking = ChunkingSettings {
         max_tokens: args.chunk_tokens,
         overlap_tokens: args.chunk_overlap,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Result, StoreError};
-use crate::model::{NewDocument, SourceUpdate};
+use crate::model::{IndexKind, NewDocument, SourceUpdate};
 use crate::store::Store;
 
 /// Documents read per page.
@@ -22,21 +22,28 @@ pub struct CopyReport {
 
 /// Copies collection `name` from `from` into `to`, where it must not exist yet: its
 /// definition, documents, chunks with their vectors (nothing is embedded again) and the
-/// content hashes of its sources. `progress` is told the documents and chunks written so far.
+/// content hashes of its sources. `index` replaces the definition's vector index choice
+/// (a collection searched exactly on one machine may want HNSW on a shared database).
+/// `progress` is told the documents and chunks written so far.
 pub async fn copy_collection(
     from: &dyn Store,
     to: &dyn Store,
     name: &str,
+    index: Option<IndexKind>,
     mut progress: impl FnMut(CopyReport),
 ) -> Result<CopyReport> {
     let info = from.collection(name).await?;
+    let mut spec = info.spec.clone();
+    if let Some(index) = index {
+        spec.index = index;
+    }
     let mut hashes: HashMap<String, String> = from
         .sources(name)
         .await?
         .into_iter()
         .map(|source| (source.name, source.content_hash))
         .collect();
-    to.create_collection(info.spec.clone()).await?;
+    to.create_collection(spec).await?;
     let mut report = CopyReport::default();
     // Documents arrive grouped by source. A source with a recorded hash is written in one
     // call with its hash, since a write with a source replaces everything the source had;

@@ -5,3 +5,4 @@ mod common;
 mod ask;
 mod embed;
 mod knowledge;
+mod postgres;

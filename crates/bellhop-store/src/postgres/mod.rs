@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use sqlx_core::migrate::{Migration, MigrationType, Migrator};
 use sqlx_core::row::Row;
-use sqlx_core::sql_str::{AssertSqlSafe, SqlStr};
+use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow, Postgres};
 
@@ -145,8 +145,6 @@ impl From<sqlx_core::migrate::MigrateError> for StoreError {
 fn sql(text: String) -> SqlStr {
     AssertSqlSafe(text).into_sql_str()
 }
-
-use sqlx_core::sql_str::SqlSafeStr as _;
 
 type PgQuery = sqlx_core::query::Query<'static, Postgres, sqlx_postgres::PgArguments>;
 
@@ -378,13 +376,17 @@ impl PostgresStore {
         let mut built = Query::default();
         let target = built.bind(Param::Text(vector_text(vector)));
         let dim = collection.spec.dim;
-        let expression = embedding(dim);
         // The collection id is spliced in (an integer from the database) so the planner can
-        // match the collection's partial index; `+ 0` hides the index for an exact scan.
-        let order = if approximate {
-            format!("{expression} <=> {target}::vector({dim})")
+        // match the collection's partial index, whose expression is the column cast to the
+        // dimension. An exact scan skips that per-row cast, and `+ 0` keeps it off the index.
+        let (expression, order) = if approximate {
+            let expression = embedding(dim);
+            let order = format!("{expression} <=> {target}::vector({dim})");
+            (expression, order)
         } else {
-            format!("({expression} <=> {target}::vector({dim})) + 0")
+            let expression = "c.embedding".to_string();
+            let order = format!("({expression} <=> {target}::vector) + 0");
+            (expression, order)
         };
         let join = if filter.is_empty() {
             ""
@@ -392,7 +394,7 @@ impl PostgresStore {
             "JOIN bellhop_documents d ON d.id = c.document_id"
         };
         built.sql = format!(
-            "SELECT c.id, ({expression} <=> {target}::vector({dim}))::float4 AS distance
+            "SELECT c.id, ({expression} <=> {target}::vector)::float4 AS distance
              FROM bellhop_chunks c {join} WHERE c.collection_id = {} AND ",
             collection.id
         );

@@ -57,10 +57,10 @@ async fn a_copy_round_trip_through_postgres_gives_identical_search_results() {
     let postgres = Backend::Postgres.store().await;
     let (_back_dir, back) = temp_store();
 
-    let there = copy_collection(&original, &postgres, "hotel", |_| {})
+    let there = copy_collection(&original, &postgres, "hotel", None, |_| {})
         .await
         .unwrap();
-    let again = copy_collection(&postgres, &back, "hotel", |_| {})
+    let again = copy_collection(&postgres, &back, "hotel", None, |_| {})
         .await
         .unwrap();
     assert_eq!(there, again);
@@ -137,7 +137,7 @@ async fn a_copy_round_trip_through_postgres_gives_identical_search_results() {
     }
     // A copy never overwrites: the target collection exists now.
     assert!(matches!(
-        copy_collection(&original, &postgres, "hotel", |_| {}).await,
+        copy_collection(&original, &postgres, "hotel", None, |_| {}).await,
         Err(StoreError::CollectionExists(_))
     ));
 }
