@@ -561,8 +561,9 @@ def notes(results):
         "Deploy size: Python counts the installed distributions that requirements.txt needs (CUDA libraries that "
         "torch from PyPI brings in, in brackets without them); bellhop the release binary (stripped in brackets). "
         "The model directory (same for both) is not counted.",
-        "Search: bellhop-embedded searches its 5,000 chunks exactly (its default below 100,000 chunks); the "
-        "prototype uses pgvector's HNSW index (ef_search 40). Top-5 documents shared with "
+        "Search: bellhop-embedded searches its 5,000 chunks exactly (its default below 100,000 chunks); "
+        "bellhop-postgres, copied with `--index hnsw`, uses pgvector's HNSW (ef_search 40), the "
+        "prototype pgvector's HNSW too (ef_search 40). Top-5 documents shared with "
         + LABELS.get(results.get("top5_overlap_reference"), "n/a") + ": "
         + ", ".join(f"{LABELS[n]}: {v:.0%}" for n, v in results.get("top5_overlap", {}).items()) + ".",
         "Cold start: median of the runs, process start to the first answered search, files in the page cache.",
@@ -700,9 +701,9 @@ def run_all(args, wanted, dataset, work):
         if "bellhop-postgres" in wanted:
             bellhop_url = Postgres.instance.database("bellhop_rs")
             if support["copy"]:
-                command = [str(BIN), "copy", "--from", str(data_dir), "--to", bellhop_url]
-                if "--collection" in support["copy_help"]:
-                    command += ["--collection", COLLECTION]
+                # The same vectors, searched with pgvector's HNSW as the prototype searches.
+                command = [str(BIN), "copy", "--from", str(data_dir), "--to", bellhop_url,
+                           "--collection", COLLECTION, "--index", "hnsw"]
             else:
                 command = [str(BIN), "ingest", str(corpus), "--collection", COLLECTION,
                            "--database-url", bellhop_url, "--model", str(MODEL)]

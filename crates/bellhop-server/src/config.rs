@@ -318,8 +318,9 @@ impl ServerConfig {
         }
         figment = figment
             .merge(Env::prefixed("BELLHOP_").split("__").filter(|key| {
+                // The key still has the variable's case here; figment lowercases it later.
                 let top = key.as_str().split('.').next().unwrap_or_default();
-                ENV_KEYS.contains(&top)
+                ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
             }))
             .merge(Serialized::defaults(overrides));
         let config: ServerConfig = figment
@@ -390,11 +391,54 @@ impl ServerConfig {
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
     #[test]
+    fn environment_variables_set_top_level_and_nested_keys() {
+        // The jail restores the environment and keeps tests that read it apart.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BELLHOP_ADDR", "127.0.0.1:18999");
+            jail.set_env("BELLHOP_LIMITS__MAX_K", "42");
+            jail.set_env("BELLHOP_DATABASE_URL", "postgres://db/bellhop");
+            jail.set_env("BELLHOP_DATABASE__MAX_CONNECTIONS", "4");
+            // Another command's variable is not a server setting.
+            jail.set_env("BELLHOP_UPDATE_OPENAPI", "1");
+            let config =
+                ServerConfig::load(None, &serde_json::json!({})).map_err(|err| err.to_string())?;
+            assert_eq!(config.addr.port(), 18999);
+            assert_eq!(config.limits.max_k, 42);
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://db/bellhop")
+            );
+            assert_eq!(config.database.max_connections, 4);
+            assert_eq!(
+                config.database.acquire_timeout_ms,
+                DatabaseConfig::default().acquire_timeout_ms
+            );
+            // Flags still win over the environment.
+            let flagged = ServerConfig::load(None, &serde_json::json!({"addr": "127.0.0.1:9300"}))
+                .map_err(|err| err.to_string())?;
+            assert_eq!(flagged.addr.port(), 9300);
+            jail.set_env("BELLHOP_LIMITS__MAX_K", "many");
+            let err = ServerConfig::load(None, &serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().to_lowercase().contains("max_k"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn file_then_overrides_and_validation() {
+        figment::Jail::expect_with(|_| {
+            file_then_overrides_and_validation_in_a_clean_environment();
+            Ok(())
+        });
+    }
+
+    fn file_then_overrides_and_validation_in_a_clean_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bellhop.toml");
         std::fs::write(

@@ -90,6 +90,54 @@ impl SearchRequest {
     pub fn fusion_depth(&self) -> usize {
         (self.k * 3).max(30)
     }
+
+    /// Candidates each retriever is asked for in this request's mode.
+    pub fn depth(&self) -> usize {
+        match self.mode {
+            SearchMode::Hybrid => self.fusion_depth(),
+            SearchMode::Dense | SearchMode::Keyword => self.k,
+        }
+    }
+
+    /// The final ranking from the retrievers' candidates `(chunk id, score)`, best first: one
+    /// retriever's list as it is, or both fused by reciprocal rank; then `min_score` and `k`.
+    pub fn rank(
+        &self,
+        dense: Vec<(u64, f32)>,
+        keyword: Vec<(u64, f32)>,
+    ) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
+        let ranked = match self.mode {
+            SearchMode::Dense => single(Retriever::Dense, dense),
+            SearchMode::Keyword => single(Retriever::Keyword, keyword),
+            SearchMode::Hybrid => reciprocal_rank_fusion(&[
+                (Retriever::Dense, &dense),
+                (Retriever::Keyword, &keyword),
+            ]),
+        };
+        ranked
+            .into_iter()
+            .filter(|(_, score, _)| self.min_score.is_none_or(|min| *score >= min))
+            .take(self.k)
+            .collect()
+    }
+}
+
+/// One retriever's list, each hit marked with its rank.
+fn single(retriever: Retriever, list: Vec<(u64, f32)>) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
+    list.into_iter()
+        .enumerate()
+        .map(|(index, (id, score))| {
+            (
+                id,
+                score,
+                vec![RetrieverMatch {
+                    retriever,
+                    rank: index + 1,
+                    score,
+                }],
+            )
+        })
+        .collect()
 }
 
 /// A retriever.

@@ -26,9 +26,7 @@ use crate::model::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
-use crate::search::{
-    Hit, Retriever, RetrieverMatch, SearchMode, SearchRequest, reciprocal_rank_fusion,
-};
+use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest};
 use crate::store::{ExportedDocuments, Store};
 use crate::validate::validate_documents;
 
@@ -585,10 +583,7 @@ impl Inner {
                 request.mode
             )));
         }
-        let depth = match request.mode {
-            SearchMode::Hybrid => request.fusion_depth(),
-            _ => request.k,
-        };
+        let depth = request.depth();
         let index = state.index.read().unwrap_or_else(PoisonError::into_inner);
         self.with_reader(|connection| {
             let filter = sql_filter::to_sql(&request.filter);
@@ -608,20 +603,7 @@ impl Inner {
             } else {
                 keyword_search(connection, state.id, &request.query, depth, &filter)?
             };
-            let ranked: Vec<(u64, f32, Vec<RetrieverMatch>)> = match request.mode {
-                SearchMode::Dense => single(Retriever::Dense, dense),
-                SearchMode::Keyword => single(Retriever::Keyword, keyword),
-                SearchMode::Hybrid => reciprocal_rank_fusion(&[
-                    (Retriever::Dense, &dense),
-                    (Retriever::Keyword, &keyword),
-                ]),
-            };
-            let ranked: Vec<_> = ranked
-                .into_iter()
-                .filter(|(_, score, _)| request.min_score.is_none_or(|min| *score >= min))
-                .take(request.k)
-                .collect();
-            fetch_hits(connection, ranked)
+            fetch_hits(connection, request.rank(dense, keyword))
         })
     }
 
@@ -696,23 +678,6 @@ impl Inner {
             chunks: total_chunks,
         })
     }
-}
-
-fn single(retriever: Retriever, list: Vec<(u64, f32)>) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
-    list.into_iter()
-        .enumerate()
-        .map(|(index, (id, score))| {
-            (
-                id,
-                score,
-                vec![RetrieverMatch {
-                    retriever,
-                    rank: index + 1,
-                    score,
-                }],
-            )
-        })
-        .collect()
 }
 
 /// Deletes a document (if present) with its chunks and keyword rows; returns the chunk ids.
