@@ -47,7 +47,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,62 +56,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from serving import children, cpu_seconds, free_port, log, post, wrk  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = ROOT / "target" / "release" / "bellhop"
 MODEL = ROOT / "models" / "all-MiniLM-L6-v2"
-ROTATE = ROOT / "bench" / "load" / "rotate.lua"
 POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
 COLLECTION = "eval-msmarco-5k"
-REQUEST_TIMEOUT_S = 10
-
-
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url, body, timeout=30):
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.status, json.loads(response.read())
-
-
-def children(pid):
-    """The process ids below `pid`, recursively."""
-    by_parent = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            by_parent.setdefault(ppid, []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in by_parent.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def cpu_seconds(pids):
-    """utime + stime of `pids` (each process's threads included)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds():
@@ -253,30 +205,6 @@ class Replica:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log_file.close()
-
-
-def wrk(url, bodies, connections, seconds):
-    threads = min(2, connections)
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", f"{REQUEST_TIMEOUT_S}s",
-         "-s", str(ROTATE), url, "--", str(bodies)],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    summary = json.loads(out.strip().splitlines()[-1])
-    seconds_run = summary["duration_us"] / 1e6
-    errors = {k.removeprefix("errors_"): summary[k] for k in summary if k.startswith("errors_")}
-    return {
-        "connections": connections,
-        "seconds": seconds,
-        "requests": summary["requests"],
-        "requests_per_s": round(summary["requests"] / seconds_run, 1),
-        "p50_ms": summary["p50_us"] / 1e3,
-        "p90_ms": summary["p90_us"] / 1e3,
-        "p99_ms": summary["p99_us"] / 1e3,
-        "max_ms": summary["max_us"] / 1e3,
-        "errors": sum(errors.values()),
-        "error_kinds": errors,
-    }
 
 
 def commits(pg):
