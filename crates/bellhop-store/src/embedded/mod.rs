@@ -26,7 +26,7 @@ use crate::model::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
-use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest};
+use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest, in_rank_order};
 use crate::store::{ExportedDocuments, Store};
 use crate::validate::validate_documents;
 
@@ -797,7 +797,7 @@ fn fetch_hits(
         vec!["?"; ranked.len()].join(", ")
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let mut rows: HashMap<u64, Hit> = statement
+    let rows: HashMap<u64, Hit> = statement
         .query_map(
             params_from_iter(ranked.iter().map(|(id, _, _)| *id as i64)),
             |row| {
@@ -818,16 +818,7 @@ fn fetch_hits(
         )?
         .map(|hit| hit.map(|hit| (hit.chunk_id, hit)))
         .collect::<rusqlite::Result<_>>()?;
-    Ok(ranked
-        .into_iter()
-        .filter_map(|(id, score, found_by)| {
-            rows.remove(&id).map(|hit| Hit {
-                score,
-                found_by,
-                ..hit
-            })
-        })
-        .collect())
+    Ok(in_rank_order(ranked, rows))
 }
 
 fn document_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {

@@ -25,7 +25,7 @@ use crate::model::{
     ActiveIndex, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IndexKind,
     IntegrityReport, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
 };
-use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest};
+use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest, in_rank_order};
 use crate::store::{ExportedDocuments, PoolStats, Store};
 use crate::validate::validate_documents;
 
@@ -501,16 +501,7 @@ impl PostgresStore {
                 },
             );
         }
-        Ok(ranked
-            .into_iter()
-            .filter_map(|(id, score, found_by)| {
-                by_id.remove(&id).map(|hit| Hit {
-                    score,
-                    found_by,
-                    ..hit
-                })
-            })
-            .collect())
+        Ok(in_rank_order(ranked, by_id))
     }
 
     /// Deletes a document with its chunks inside `tx`; true if it existed.
