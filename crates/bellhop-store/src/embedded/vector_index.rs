@@ -154,6 +154,7 @@ impl VectorIndex {
             match Index::restore(path) {
                 Ok(index) if index.size() == self.len() && index.dimensions() == self.dim => {
                     index.change_expansion_search(HNSW_EXPANSION_SEARCH);
+                    reserve(&index, index.size())?;
                     if self.ids.iter().all(|id| index.contains(*id)) {
                         self.hnsw = Some(index);
                         return Ok(());
@@ -409,10 +410,26 @@ impl VectorIndex {
     }
 }
 
-fn add_to_hnsw(index: &Index, ids: &[u64], vectors: &[f32], dim: usize) -> Result<()> {
+/// Threads that may use a graph at once. usearch keeps per-thread search state for a fixed
+/// number of threads (the core count unless told) and fails a search beyond it; the store
+/// runs up to two searches per core (its reader connections) beside the rayon threads that
+/// add rows, one per core.
+fn graph_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .max(2)
+        * 3
+}
+
+/// Makes room in `index` for `capacity` rows and [`graph_threads`] concurrent users.
+fn reserve(index: &Index, capacity: usize) -> Result<()> {
     index
-        .reserve(index.size() + ids.len())
-        .map_err(|err| StoreError::Index(err.to_string()))?;
+        .reserve_capacity_and_threads(capacity, graph_threads())
+        .map_err(|err| StoreError::Index(err.to_string()))
+}
+
+fn add_to_hnsw(index: &Index, ids: &[u64], vectors: &[f32], dim: usize) -> Result<()> {
+    reserve(index, index.size() + ids.len())?;
     // usearch adds concurrently from several threads into one graph.
     ids.par_iter()
         .zip(vectors.par_chunks_exact(dim))
@@ -524,6 +541,28 @@ mod tests {
             .map(|h| h.0)
             .collect();
         assert_eq!(found, brute_force(&allowed_rows, query, 10));
+    }
+
+    #[test]
+    fn as_many_threads_as_the_store_runs_search_one_graph_at_once() {
+        let rows = random_rows(300, 16, 3);
+        let mut index = VectorIndex::new(16, IndexKind::Hnsw);
+        index.insert_many(&rows).unwrap();
+        let index = &index;
+        let rows = &rows;
+        let barrier = std::sync::Barrier::new(graph_threads());
+        std::thread::scope(|scope| {
+            for thread in 0..graph_threads() {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for round in 0..200 {
+                        let query = &rows[(thread * 31 + round) % rows.len()].1;
+                        index.search(query, 5, None).unwrap();
+                    }
+                });
+            }
+        });
     }
 
     #[test]
