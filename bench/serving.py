@@ -3,6 +3,7 @@ JSON requests, process CPU from /proc, and wrk runs over rotating request bodies
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -84,3 +85,15 @@ def wrk(url, bodies, connections, seconds):
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
+
+
+def stop_process(process, log_file):
+    """SIGTERM, then after 30 s SIGKILL to its process group; closes its log."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log_file.close()

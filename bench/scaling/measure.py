@@ -57,7 +57,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from serving import children, cpu_seconds, free_port, log, post, wrk  # noqa: E402
+from serving import children, cpu_seconds, free_port, log, post, stop_process, wrk  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -197,14 +197,7 @@ class Replica:
                 if line.startswith("bellhop_store_connections")}
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log_file.close()
+        stop_process(self.process, self.log_file)
 
 
 def commits(pg):
