@@ -43,7 +43,8 @@ struct Linear {
     /// on both shapes of this model family (see `examples/gemm_probe.rs`).
     weight_t: Tensor,
     /// The same `(in, out)` matrix, contiguous, for the few-row kernel that short queries take
-    /// (`kernels::few_rows_matmul`); shares `weight_t`'s storage where that is contiguous.
+    /// (`kernels::few_rows_matmul`) on CPUs without AVX-512; shares `weight_t`'s storage where
+    /// that is contiguous, or where the kernel is not used.
     weight_in_out: Tensor,
     bias: Vec<f32>,
 }
@@ -56,11 +57,16 @@ impl Linear {
 
     fn from_parts(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
         let (out_dim, in_dim) = weight.dims2()?;
-        let weight_in_out = weight.t()?.contiguous()?;
         let weight_t = if in_dim > out_dim {
-            weight_in_out.clone()
+            weight.t()?.contiguous()?
         } else {
             weight.t()?
+        };
+        // The copy costs ~28 MB for a MiniLM; only CPUs that run the kernel need it.
+        let weight_in_out = if kernels::few_rows_limit() > 0 {
+            weight_t.contiguous()?
+        } else {
+            weight_t.clone()
         };
         Ok(Self {
             weight_t,
@@ -92,7 +98,7 @@ impl Linear {
     }
 
     fn forward(&self, xs: &Tensor, activation: Option<HiddenAct>) -> candle_core::Result<Tensor> {
-        let weight = if xs.dim(0)? <= kernels::FEW_ROWS {
+        let weight = if xs.dim(0)? <= kernels::few_rows_limit() {
             &self.weight_in_out
         } else {
             &self.weight_t

@@ -57,7 +57,7 @@ impl CustomOp2 for Dense<'_> {
         };
 
         let contiguous_in_out = *weight_cs == 1 && *weight_rs == out_dim;
-        if rows <= FEW_ROWS && contiguous_in_out {
+        if rows <= few_rows_limit() && contiguous_in_out {
             let mut out = vec![0f32; rows * out_dim];
             few_rows_matmul(
                 rows,
@@ -118,14 +118,39 @@ impl CustomOp2 for Dense<'_> {
     }
 }
 
-/// Up to this many rows, [`Dense`] runs [`few_rows_matmul`] instead of `gemm`: one short query.
-/// Batches of several queries stay with `gemm`, which measured faster for them under load
-/// (a cut-over at 64 rows cost half the throughput at 10 connections).
+/// The most rows [`few_rows_matmul`] takes: one short query. Batches of several queries stay
+/// with `gemm`, which measured faster for them under load (a cut-over at 64 rows cost half
+/// the throughput at 10 connections).
 pub const FEW_ROWS: usize = 16;
+
+/// Up to this many rows, [`Dense`] runs [`few_rows_matmul`] instead of `gemm`: [`FEW_ROWS`]
+/// on CPUs without AVX-512, none on those with it. There `gemm` runs its AVX-512 kernels and
+/// measured twice as fast as this one even for a single 10-token query (7 against 14 ms).
+pub fn few_rows_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| if gemm_has_avx512() { 0 } else { FEW_ROWS })
+}
+
+/// Whether `gemm` (built with its `x86-v4` feature) takes its AVX-512 path on this CPU: the
+/// same feature set `pulp` checks for its V4 level.
+fn gemm_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512cd")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 /// Rows whose accumulators [`few_rows_matmul`] keeps in registers at once; further blocks of
 /// rows re-read the same weight tile from L1/L2.
 const ROW_BLOCK: usize = 16;
-/// Output columns per register tile of [`few_rows_matmul`]: one 512-bit or two 256-bit vectors.
+/// Output columns per register tile of [`few_rows_matmul`]: two 256-bit vectors.
 const TILE: usize = 16;
 
 /// `out = x · W + bias` for at most [`FEW_ROWS`] rows, with `W` a contiguous `(in, out)` matrix.
@@ -183,7 +208,7 @@ struct SharedOut(*mut f32);
 // SAFETY: the pointer is only written through at indices that tasks own exclusively.
 unsafe impl Sync for SharedOut {}
 
-/// Runs one column tile with the widest vectors the CPU offers.
+/// Runs one column tile with AVX2 where the CPU has it (CPUs with AVX-512 use `gemm` instead).
 ///
 /// # Safety
 /// `out` must point to `rows × out_dim` floats that no one else writes in this tile's columns.
@@ -200,21 +225,6 @@ unsafe fn tile_dispatch(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn run_avx512(
-            rows: usize,
-            in_dim: usize,
-            out_dim: usize,
-            x: &[f32],
-            weight: &[f32],
-            bias: &[f32],
-            out: *mut f32,
-            tile: usize,
-        ) {
-            // SAFETY: forwarded from the caller.
-            unsafe { tile_rows(rows, in_dim, out_dim, x, weight, bias, out, tile) }
-        }
         #[target_feature(enable = "avx2,fma")]
         #[allow(clippy::too_many_arguments)]
         unsafe fn run_avx2(
@@ -230,16 +240,9 @@ unsafe fn tile_dispatch(
             // SAFETY: forwarded from the caller.
             unsafe { tile_rows(rows, in_dim, out_dim, x, weight, bias, out, tile) }
         }
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features, checked just above; the rest is the caller's.
-            unsafe { run_avx512(rows, in_dim, out_dim, x, weight, bias, out.0, tile) };
-            return;
-        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: as above.
+            // SAFETY: the CPU has the features, checked just above; the rest is the caller's.
             unsafe { run_avx2(rows, in_dim, out_dim, x, weight, bias, out.0, tile) };
             return;
         }
