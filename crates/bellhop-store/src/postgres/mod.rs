@@ -359,16 +359,9 @@ impl PostgresStore {
         limit: usize,
         filter: &crate::filter::Filter,
     ) -> Result<Vec<(u64, f32)>> {
+        // Sorting is off in the search's transaction (see `search`), so the HNSW index is the
+        // only plan for an approximate search; the exact one sorts all the same (no other plan).
         let approximate = collection.spec.index != IndexKind::Exact;
-        if approximate {
-            // The planner prices a small collection's rows, fetched by collection id and
-            // sorted, below the HNSW walk, but reading every row's vector costs far more
-            // than it thinks (9.7 ms against 0.24 ms at 2,000 chunks). Without sorting, the
-            // index, which yields rows in order, is the only plan left.
-            sqlx_core::query::query("SET LOCAL enable_sort = off")
-                .execute(&mut *connection)
-                .await?;
-        }
         let mut hits = self
             .dense_query(connection, collection, vector, limit, filter, approximate)
             .await?;
@@ -929,14 +922,24 @@ impl Store for PostgresStore {
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
+        // A dense search switches sorting off for the transaction, in the statement that
+        // looks the collection up (a round trip fewer than a `SET LOCAL`): the planner prices
+        // a small collection's rows, fetched by collection id and sorted, below the HNSW walk,
+        // but reading every row's vector costs far more than it thinks (9.7 ms against
+        // 0.24 ms at 2,000 chunks). Keyword ranking and the row fetch sort in every plan, so
+        // sorting off leaves their plans as they were.
+        let lookup = if request.mode == SearchMode::Keyword {
+            "SELECT id, spec, version FROM bellhop_collections WHERE name = $1"
+        } else {
+            "SELECT id, spec, version, set_config('enable_sort', 'off', true)
+             FROM bellhop_collections WHERE name = $1"
+        };
         let row = collection_row(
-            &sqlx_core::query::query(
-                "SELECT id, spec, version FROM bellhop_collections WHERE name = $1",
-            )
-            .bind(collection.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::CollectionNotFound(collection.to_string()))?,
+            &sqlx_core::query::query(lookup)
+                .bind(collection.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::CollectionNotFound(collection.to_string()))?,
         )?;
         if request.mode != SearchMode::Keyword && query_vector.is_none() {
             return Err(StoreError::Invalid(format!(
@@ -955,18 +958,17 @@ impl Store for PostgresStore {
             )));
         }
         let depth = request.depth();
-        // Keyword first: the dense query switches sorting off for the rest of the transaction.
-        let keyword = if request.mode == SearchMode::Dense {
-            Vec::new()
-        } else {
-            Self::keyword(&mut tx, &row, &request.query, depth, &request.filter).await?
-        };
         let dense = match query_vector {
             Some(vector) if request.mode != SearchMode::Keyword => {
                 self.dense(&mut tx, &row, vector, depth, &request.filter)
                     .await?
             }
             _ => Vec::new(),
+        };
+        let keyword = if request.mode == SearchMode::Dense {
+            Vec::new()
+        } else {
+            Self::keyword(&mut tx, &row, &request.query, depth, &request.filter).await?
         };
         let hits = Self::fetch_hits(&mut tx, request.rank(dense, keyword)).await?;
         tx.commit().await?;

@@ -210,3 +210,54 @@ async fn requests_fail_fast_while_the_database_is_down_and_recover_after() {
     assert_eq!(store.collection("hotel").await.unwrap().documents, 347);
     assert!(store.check_integrity().await.unwrap().is_ok());
 }
+
+/// Index scans of the collections' HNSW indexes so far, as PostgreSQL's statistics count them.
+fn hnsw_index_scans(server: &PostgresServer, database: &str) -> u64 {
+    server
+        .psql(
+            database,
+            "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes
+             WHERE indexrelname LIKE 'bellhop_chunks_hnsw_%'",
+        )
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dense_and_hybrid_searches_walk_the_hnsw_index_even_on_a_small_collection() {
+    // On a few hundred rows the planner would rather fetch the collection and sort it than
+    // walk the graph; the store must leave it no choice.
+    let server = PostgresServer::shared();
+    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+        .await
+        .unwrap();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let store = PostgresStore::connect(PostgresOptions::new(url), Duration::from_secs(10))
+        .await
+        .unwrap();
+    create(&store, "hotel", DIM, IndexKind::Hnsw).await;
+    fill(&store, "hotel").await;
+    let mut rng = Rng::new(5);
+    for mode in [SearchMode::Dense, SearchMode::Hybrid] {
+        let before = hnsw_index_scans(server, &database);
+        for _ in 0..3 {
+            let vector = rng.unit_vector(DIM);
+            let hits = store
+                .search("hotel", &request("heated pool", 10, mode), Some(&vector))
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 10, "{mode:?}");
+        }
+        // Backends report their statistics within a second or so of going idle.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while hnsw_index_scans(server, &database) < before + 3 {
+            assert!(
+                Instant::now() < deadline,
+                "{mode:?} searches did not use the HNSW index ({} scans before, {} after)",
+                before,
+                hnsw_index_scans(server, &database)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
