@@ -261,3 +261,46 @@ async fn dense_and_hybrid_searches_walk_the_hnsw_index_even_on_a_small_collectio
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_searches_a_collection_another_replica_deleted_and_created_again() {
+    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+        .await
+        .unwrap();
+    let connect = || PostgresStore::connect(PostgresOptions::new(url.clone()), Duration::ZERO);
+    let (reader, writer) = (connect().await.unwrap(), connect().await.unwrap());
+    let mut rng = Rng::new(21);
+    let vector = rng.unit_vector(DIM);
+    let dense = request("pool", 5, SearchMode::Dense);
+    for index in [IndexKind::Hnsw, IndexKind::Exact] {
+        create(&writer, "hotel", DIM, index).await;
+        fill(&writer, "hotel").await;
+        // Twice: the second search is served by what the first taught the reader.
+        for _ in 0..2 {
+            let hits = reader.search("hotel", &dense, Some(&vector)).await.unwrap();
+            assert_eq!(hits.len(), 5);
+        }
+        writer.delete_collection("hotel").await.unwrap();
+        assert!(matches!(
+            reader.search("hotel", &dense, Some(&vector)).await,
+            Err(StoreError::CollectionNotFound(_))
+        ));
+        // The same name again, other contents: the reader must not answer from the old id.
+        create(&writer, "hotel", DIM, index).await;
+        writer
+            .put_documents(
+                "hotel",
+                vec![document(
+                    "only",
+                    vec![chunk("the only chunk", vector.clone())],
+                )],
+                None,
+            )
+            .await
+            .unwrap();
+        let hits = reader.search("hotel", &dense, Some(&vector)).await.unwrap();
+        assert_eq!(hits.len(), 1, "{index:?}");
+        assert_eq!(hits[0].document_id, "only");
+        writer.delete_collection("hotel").await.unwrap();
+    }
+}
