@@ -366,7 +366,8 @@ def fmt_ratio(r):
         return "n/a"
     if r == float("inf"):
         return "∞"
-    return f"{r:.1f}×" if r < 10 else f"{r:.0f}×"
+    # One decimal up to 100: rounding 10.5 to "11×" would read as meeting an ÷11 goal.
+    return f"{r:.1f}×" if r < 100 else f"{r:.0f}×"
 
 
 def level_run(config, level):
