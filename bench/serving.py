@@ -51,6 +51,16 @@ def children(pid):
     return found
 
 
+def postgres_pids(data_dir):
+    """The postmaster of the PostgreSQL cluster in `data_dir` and every process below it;
+    none when it is not running."""
+    try:
+        postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return []
+    return [postmaster] + children(postmaster)
+
+
 def cpu_seconds(pids):
     """utime + stime of `pids` (each process's threads included)."""
     ticks = 0

@@ -57,7 +57,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from serving import children, cpu_seconds, free_port, log, post, stop_process, wrk  # noqa: E402
+from serving import cpu_seconds, free_port, log, post, postgres_pids, stop_process, wrk  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -116,11 +116,7 @@ class Postgres:
         return self.psql(sql)[0][0]
 
     def pids(self):
-        try:
-            postmaster = int((self.dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError):
-            return []
-        return [postmaster] + children(postmaster)
+        return postgres_pids(self.dir)
 
     def cpu_seconds(self):
         """CPU seconds of the postmaster and every process it started, finished ones included

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from serving import REQUEST_TIMEOUT_S, children, cpu_seconds, free_port, log, post, stop_process, wrk  # noqa: E402
+from serving import REQUEST_TIMEOUT_S, children, cpu_seconds, free_port, log, post, postgres_pids, stop_process, wrk  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -299,11 +299,7 @@ class Postgres:
         return self.url.rsplit("/", 1)[0] + "/" + name
 
     def pids(self):
-        try:
-            postmaster = int((self.dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError):
-            return []
-        return [postmaster] + children(postmaster)
+        return postgres_pids(self.dir)
 
     def memory(self):
         pids = self.pids()
