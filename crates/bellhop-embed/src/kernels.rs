@@ -147,6 +147,7 @@ fn gemm_has_avx512() -> bool {
         false
     }
 }
+
 /// Rows whose accumulators [`few_rows_matmul`] keeps in registers at once; further blocks of
 /// rows re-read the same weight tile from L1/L2.
 const ROW_BLOCK: usize = 16;
