@@ -8,8 +8,9 @@
 //! whose neighbourhoods live on a low-dimensional surface. Prints one JSON line per size:
 //! dense search latency excluding query embedding (p50/p99, ms; after writing, and again
 //! after reopening the store), the index in use, recall@10 against a brute-force scan, write
-//! throughput, and the time from opening the store to the first answered query. With `SEARCH_BENCH_DIR` set, stores are kept under it and reused by
-//! later runs of the same size and data (the write throughput is then not measured).
+//! throughput, and the time from opening the store to the first answered query. With
+//! `SEARCH_BENCH_DIR` set, stores are kept under it and reused by later runs of the same size
+//! and data (the write throughput is then not measured).
 
 use std::collections::HashSet;
 use std::time::Instant;

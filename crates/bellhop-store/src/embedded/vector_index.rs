@@ -26,8 +26,9 @@ const SELECTIVE_FILTER_SHARE: f64 = 0.05;
 
 /// HNSW build and search parameters. On 1M latent vectors (`examples/search_bench.rs`),
 /// ef_search 112 measured recall@10 0.958 at ~1.3 ms p50, 128 gave 0.968 at ~1.7 ms and 96
-/// fell to 0.943; an ef_construction of 256 or more rescored candidates raised recall by
-/// under 0.002, so the walk's width, not the graph or the int8 ordering, is what bounds it.
+/// fell to 0.943. Building with ef_construction 256, or rescoring 128 candidates instead of
+/// 32, raised recall by under 0.002: the walk's width bounds it, not the graph or the int8
+/// ordering.
 const HNSW_CONNECTIVITY: usize = 32;
 const HNSW_EXPANSION_ADD: usize = 128;
 const HNSW_EXPANSION_SEARCH: usize = 112;
