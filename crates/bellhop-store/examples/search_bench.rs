@@ -144,10 +144,15 @@ async fn main() -> anyhow::Result<()> {
     for size in sizes {
         // SEARCH_BENCH_DIR keeps the store: a second run on the same size reuses it and only
         // regenerates the (deterministic) vectors for the recall check.
-        let scratch = tempfile::tempdir()?;
-        let dir = match std::env::var_os("SEARCH_BENCH_DIR") {
-            Some(root) => std::path::PathBuf::from(root).join(format!("{data_name}-{size}")),
-            None => scratch.path().to_path_buf(),
+        let (dir, _scratch) = match std::env::var_os("SEARCH_BENCH_DIR") {
+            Some(root) => (
+                std::path::PathBuf::from(root).join(format!("{data_name}-{size}")),
+                None,
+            ),
+            None => {
+                let scratch = tempfile::tempdir()?;
+                (scratch.path().to_path_buf(), Some(scratch))
+            }
         };
         let mut random = Random(size as u64);
         let data = Data::new(data_name, &mut random)?;
@@ -168,26 +173,31 @@ async fn main() -> anyhow::Result<()> {
         }
         let write_started = Instant::now();
         for start in (0..size).step_by(BATCH) {
-            let documents: Vec<NewDocument> = (start..(start + BATCH).min(size))
-                .map(|i| {
-                    let vector = data.unit_vector(&mut random);
-                    vectors.push(vector.clone());
-                    NewDocument {
-                        id: format!("d{i}"),
-                        title: format!("Document {i}"),
-                        source: "bench".into(),
-                        metadata: Default::default(),
-                        chunks: vec![NewChunk {
-                            section: Vec::new(),
-                            text: format!("chunk number {i}"),
-                            vector,
-                        }],
-                    }
-                })
+            let batch: Vec<Vec<f32>> = (start..(start + BATCH).min(size))
+                .map(|_| data.unit_vector(&mut random))
                 .collect();
             if !reused {
+                let documents = batch
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, vector)| {
+                        let i = start + offset;
+                        NewDocument {
+                            id: format!("d{i}"),
+                            title: format!("Document {i}"),
+                            source: "bench".into(),
+                            metadata: Default::default(),
+                            chunks: vec![NewChunk {
+                                section: Vec::new(),
+                                text: format!("chunk number {i}"),
+                                vector: vector.clone(),
+                            }],
+                        }
+                    })
+                    .collect();
                 store.put_documents("bench", documents, None).await?;
             }
+            vectors.extend(batch);
         }
         let write_seconds = write_started.elapsed().as_secs_f64();
         let queries: Vec<Vec<f32>> = (0..query_count)
