@@ -25,9 +25,9 @@ pub enum Format {
     Pdf,
     /// One record per row.
     Csv,
-    /// A JSON array of records, or one record.
+    /// JSON of any shape: the records in it, found at any depth.
     Json,
-    /// One JSON record per line.
+    /// One JSON value per line, each read like a JSON file.
     JsonLines,
 }
 
