@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::extractive::{Answer, Citation};
+use crate::answerability::Answerability;
+use crate::extractive::{Answer, Citation, text_pieces};
 
 /// Which generator writes an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -176,6 +177,57 @@ pub struct AskOutcome {
     pub cached: bool,
     /// The deadline the answer was held to.
     pub deadline: Duration,
+    /// Whether the sources were judged to answer the question, and on what evidence.
+    pub answerability: Answerability,
+    /// The question's language (ISO 639-1 where it has one), when it could be told.
+    pub question_language: Option<String>,
+}
+
+/// What [`crate::AnswerEngine::ask`] gives: an answer that is already complete, or the
+/// events of one a model is writing.
+#[derive(Debug)]
+pub enum AskReply {
+    /// Complete: abstained, extractive or from the cache.
+    Finished(Box<AskOutcome>),
+    /// Being written: citations, text pieces, then done.
+    Streaming(mpsc::Receiver<AskEvent>),
+}
+
+impl AskReply {
+    /// Waits for the whole answer; `None` when the stream stopped before it was complete.
+    pub async fn finished(self) -> Option<AskOutcome> {
+        match self {
+            Self::Finished(outcome) => Some(*outcome),
+            Self::Streaming(mut events) => {
+                while let Some(event) = events.recv().await {
+                    if let AskEvent::Done(outcome) = event {
+                        return Some(*outcome);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The answer as events; a complete one becomes its citations, its text in pieces of a
+    /// few words, and done, as a model would have streamed it.
+    pub fn into_events(self) -> mpsc::Receiver<AskEvent> {
+        match self {
+            Self::Streaming(events) => events,
+            Self::Finished(outcome) => {
+                let pieces = text_pieces(&outcome.answer.answer);
+                let (sender, receiver) = mpsc::channel(pieces.len() + 2);
+                // The channel holds every event, so none of these sends can wait or fail
+                // for want of room.
+                let _ = sender.try_send(AskEvent::Citations(outcome.answer.citations.clone()));
+                for piece in pieces {
+                    let _ = sender.try_send(AskEvent::Delta(piece));
+                }
+                let _ = sender.try_send(AskEvent::Done(outcome));
+                receiver
+            }
+        }
+    }
 }
 
 /// What an answer stream carries, in this order: citations once, text pieces, then done.
@@ -294,6 +346,8 @@ pub(crate) struct Generation {
     pub first_token_share: f64,
     pub retrieval_ms: f64,
     pub streaming: bool,
+    pub answerability: Answerability,
+    pub question_language: Option<String>,
 }
 
 /// How a generation ended.
@@ -323,6 +377,8 @@ pub(crate) async fn run_generation(
         first_token_share,
         retrieval_ms,
         streaming,
+        answerability,
+        question_language,
     } = generation;
     let kind = choice.as_str();
     let first_token_by = started + deadline.mul_f64(first_token_share.clamp(0.05, 1.0));
@@ -375,6 +431,7 @@ pub(crate) async fn run_generation(
                     answer: text.trim().to_string(),
                     citations: sources,
                     generator: kind.to_string(),
+                    abstained: false,
                     degraded: false,
                     reason: None,
                     usage: Some(usage),
@@ -420,6 +477,8 @@ pub(crate) async fn run_generation(
         },
         cached: false,
         deadline,
+        answerability,
+        question_language,
     };
     let _ = events.send(AskEvent::Done(Box::new(outcome))).await;
     cacheable.then_some(answer)

@@ -5,19 +5,23 @@
 //! find an entry computed before it: invalidation needs no sweep and has no race window.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bellhop_embed::EmbeddingQueue;
-use bellhop_store::{CollectionSpec, CollectionVersion, Hit, SearchMode, SearchRequest, Store};
+use bellhop_retrieval::{BoundedCache, CacheStats, Retrieval, Searcher};
+use bellhop_store::{CollectionVersion, Hit, SearchRequest, Store};
 use tokio::sync::mpsc;
 
+use crate::answerability::{
+    Answerability, AnswerabilityThresholds, Vocabulary, assess, without_terms,
+};
 use crate::ask::{
-    AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskTimings, Generation, GenerationCounters,
+    AnswerPolicy, AskOptions, AskOutcome, AskReply, AskTimings, Generation, GenerationCounters,
     GeneratorChoice, Generators, grounded_messages, run_generation, select_sources,
 };
-use crate::cache::{BoundedCache, CacheStats};
 use crate::error::{AnswerError, Result};
-use crate::extractive::{Answer, extractive_answer, text_pieces};
+use crate::extractive::{Answer, DEFAULT_FALLBACK, extractive_answer};
 
 /// Entries per cache; 0 switches a cache off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,70 +69,51 @@ impl ResultKey {
         Self {
             collection: collection.to_string(),
             version,
-            query: request.query.clone(),
+            query: request.query().to_string(),
             parameters: format!(
                 "{}|{:?}|{}|{:?}",
-                request.k,
-                request.mode,
-                serde_json::to_string(&request.filter).unwrap_or_default(),
-                request.min_score.map(f32::to_bits)
+                request.k(),
+                request.mode(),
+                serde_json::to_string(request.filter()).unwrap_or_default(),
+                request.min_score().map(f32::to_bits)
             ),
         }
     }
 }
 
-/// Hits of one search and where they came from.
-#[derive(Debug, Clone)]
-pub struct Retrieval {
-    /// The hits, best first.
-    pub hits: Arc<Vec<Hit>>,
-    /// The collection version searched.
-    pub version: CollectionVersion,
-    /// Whether the hits came from the cache.
-    pub cached: bool,
-    /// Milliseconds spent embedding the query (0 when cached).
-    pub embed_ms: f64,
-    /// Milliseconds spent searching (0 when cached).
-    pub search_ms: f64,
-}
-
 /// Query embedding, search and answers over one store and one embedding queue.
 pub struct AnswerEngine {
-    store: Arc<dyn Store>,
-    queue: EmbeddingQueue,
-    embeddings: BoundedCache<String, Arc<Vec<f32>>>,
+    searcher: Searcher,
     searches: BoundedCache<ResultKey, Arc<Vec<Hit>>>,
     answers: BoundedCache<ResultKey, Arc<Answer>>,
-    /// Specs of collections (by uid, which a re-created collection does not reuse) whose model
-    /// was checked against the queue's.
-    specs: BoundedCache<u64, Arc<CollectionSpec>>,
     generators: Generators,
     policy: AnswerPolicy,
     generation_counters: GenerationCounters,
+    abstentions: AtomicU64,
+    /// Collection vocabularies by version (`None`: too large to read whole).
+    vocabularies: BoundedCache<CollectionVersion, Option<Arc<Vocabulary>>>,
 }
 
-/// Most collection specs kept; a spec is re-read after it falls out.
-const SPECS_CACHED: usize = 4096;
-
-/// Collapses runs of whitespace and trims, so that trivially different spellings of one
-/// question share cache entries (and get the same embedding).
-fn normalise(query: &str) -> String {
-    query.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+/// Above this many chunks a collection's vocabulary is not read: questions are then judged
+/// on their sources and meaning alone.
+const VOCABULARY_MAX_CHUNKS: u64 = 50_000;
+/// Documents read per page when reading a vocabulary.
+const VOCABULARY_PAGE: usize = 500;
+/// Vocabularies kept, one per collection in use.
+const VOCABULARIES_CACHED: usize = 64;
 
 impl AnswerEngine {
     /// An engine over `store`, embedding with `queue`.
     pub fn new(store: Arc<dyn Store>, queue: EmbeddingQueue, caches: CacheOptions) -> Self {
         Self {
-            store,
-            queue,
-            embeddings: BoundedCache::new(caches.embeddings),
+            searcher: Searcher::new(store, queue, caches.embeddings),
             searches: BoundedCache::new(caches.searches),
             answers: BoundedCache::new(caches.answers),
-            specs: BoundedCache::new(SPECS_CACHED),
             generators: Generators::default(),
             policy: AnswerPolicy::default(),
             generation_counters: GenerationCounters::default(),
+            abstentions: AtomicU64::new(0),
+            vocabularies: BoundedCache::new(VOCABULARIES_CACHED),
         }
     }
 
@@ -156,18 +141,23 @@ impl AnswerEngine {
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        self.searcher.store()
     }
 
     /// The embedding queue.
     pub fn queue(&self) -> &EmbeddingQueue {
-        &self.queue
+        self.searcher.queue()
+    }
+
+    /// The retrieval path under the result caches.
+    pub fn searcher(&self) -> &Searcher {
+        &self.searcher
     }
 
     /// Counters of the embedding, search and answer caches.
     pub fn cache_stats(&self) -> [(&'static str, CacheStats); 3] {
         [
-            ("embeddings", self.embeddings.stats()),
+            ("embeddings", self.searcher.embedding_cache_stats()),
             ("searches", self.searches.stats()),
             ("answers", self.answers.stats()),
         ]
@@ -175,49 +165,23 @@ impl AnswerEngine {
 
     /// Embeds a query, through the cache.
     pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let query = normalise(query);
-        if let Some(vector) = self.embeddings.get(&query) {
-            return Ok(vector);
-        }
-        let vector = Arc::new(self.queue.embed(&query).await?);
-        self.embeddings.insert(query, Arc::clone(&vector));
-        Ok(vector)
-    }
-
-    /// The collection's spec, read once per collection.
-    async fn spec(
-        &self,
-        collection: &str,
-        version: CollectionVersion,
-    ) -> Result<Arc<CollectionSpec>> {
-        if let Some(spec) = self.specs.get(&version.collection_uid) {
-            return Ok(spec);
-        }
-        let spec = Arc::new(self.store.collection(collection).await?.spec);
-        self.specs.insert(version.collection_uid, Arc::clone(&spec));
-        Ok(spec)
-    }
-
-    async fn check_model(&self, collection: &str, version: CollectionVersion) -> Result<()> {
-        let spec = self.spec(collection, version).await?;
-        let embedder = self.queue.embedder();
-        if spec.model != embedder.model_id() || spec.dim != embedder.dim() {
-            return Err(AnswerError::ModelMismatch {
-                collection: collection.to_string(),
-                expected: spec.model.clone(),
-                served: embedder.model_id().to_string(),
-            });
-        }
-        Ok(())
+        Ok(self.searcher.embed_query(query).await?)
     }
 
     /// Searches `collection`, through the cache.
     pub async fn search(&self, collection: &str, request: &SearchRequest) -> Result<Retrieval> {
-        let mut request = request.clone();
-        request.query = normalise(&request.query);
-        request.validate()?;
-        let version = self.store.version(collection).await?;
-        let key = ResultKey::new(collection, version, &request);
+        let version = self.store().version(collection).await?;
+        self.search_at(collection, version, request).await
+    }
+
+    /// Searches `collection` at the version the caller read, through the cache.
+    async fn search_at(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+        request: &SearchRequest,
+    ) -> Result<Retrieval> {
+        let key = ResultKey::new(collection, version, request);
         if let Some(hits) = self.searches.get(&key) {
             return Ok(Retrieval {
                 hits,
@@ -225,59 +189,33 @@ impl AnswerEngine {
                 cached: true,
                 embed_ms: 0.0,
                 search_ms: 0.0,
+                query_vector: None,
             });
         }
-        let started = Instant::now();
-        let vector = if request.mode == SearchMode::Keyword {
-            None
-        } else {
-            self.check_model(collection, version).await?;
-            Some(self.embed_query(&request.query).await?)
-        };
-        let embed_ms = started.elapsed().as_secs_f64() * 1e3;
-        let started = Instant::now();
-        let hits = Arc::new(
-            self.store
-                .search(collection, &request, vector.as_deref().map(Vec::as_slice))
-                .await?,
-        );
-        let search_ms = started.elapsed().as_secs_f64() * 1e3;
-        self.searches.insert(key, Arc::clone(&hits));
-        Ok(Retrieval {
-            hits,
-            version,
-            cached: false,
-            embed_ms,
-            search_ms,
-        })
-    }
-
-    /// Answers a question extractively from `collection`, through the cache. `request.query`
-    /// is the question; `max_sentences` bounds the answer.
-    pub async fn ask_extractive(
-        &self,
-        collection: &str,
-        request: &SearchRequest,
-        max_sentences: usize,
-    ) -> Result<(Arc<Answer>, Retrieval)> {
-        let retrieval = self.search(collection, request).await?;
-        let answer = self.extractive(collection, &retrieval, request, max_sentences);
-        Ok((answer, retrieval))
+        let retrieval = self
+            .searcher
+            .search_at(collection, version, request)
+            .await?;
+        self.searches.insert(key, Arc::clone(&retrieval.hits));
+        Ok(retrieval)
     }
 
     /// Answers `request.query` from `collection` with the generator the options, the
-    /// collection or the server choose, within the deadline; the events arrive on the returned
-    /// channel (citations, text pieces, done). Errors of retrieval and of the request itself
+    /// collection or the server choose, within the deadline. The sources are first judged
+    /// on whether they answer the question at all; when they do not, the answer abstains at
+    /// once with the collection's fallback text and no generator runs. A finished answer
+    /// (abstained, extractive or cached) is returned whole; a model's answer arrives as
+    /// events (citations, text pieces, done). Errors of retrieval and of the request itself
     /// are returned here; a model that fails or is late gives a degraded answer instead.
     pub async fn ask(
         self: &Arc<Self>,
         collection: &str,
         request: &SearchRequest,
         options: AskOptions,
-    ) -> Result<mpsc::Receiver<AskEvent>> {
+    ) -> Result<AskReply> {
         let started = tokio::time::Instant::now();
-        let version = self.store.version(collection).await?;
-        let spec = self.spec(collection, version).await?;
+        let version = self.store().version(collection).await?;
+        let spec = self.searcher.spec(collection, version).await?;
         let choice = match options.generator {
             Some(choice) => choice,
             None => match spec.generator.as_deref() {
@@ -297,24 +235,59 @@ impl AnswerEngine {
             .deadline
             .or(spec.answer_deadline_ms.map(Duration::from_millis))
             .unwrap_or(self.policy.default_deadline);
-        let retrieval = self.search(collection, request).await?;
+        let retrieval = self.search_at(collection, version, request).await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
-        let fallback = self.extractive(collection, &retrieval, request, options.max_sentences);
-        let (events, receiver) = mpsc::channel(64);
-
-        let Some(generator) = generator else {
-            let outcome = AskOutcome {
-                answer: fallback,
+        let thresholds =
+            AnswerabilityThresholds::for_model(&spec.model).overridden(&spec.answerability);
+        let vocabulary = self.vocabulary(collection, version).await?;
+        let mut answerability = assess(
+            request.query(),
+            &retrieval.hits,
+            vocabulary.as_deref(),
+            &thresholds,
+        );
+        if !answerability.unknown_terms.is_empty() && answerability.dense_score.is_some() {
+            let reduced = without_terms(request.query(), &answerability.unknown_terms);
+            let kept = if reduced.trim().is_empty() {
+                0.0
+            } else {
+                let whole = match &retrieval.query_vector {
+                    Some(vector) => Arc::clone(vector),
+                    None => self.searcher.embed_query(request.query()).await?,
+                };
+                let reduced = self.searcher.embed_query(reduced.trim()).await?;
+                cosine(&whole, &reduced)
+            };
+            answerability.weigh_meaning_kept(kept, &thresholds);
+        }
+        let question_language = answerability.question_language.clone();
+        let finished = |answer: Arc<Answer>, cached: bool, answerability: Answerability| {
+            AskReply::Finished(Box::new(AskOutcome {
+                answer,
                 timings: AskTimings {
                     retrieval_ms,
                     first_token_ms: None,
                     total_ms: started.elapsed().as_secs_f64() * 1e3,
                 },
-                cached: retrieval.cached,
+                cached,
                 deadline,
-            };
-            tokio::spawn(send_whole(events, outcome));
-            return Ok(receiver);
+                answerability,
+                question_language: question_language.clone(),
+            }))
+        };
+        let fallback = self.extractive(collection, &retrieval, request, options.max_sentences);
+        if !answerability.answerable || fallback.citations.is_empty() {
+            let mut answerability = answerability;
+            if answerability.answerable {
+                answerability.answerable = false;
+                answerability.reason = "no sentence of the sources matches the question".into();
+            }
+            self.abstentions.fetch_add(1, Ordering::Relaxed);
+            let answer = abstention(&spec, question_language.as_deref(), choice);
+            return Ok(finished(Arc::new(answer), retrieval.cached, answerability));
+        }
+        let Some(generator) = generator else {
+            return Ok(finished(fallback, retrieval.cached, answerability));
         };
 
         let sources = select_sources(
@@ -330,7 +303,7 @@ impl AnswerEngine {
             spec.system_prompt.as_deref(),
             &sources,
             &options.history[history_start..],
-            &request.query,
+            request.query(),
         );
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.parameters.push_str(&format!(
@@ -343,19 +316,9 @@ impl AnswerEngine {
         ));
         let deterministic = options.sampling.temperature <= 0.0;
         if deterministic && let Some(answer) = self.answers.get(&key) {
-            let outcome = AskOutcome {
-                answer,
-                timings: AskTimings {
-                    retrieval_ms,
-                    first_token_ms: None,
-                    total_ms: started.elapsed().as_secs_f64() * 1e3,
-                },
-                cached: true,
-                deadline,
-            };
-            tokio::spawn(send_whole(events, outcome));
-            return Ok(receiver);
+            return Ok(finished(answer, true, answerability));
         }
+        let (events, receiver) = mpsc::channel(64);
         let generation = Generation {
             generator,
             choice,
@@ -372,6 +335,8 @@ impl AnswerEngine {
             first_token_share: self.policy.first_token_share,
             retrieval_ms,
             streaming: options.streaming,
+            answerability,
+            question_language,
         };
         let engine = Arc::clone(self);
         tokio::spawn(async move {
@@ -380,7 +345,56 @@ impl AnswerEngine {
                 engine.answers.insert(key, answer);
             }
         });
-        Ok(receiver)
+        Ok(AskReply::Streaming(receiver))
+    }
+
+    /// The collection's vocabulary at `version`, read once per version; `None` for a
+    /// collection too large to read whole, whose questions are then judged without it.
+    async fn vocabulary(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+    ) -> Result<Option<Arc<Vocabulary>>> {
+        if let Some(vocabulary) = self.vocabularies.get(&version) {
+            return Ok(vocabulary);
+        }
+        let store = self.store();
+        let vocabulary = if store.collection(collection).await?.chunks > VOCABULARY_MAX_CHUNKS {
+            None
+        } else {
+            let mut texts = Vec::new();
+            let mut after: Option<(String, String)> = None;
+            loop {
+                let page = store
+                    .export_documents(
+                        collection,
+                        after
+                            .as_ref()
+                            .map(|(source, id)| (source.as_str(), id.as_str())),
+                        VOCABULARY_PAGE,
+                    )
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some((last.source.clone(), last.id.clone()));
+                for document in page {
+                    texts.push(document.title);
+                    texts.extend(document.chunks.into_iter().map(|chunk| chunk.text));
+                }
+            }
+            let vocabulary = tokio::task::spawn_blocking(move || {
+                Vocabulary::new(texts.iter().map(String::as_str))
+            })
+            .await
+            .map_err(|err| AnswerError::InvalidRequest(format!("reading the vocabulary: {err}")))?;
+            Some(Arc::new(vocabulary))
+        };
+        self.vocabularies.insert(version, vocabulary.clone());
+        Ok(vocabulary)
+    }
+
+    /// How many answers abstained because the sources did not hold the answer.
+    pub fn abstentions(&self) -> u64 {
+        self.abstentions.load(Ordering::Relaxed)
     }
 
     /// The extractive answer over a retrieval, through the cache.
@@ -392,14 +406,13 @@ impl AnswerEngine {
         max_sentences: usize,
     ) -> Arc<Answer> {
         let mut key = ResultKey::new(collection, retrieval.version, request);
-        key.query = normalise(&key.query);
         key.parameters
             .push_str(&format!("|extractive|{max_sentences}"));
         if let Some(answer) = self.answers.get(&key) {
             return answer;
         }
         let answer = Arc::new(extractive_answer(
-            &request.query,
+            request.query(),
             &retrieval.hits,
             max_sentences,
         ));
@@ -408,19 +421,32 @@ impl AnswerEngine {
     }
 }
 
-/// Sends a finished answer as a stream: citations, its text in pieces, done.
-async fn send_whole(events: mpsc::Sender<AskEvent>, outcome: AskOutcome) {
-    if events
-        .send(AskEvent::Citations(outcome.answer.citations.clone()))
-        .await
-        .is_err()
-    {
-        return;
+/// The cosine of two embeddings (not every model normalises its vectors).
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norms =
+        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norms > 0.0 { dot / norms } else { 0.0 }
+}
+
+/// The answer given when the sources do not hold one: the collection's fallback text in the
+/// question's language when it has one, else its default fallback, else the server's.
+fn abstention(
+    spec: &bellhop_store::CollectionSpec,
+    language: Option<&str>,
+    choice: GeneratorChoice,
+) -> Answer {
+    let text = language
+        .and_then(|language| spec.fallback_texts.get(language))
+        .or(spec.fallback_text.as_ref())
+        .map_or(DEFAULT_FALLBACK, String::as_str);
+    Answer {
+        answer: text.to_string(),
+        citations: Vec::new(),
+        generator: choice.as_str().to_string(),
+        abstained: true,
+        degraded: false,
+        reason: None,
+        usage: None,
     }
-    for piece in text_pieces(&outcome.answer.answer) {
-        if events.send(AskEvent::Delta(piece)).await.is_err() {
-            return;
-        }
-    }
-    let _ = events.send(AskEvent::Done(Box::new(outcome))).await;
 }

@@ -6,21 +6,9 @@ pub enum AnswerError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] bellhop_store::StoreError),
-    /// The query could not be embedded (including a full embedding queue).
+    /// Retrieval failed: the model check, the query's embedding or the search.
     #[error(transparent)]
-    Embed(#[from] bellhop_embed::EmbedError),
-    /// The collection holds vectors of a model other than the one serving.
-    #[error(
-        "collection {collection:?} holds vectors of model {expected:?}; this server embeds with {served:?}"
-    )]
-    ModelMismatch {
-        /// The collection.
-        collection: String,
-        /// Its model.
-        expected: String,
-        /// The model in use.
-        served: String,
-    },
+    Retrieval(#[from] bellhop_retrieval::RetrievalError),
     /// The request asks for something that cannot be done as asked.
     #[error("{0}")]
     InvalidRequest(String),

@@ -70,6 +70,10 @@ pub struct Answer {
     pub citations: Vec<Citation>,
     /// Which generator answered (`extractive`).
     pub generator: String,
+    /// Whether the sources do not hold the answer: the text is the collection's fallback
+    /// and nothing is cited.
+    #[serde(default)]
+    pub abstained: bool,
     /// Whether a fallback answered instead of the generator asked for.
     pub degraded: bool,
     /// Why the answer is degraded.
@@ -82,6 +86,10 @@ pub struct Answer {
 
 /// The answer given when retrieval found nothing.
 pub const NO_ANSWER: &str = "I could not find this in the knowledge base.";
+
+/// What an abstained answer says when its collection sets no fallback text.
+pub const DEFAULT_FALLBACK: &str =
+    "I'm sorry, I don't have that information. Please ask a member of staff.";
 
 fn stem(word: &str) -> String {
     let word = word.to_lowercase();
@@ -102,12 +110,174 @@ fn content_stems(text: &str) -> HashSet<String> {
         .collect()
 }
 
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    // Records (menus, tables) put one field per line without a full stop.
+/// A `key: value` line of a record (a CSV row, a JSON record): a short key, then a value.
+fn field(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(": ")?;
+    let key = key.trim();
+    let value = value.trim();
+    let short_key = !key.is_empty()
+        && key.chars().count() <= 40
+        && key.split_whitespace().count() <= 4
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '/' | '(' | ')'));
+    (short_key && !value.is_empty()).then_some((key, value))
+}
+
+/// Fields whose values read as the record's prose, shown without their key.
+const PROSE_FIELDS: &[&str] = &[
+    "description",
+    "text",
+    "content",
+    "body",
+    "details",
+    "notes",
+    "summary",
+    "answer",
+];
+/// Fields that name the record, shown first.
+const NAME_FIELDS: &[&str] = &["name", "title", "dish", "item", "question"];
+
+/// A chunk that is one record, rendered as one readable line ("Apfelstrudel: warm apple
+/// strudel with walnuts; price 9.50; allergens gluten, dairy"), so that an answer never cuts
+/// a record apart or repeats one of its fields alone.
+fn record_line(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let fields: Vec<(&str, &str)> = lines.iter().filter_map(|line| field(line)).collect();
+    if fields.len() < 2 || fields.len() * 5 < lines.len() * 4 {
+        return None;
+    }
+    let is = |key: &str, names: &[&str]| {
+        let key = key.to_lowercase().replace(['_', '-'], " ");
+        names.iter().any(|name| key == *name)
+    };
+    let name = fields.iter().position(|(key, _)| is(key, NAME_FIELDS));
+    let mut head = name.map(|index| fields[index].1.to_string());
+    let mut parts = Vec::new();
+    for (index, (key, value)) in fields.iter().enumerate() {
+        if Some(index) == name {
+            continue;
+        }
+        if is(key, PROSE_FIELDS) {
+            parts.insert(0, value.trim_end_matches('.').to_string());
+        } else if head.is_none() {
+            head = Some(format!("{key}: {value}"));
+        } else {
+            parts.push(format!("{} {value}", key.replace('_', " ")));
+        }
+    }
+    let head = head?;
+    Some(if parts.is_empty() {
+        head
+    } else {
+        format!("{head}: {}", parts.join("; "))
+    })
+}
+
+/// The passages an answer may quote from a chunk: the record as one line, or its sentences.
+fn sentences(text: &str) -> Vec<String> {
+    if let Some(line) = record_line(text) {
+        return vec![line];
+    }
+    // Lists and tables put one item per line without a full stop.
     text.lines()
         .flat_map(|line| line.unicode_sentences())
         .map(str::trim)
         .filter(|sentence| sentence.chars().any(char::is_alphanumeric))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What kind of fact a question asks for, when its wording says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnswerKind {
+    /// A clock time or hours ("when", "what time", "open").
+    Time,
+    /// An amount of money ("how much", "price", "cost").
+    Price,
+    /// A count, size or age ("how many", "how old", "age").
+    Number,
+}
+
+fn answer_kind(question: &str) -> Option<AnswerKind> {
+    let question = question.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|word| question.contains(word));
+    if has(&[
+        "how much",
+        "price",
+        "cost",
+        "charge",
+        "fee",
+        "expensive",
+        "cheap",
+    ]) {
+        Some(AnswerKind::Price)
+    } else if has(&[
+        "what time",
+        "when ",
+        "when's",
+        "hours",
+        "open",
+        "close",
+        "until",
+        "late",
+        "early",
+        "check-in",
+        "check in",
+        "checkout",
+        "check out",
+        "check-out",
+    ]) {
+        Some(AnswerKind::Time)
+    } else if has(&[
+        "how many", "how old", "how big", "how far", "how long", "age", "minimum",
+    ]) {
+        Some(AnswerKind::Number)
+    } else {
+        None
+    }
+}
+
+/// Whether a sentence states a fact of `kind`.
+fn states(sentence: &str, kind: AnswerKind) -> bool {
+    let bytes = sentence.as_bytes();
+    let digit_at = |index: usize| bytes.get(index).is_some_and(u8::is_ascii_digit);
+    match kind {
+        AnswerKind::Time => {
+            (0..bytes.len()).any(|i| {
+                matches!(bytes[i], b':' | b'.')
+                    && digit_at(i.wrapping_sub(1))
+                    && digit_at(i + 1)
+                    && digit_at(i + 2)
+            }) || {
+                let lower = sentence.to_lowercase();
+                ["a.m.", "p.m.", " am", " pm", "midnight", "noon", "24 hours"]
+                    .iter()
+                    .any(|marker| lower.contains(marker))
+            }
+        }
+        AnswerKind::Price => {
+            sentence.contains(['€', '$', '£'])
+                || ["eur", "usd", "gbp", "free", "charge", "price"]
+                    .iter()
+                    .any(|marker| sentence.to_lowercase().contains(marker))
+        }
+        AnswerKind::Number => sentence.chars().any(|c| c.is_ascii_digit()),
+    }
+}
+
+/// The numbers a sentence states (prices, times, counts), for telling its fact apart.
+fn numbers(sentence: &str) -> HashSet<String> {
+    sentence
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .map(|token| token.trim_matches(['.', ':']))
+        .filter(|token| token.chars().any(|c| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Splits text into pieces of a few words each (keeping the spaces), as a model streams its
@@ -127,18 +297,58 @@ pub fn text_pieces(text: &str) -> Vec<String> {
     pieces
 }
 
-/// Answers `question` from `hits` (best first) with at most `max_sentences` sentences.
+/// One sentence an answer may say.
+struct Candidate {
+    score: f32,
+    /// The rank of its source among the hits.
+    rank: usize,
+    /// Its place in its source.
+    order: usize,
+    text: String,
+    /// The question's stems it contains.
+    covers: HashSet<String>,
+    /// Whether it states the kind of fact the question asks for.
+    of_kind: bool,
+}
+
+/// Answers `question` from `hits` (best first) with at most `max_sentences` sentences: the
+/// most direct one first, then only sentences that add what the question asks and the
+/// ones before do not say; a fact the sources state twice is said once, citing both.
 pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> Answer {
     let wanted = content_stems(question);
-    // (score, source rank, sentence order, sentence)
-    let mut candidates: Vec<(f32, usize, usize, &str)> = Vec::new();
+    let kind = answer_kind(question);
+    let mut candidates: Vec<Candidate> = Vec::new();
     for (rank, hit) in hits.iter().take(SOURCES_CONSIDERED).enumerate() {
-        for (order, sentence) in sentences(&hit.text).enumerate() {
-            let found = content_stems(sentence).intersection(&wanted).count();
-            if found > 0 {
-                let score = found as f32 / (wanted.len() as f32).sqrt() + 0.2 / (rank + 1) as f32;
-                candidates.push((score, rank, order, sentence));
+        let mut previous_matched = false;
+        for (order, sentence) in sentences(&hit.text).into_iter().enumerate() {
+            // A question (an FAQ's own) is never an answer.
+            if sentence.ends_with('?') {
+                previous_matched = false;
+                continue;
             }
+            let covers: HashSet<String> = content_stems(&sentence)
+                .intersection(&wanted)
+                .cloned()
+                .collect();
+            let of_kind = kind.is_some_and(|kind| states(&sentence, kind));
+            // A sentence that shares no word with the question still answers it when it
+            // states the fact asked for right after one that does ("Breakfast is in the
+            // restaurant. It is served from 07:00 to 10:30.").
+            let matched = !covers.is_empty();
+            if matched || (of_kind && previous_matched) {
+                let score = covers.len().max(1) as f32 / (wanted.len() as f32).sqrt()
+                    + if of_kind { 0.5 } else { 0.0 }
+                    + 0.2 / (rank + 1) as f32;
+                candidates.push(Candidate {
+                    score,
+                    rank,
+                    order,
+                    text: sentence,
+                    covers,
+                    of_kind,
+                });
+            }
+            previous_matched = matched;
         }
     }
     if candidates.is_empty() {
@@ -151,38 +361,100 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
         }) {
             candidates.extend(
                 sentences(&top.text)
+                    .into_iter()
                     .take(max_sentences.min(2))
                     .enumerate()
-                    .map(|(order, sentence)| (0.0, 0, order, sentence)),
+                    .map(|(order, text)| Candidate {
+                        score: -(order as f32),
+                        rank: 0,
+                        order,
+                        covers: HashSet::new(),
+                        of_kind: false,
+                        text,
+                    }),
             );
         }
     }
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut chosen = Vec::new();
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.rank.cmp(&b.rank))
+            .then(a.order.cmp(&b.order))
+    });
+    // (sentence, the ranks of the sources that state it)
+    let mut chosen: Vec<(&Candidate, Vec<usize>)> = Vec::new();
+    let mut covered: HashSet<String> = HashSet::new();
+    let mut kind_stated = false;
     let mut length = 0;
-    for candidate in candidates {
+    for candidate in &candidates {
+        let adds_terms = !candidate.covers.is_subset(&covered);
+        let adds_kind = candidate.of_kind && !kind_stated;
+        if let Some(first) = chosen.first()
+            && !adds_terms
+            && !adds_kind
+            && !(first.0.covers.is_empty() && candidate.rank == first.0.rank)
+        {
+            // Nothing new: the same fact from another source becomes a second citation.
+            let facts = numbers(&candidate.text);
+            if let Some((_, ranks)) = chosen.iter_mut().find(|(said, _)| {
+                said.covers == candidate.covers
+                    && (facts.is_empty() || !numbers(&said.text).is_disjoint(&facts))
+            }) && !ranks.contains(&candidate.rank)
+                && ranks
+                    .iter()
+                    .all(|&rank| hits[rank].chunk_id != hits[candidate.rank].chunk_id)
+            {
+                ranks.push(candidate.rank);
+            }
+            continue;
+        }
         if chosen.len() == max_sentences.max(1)
-            || (length > 0 && length + candidate.3.len() > MAX_ANSWER_CHARS)
+            || (length > 0 && length + candidate.text.len() > MAX_ANSWER_CHARS)
         {
             break;
         }
-        length += candidate.3.len();
-        chosen.push(candidate);
+        length += candidate.text.len();
+        covered.extend(candidate.covers.iter().cloned());
+        kind_stated |= candidate.of_kind;
+        chosen.push((candidate, vec![candidate.rank]));
     }
-    // Read in source order, then in each source's own order.
-    chosen.sort_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)));
+    // A question that asks two things is answered in the order it asks them.
+    let asked: Vec<String> = question
+        .unicode_words()
+        .filter(|word| !STOPWORDS.contains(&word.to_lowercase().as_str()))
+        .map(stem)
+        .collect();
+    if chosen.len() > 1 {
+        let shared: HashSet<String> = chosen
+            .iter()
+            .map(|(candidate, _)| candidate.covers.clone())
+            .reduce(|a, b| a.intersection(&b).cloned().collect())
+            .unwrap_or_default();
+        let first_asked = |candidate: &Candidate| {
+            asked
+                .iter()
+                .position(|stem| candidate.covers.contains(stem) && !shared.contains(stem))
+                .unwrap_or(usize::MAX)
+        };
+        // Stable: sentences that answer no distinct part keep their order of directness.
+        chosen.sort_by_key(|(candidate, _)| first_asked(candidate));
+    }
     let mut citations: Vec<Citation> = Vec::new();
     let mut parts = Vec::new();
-    for (_, rank, _, sentence) in &chosen {
-        let hit = &hits[*rank];
-        let number = match citations.iter().find(|c| c.chunk_id == hit.chunk_id) {
-            Some(citation) => citation.index,
-            None => {
-                citations.push(Citation::from_hit(citations.len() + 1, hit));
-                citations.len()
-            }
-        };
-        parts.push(format!("{sentence} [{number}]"));
+    for (candidate, ranks) in &chosen {
+        let mut numbers = String::new();
+        for &rank in ranks {
+            let hit = &hits[rank];
+            let number = match citations.iter().find(|c| c.chunk_id == hit.chunk_id) {
+                Some(citation) => citation.index,
+                None => {
+                    citations.push(Citation::from_hit(citations.len() + 1, hit));
+                    citations.len()
+                }
+            };
+            numbers.push_str(&format!("[{number}]"));
+        }
+        parts.push(format!("{} {numbers}", candidate.text));
     }
     Answer {
         answer: if parts.is_empty() {
@@ -192,6 +464,7 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
         },
         citations,
         generator: "extractive".into(),
+        abstained: false,
         degraded: false,
         reason: None,
         usage: None,
@@ -261,6 +534,10 @@ mod tests {
                 .answer
                 .starts_with("Dogs up to 15 kg are welcome. [1]")
         );
+        assert_eq!(
+            answer.answer,
+            "Dogs up to 15 kg are welcome. [1] A fee applies. [1]"
+        );
         let unrelated = vec![hit_with_cosine(4, "Pool", "The pool opens at 07:00.", 0.12)];
         let answer = extractive_answer("capital of Peru?", &unrelated, 3);
         assert_eq!(answer.answer, NO_ANSWER);
@@ -268,5 +545,38 @@ mod tests {
         let none = extractive_answer("anything", &[], 3);
         assert_eq!(none.answer, NO_ANSWER);
         assert!(none.citations.is_empty());
+    }
+
+    #[test]
+    fn a_record_is_one_line_and_a_fact_said_twice_is_said_once() {
+        let hits = vec![
+            hit(
+                1,
+                "Apfelstrudel",
+                "name: Apfelstrudel\ncategory: Dessert\ndescription: Warm apple strudel with walnuts and vanilla sauce.\nprice: 9.50\nallergens: gluten, dairy, egg, nuts",
+            ),
+            hit(
+                2,
+                "Pool",
+                "The indoor pool is heated to 28 °C all year round.",
+            ),
+            hit(
+                3,
+                "FAQ",
+                "Is the pool heated? Yes: the indoor pool is heated to 28 °C all year.",
+            ),
+        ];
+        let strudel = extractive_answer("does the apfelstrudel have nuts in it", &hits, 3);
+        assert!(
+            strudel.answer.starts_with(
+                "Apfelstrudel: Warm apple strudel with walnuts and vanilla sauce; category Dessert; price 9.50; allergens gluten, dairy, egg, nuts [1]"
+            ),
+            "{}",
+            strudel.answer
+        );
+        let pool = extractive_answer("is the pool heated", &hits[1..], 3);
+        assert_eq!(pool.answer.matches("28 °C").count(), 1, "{}", pool.answer);
+        assert!(pool.answer.contains("[1][2]"), "{}", pool.answer);
+        assert_eq!(pool.citations.len(), 2);
     }
 }

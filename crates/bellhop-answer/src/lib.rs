@@ -4,17 +4,21 @@
 //!
 //! Nothing here knows HTTP; the server and the CLI call [`AnswerEngine`].
 
+mod answerability;
 mod ask;
-mod cache;
 mod engine;
 mod error;
+pub mod evaluation;
 mod extractive;
+mod language;
 
+pub use answerability::{Answerability, AnswerabilityThresholds, assess, key_terms};
 pub use ask::{
-    AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskTimings, GenerationCounters,
+    AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskReply, AskTimings, GenerationCounters,
     GeneratorChoice, Generators, grounded_messages, select_sources,
 };
-pub use cache::{BoundedCache, CacheStats};
-pub use engine::{AnswerEngine, CacheOptions, Retrieval};
+pub use bellhop_retrieval::{BoundedCache, CacheStats, Retrieval, Searcher};
+pub use engine::{AnswerEngine, CacheOptions};
 pub use error::{AnswerError, Result};
-pub use extractive::{Answer, Citation, extractive_answer, text_pieces};
+pub use extractive::{Answer, Citation, DEFAULT_FALLBACK, extractive_answer, text_pieces};
+pub use language::detect_language;

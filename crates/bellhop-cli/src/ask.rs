@@ -10,9 +10,9 @@ use bellhop_answer::{
     AnswerEngine, AnswerError, AskEvent, AskOptions, AskOutcome, CacheOptions, GeneratorChoice,
 };
 use bellhop_embed::{EmbeddingQueue, QueueOptions};
-use bellhop_server::AnswerModels;
 use bellhop_server::config::LlmConfig;
-use bellhop_store::{Filter, SearchMode, SearchRequest};
+use bellhop_server::{AnswerModels, AskResponse};
+use bellhop_store::SearchRequest;
 use clap::{Args, ValueEnum};
 
 use crate::ModelArgs;
@@ -148,18 +148,7 @@ impl AskArgs {
 pub fn run(args: &AskArgs) -> anyhow::Result<()> {
     let llm = args.llm_config()?;
     let options = args.options(&llm)?;
-    let request = SearchRequest {
-        query: args.question.clone(),
-        k: args.k,
-        mode: match args.mode {
-            ModeArg::Hybrid => SearchMode::Hybrid,
-            ModeArg::Dense => SearchMode::Dense,
-            ModeArg::Keyword => SearchMode::Keyword,
-        },
-        filter: Filter::default(),
-        min_score: None,
-    };
-    request.validate()?;
+    let request = SearchRequest::new(&args.question, args.k)?.with_mode(args.mode.into());
     let runtime = runtime()?;
     let store = args.store.open(&runtime)?;
     // An unknown collection is reported before the models take seconds to load.
@@ -176,18 +165,18 @@ pub fn run(args: &AskArgs) -> anyhow::Result<()> {
         .with_generators(models.generators(), AnswerModels::policy(&llm)),
     );
     let outcome = runtime.block_on(async {
-        let events = engine
+        let reply = engine
             .ask(&args.collection, &request, options)
             .await
             .map_err(explain)?;
-        receive(events, !args.json).await
+        receive(reply.into_events(), !args.json).await
     })?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&outcome_json(&outcome)?)?
+            serde_json::to_string_pretty(&AskResponse::from(&outcome))?
         )?;
     } else {
         let answer = &outcome.answer;
@@ -204,6 +193,9 @@ pub fn run(args: &AskArgs) -> anyhow::Result<()> {
             writeln!(out, "[{}] {}", citation.index, heading.trim())?;
         }
         out.flush()?;
+    }
+    if outcome.answer.abstained {
+        eprintln!("(abstained: {})", outcome.answerability.reason);
     }
     if outcome.answer.degraded {
         eprintln!(
@@ -252,16 +244,4 @@ fn explain(err: AnswerError) -> anyhow::Error {
         }
         err => err.into(),
     }
-}
-
-/// The HTTP `/ask` response: the answer's fields, `timings`, `cached`, `deadline_ms` (the
-/// server's builder is private to it).
-fn outcome_json(outcome: &AskOutcome) -> anyhow::Result<serde_json::Value> {
-    let mut response = serde_json::to_value(&*outcome.answer)?;
-    response["timings"] = serde_json::to_value(outcome.timings)?;
-    response["cached"] = outcome.cached.into();
-    response["deadline_ms"] = u64::try_from(outcome.deadline.as_millis())
-        .unwrap_or(u64::MAX)
-        .into();
-    Ok(response)
 }

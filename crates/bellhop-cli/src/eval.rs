@@ -1,4 +1,5 @@
-//! `bellhop eval`: retrieval quality on a BEIR-layout dataset.
+//! `bellhop eval`: retrieval quality on a BEIR-layout dataset, or answer quality on a
+//! question set (`--answers`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,10 +17,20 @@ use crate::store_args::{StoreArgs, load_embedder, runtime};
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Dataset directory with corpus.jsonl, queries.jsonl and qrels/test.tsv.
-    #[arg(long)]
-    dataset: PathBuf,
+    #[arg(long, required_unless_present = "answers", conflicts_with = "answers")]
+    dataset: Option<PathBuf>,
+    /// A question set in JSON Lines (`{"id", "question", "lang", "answerable",
+    /// "expect_any"}`) to ask of `--collection`, scoring right answers and abstentions.
+    #[arg(long, requires = "collection")]
+    answers: Option<PathBuf>,
+    /// The collection the questions are asked of.
+    #[arg(long, short)]
+    collection: Option<String>,
+    #[command(flatten)]
+    answering: crate::eval_answers::AnsweringArgs,
     /// Keep the scratch collection in this data directory (default: a temporary one),
-    /// so that a second run skips ingesting the corpus.
+    /// so that a second run skips ingesting the corpus; with `--answers`, the store the
+    /// collection is in (default `bellhop-data`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Keep the scratch collection in this PostgreSQL database instead.
@@ -34,7 +45,26 @@ pub struct EvalArgs {
 
 /// Runs `bellhop eval`.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
-    let dataset = beir::BeirDataset::load(&args.dataset)?;
+    if let Some(questions) = &args.answers {
+        let store = StoreArgs {
+            data_dir: args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("bellhop-data")),
+            database_url: args.database_url.clone(),
+        };
+        let collection = args.collection.as_deref().expect("clap requires it");
+        return crate::eval_answers::run(
+            questions,
+            collection,
+            &store,
+            &args.model,
+            &args.answering,
+            args.json,
+        );
+    }
+    let dataset_dir = args.dataset.as_ref().expect("clap requires it");
+    let dataset = beir::BeirDataset::load(dataset_dir)?;
     // The scratch directory lives (and is removed) with `_scratch`, at the end of the run.
     let (data_dir, _scratch) = match &args.data_dir {
         Some(dir) => (dir.clone(), None),
@@ -52,8 +82,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let embedder = load_embedder(&args.model)?;
     let max_tokens = embedder.max_seq_length();
     let ingestor = Ingestor::new(store, embedder);
-    let name = args
-        .dataset
+    let name = dataset_dir
         .file_name()
         .map(|name| {
             name.to_string_lossy()

@@ -4,6 +4,7 @@ mod ask;
 mod database;
 mod embed;
 mod eval;
+mod eval_answers;
 mod ingest;
 mod input;
 mod llm_args;

@@ -1,6 +1,8 @@
 //! `bellhop search`: one query against a collection.
 
 use anyhow::Context;
+use bellhop_embed::{EmbeddingQueue, QueueOptions};
+use bellhop_retrieval::Searcher;
 use bellhop_store::{Filter, SearchMode, SearchRequest};
 use clap::{Args, ValueEnum};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -17,6 +19,16 @@ pub enum ModeArg {
     Dense,
     /// BM25.
     Keyword,
+}
+
+impl From<ModeArg> for SearchMode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Hybrid => Self::Hybrid,
+            ModeArg::Dense => Self::Dense,
+            ModeArg::Keyword => Self::Keyword,
+        }
+    }
 }
 
 /// Arguments of `bellhop search`.
@@ -58,38 +70,25 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         }
         None => Filter::default(),
     };
-    let mode = match args.mode {
-        ModeArg::Hybrid => SearchMode::Hybrid,
-        ModeArg::Dense => SearchMode::Dense,
-        ModeArg::Keyword => SearchMode::Keyword,
-    };
-    let request = SearchRequest {
-        query: args.query.clone(),
-        k: args.k,
-        mode,
-        filter,
-        min_score: args.min_score,
-    };
-    request.validate()?;
+    let request = SearchRequest::new(&args.query, args.k)?
+        .with_mode(args.mode.into())
+        .with_filter(filter)
+        .with_min_score(args.min_score)?;
     let runtime = runtime()?;
     let store = args.store.open(&runtime)?;
-    let hits = runtime.block_on(async {
-        let info = store.collection(&args.collection).await?;
-        let vector = if mode == SearchMode::Keyword {
-            None
-        } else {
-            let embedder = load_embedder(&args.model)?;
-            bellhop_ingest::ensure_same_model(&info, &embedder)?;
-            Some(embedder.embed(&[args.query.as_str()])?.row(0).to_vec())
-        };
-        anyhow::Ok(
-            store
-                .search(&args.collection, &request, vector.as_deref())
-                .await?,
-        )
-    })?;
+    // An unknown collection is reported before the model loads.
+    runtime.block_on(store.collection(&args.collection))?;
+    let embedder = load_embedder(&args.model)?;
+    // A one-shot command never asks twice: no query cache.
+    let searcher = Searcher::new(
+        store,
+        EmbeddingQueue::start(embedder, QueueOptions::default()),
+        0,
+    );
+    let retrieval = runtime.block_on(searcher.search(&args.collection, &request))?;
+    let hits = retrieval.hits.as_slice();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&hits)?);
+        println!("{}", serde_json::to_string_pretty(hits)?);
         return Ok(());
     }
     if hits.is_empty() {

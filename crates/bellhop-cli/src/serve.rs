@@ -167,6 +167,30 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
     })
 }
 
+/// The demo hotel's collection: default chunking, and a fallback that sends guests to
+/// reception in their own language.
+fn demo_spec(embedder: &bellhop_embed::Embedder) -> bellhop_store::CollectionSpec {
+    let mut spec =
+        bellhop_store::CollectionSpec::new(DEMO_COLLECTION, embedder.model_id(), embedder.dim());
+    spec.chunking.max_tokens = spec.chunking.max_tokens.min(embedder.max_seq_length());
+    spec.fallback_text = Some(
+        "I don't have that information. Reception is happy to help, 24 hours a day: dial 0 from your room."
+            .into(),
+    );
+    spec.fallback_texts = [
+        ("de", "Dazu habe ich leider keine Information. Die Rezeption hilft Ihnen rund um die Uhr gern weiter: Wählen Sie die 0 von Ihrem Zimmer."),
+        ("es", "No tengo esa información. La recepción le ayudará encantada las 24 horas: marque el 0 desde su habitación."),
+        ("fr", "Je n'ai pas cette information. La réception vous aidera volontiers 24 h/24 : composez le 0 depuis votre chambre."),
+        ("it", "Non ho questa informazione. La reception è a disposizione 24 ore su 24: componga lo 0 dalla camera."),
+        ("ja", "申し訳ありませんが、その情報はございません。フロントが24時間承ります。お部屋から0番をダイヤルしてください。"),
+        ("zh", "抱歉，我没有这方面的信息。前台24小时为您服务：请在房间内拨打0。"),
+    ]
+    .into_iter()
+    .map(|(language, text)| (language.to_string(), text.to_string()))
+    .collect();
+    spec
+}
+
 async fn ingest_demo(
     store: &Arc<dyn Store>,
     embedder: &Arc<bellhop_embed::Embedder>,
@@ -174,7 +198,10 @@ async fn ingest_demo(
 ) -> anyhow::Result<()> {
     match store.collection(DEMO_COLLECTION).await {
         Ok(info) if info.documents > 0 => return Ok(()),
-        Ok(_) | Err(StoreError::CollectionNotFound(_)) => {}
+        Ok(_) => {}
+        Err(StoreError::CollectionNotFound(_)) => {
+            store.create_collection(demo_spec(embedder)).await?;
+        }
         Err(err) => return Err(err.into()),
     }
     anyhow::ensure!(

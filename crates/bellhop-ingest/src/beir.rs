@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use bellhop_store::{Filter, SearchMode, SearchRequest, SourceUpdate};
+use bellhop_store::{SearchMode, SearchRequest, SourceUpdate};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Block, ParsedDocument};
@@ -243,13 +243,11 @@ pub async fn evaluate(
         for ((query_id, text), vector) in dataset.queries.iter().zip(vectors.rows()) {
             // Chunks of one passage collapse to its best rank; ask for enough chunks to fill
             // the cut-off with distinct passages.
-            let request = SearchRequest {
-                query: text.clone(),
-                k: CUTOFF * 3,
-                mode,
-                filter: Filter::default(),
-                min_score: None,
+            let Ok(request) = SearchRequest::new(text, CUTOFF * 3) else {
+                // An empty query finds nothing: it scores 0.
+                continue;
             };
+            let request = request.with_mode(mode);
             let hits = store.search(collection, &request, Some(vector)).await?;
             let mut seen = HashSet::new();
             let ranking: Vec<String> = hits

@@ -26,21 +26,8 @@ pub enum IngestError {
     #[error(transparent)]
     Embed(#[from] bellhop_embed::EmbedError),
     /// A collection exists with vectors from another model.
-    #[error(
-        "collection {collection:?} holds vectors of model {expected:?} ({expected_dim} dimensions); it cannot be used with {got:?} ({got_dim}); pass --model {expected}"
-    )]
-    ModelMismatch {
-        /// The collection.
-        collection: String,
-        /// Its model.
-        expected: String,
-        /// Its dimension.
-        expected_dim: usize,
-        /// The model in use.
-        got: String,
-        /// Its dimension.
-        got_dim: usize,
-    },
+    #[error(transparent)]
+    ModelMismatch(#[from] bellhop_retrieval::ModelMismatch),
     /// The file or directory could not be read.
     #[error("{path}: {source}")]
     Io {

@@ -20,7 +20,6 @@ pub use document::{Block, Metadata, ParsedDocument};
 pub use error::{IngestError, Result};
 pub use pipeline::{
     FileOutcome, FileReport, IngestEvent, IngestReport, Ingestor, ModelTokens, ProgressSink,
-    ensure_same_model,
 };
 pub use readers::{Format, ReadOptions, read_document_bytes};
 pub use walk::{SourceFile, collect_files};

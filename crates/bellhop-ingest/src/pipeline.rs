@@ -191,7 +191,10 @@ impl Ingestor {
     }
 
     fn check_model(&self, info: &CollectionInfo) -> Result<()> {
-        ensure_same_model(info, &self.embedder)
+        Ok(bellhop_retrieval::ensure_same_model(
+            &info.spec,
+            &self.embedder,
+        )?)
     }
 
     /// Ingests files and directories into an existing collection. A file that fails is
@@ -419,21 +422,6 @@ impl Ingestor {
             })
             .collect())
     }
-}
-
-/// Checks that a collection holds vectors of `embedder`'s model, the only vectors its
-/// queries and new chunks may be compared with.
-pub fn ensure_same_model(info: &CollectionInfo, embedder: &Embedder) -> Result<()> {
-    if info.spec.model != embedder.model_id() || info.spec.dim != embedder.dim() {
-        return Err(IngestError::ModelMismatch {
-            collection: info.spec.name.clone(),
-            expected: info.spec.model.clone(),
-            expected_dim: info.spec.dim,
-            got: embedder.model_id().to_string(),
-            got_dim: embedder.dim(),
-        });
-    }
-    Ok(())
 }
 
 fn emit(progress: &Option<ProgressSink>, event: IngestEvent) {

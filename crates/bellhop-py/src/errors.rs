@@ -3,6 +3,7 @@
 
 use bellhop_embed::EmbedError;
 use bellhop_ingest::IngestError;
+use bellhop_retrieval::RetrievalError;
 use bellhop_store::StoreError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -74,7 +75,15 @@ pub fn ingest_error(err: IngestError) -> PyErr {
         err @ (IngestError::Unsupported { .. } | IngestError::Malformed { .. }) => {
             error(Kind::InvalidInput, err.to_string())
         }
-        err @ IngestError::ModelMismatch { .. } => error(Kind::Conflict, err.to_string()),
+        err @ IngestError::ModelMismatch(_) => error(Kind::Conflict, err.to_string()),
         err => error(Kind::Bellhop, err.to_string()),
+    }
+}
+
+pub fn retrieval_error(err: RetrievalError) -> PyErr {
+    match err {
+        RetrievalError::Store(err) => store_error(err),
+        RetrievalError::Embed(err) => embed_error(err),
+        err @ RetrievalError::ModelMismatch(_) => error(Kind::Conflict, err.to_string()),
     }
 }

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use bellhop_embed::Embedder as RustEmbedder;
+use bellhop_embed::{Embedder as RustEmbedder, EmbeddingQueue, QueueOptions};
 use bellhop_ingest::{Ingestor, ParsedDocument, ReadOptions, beir};
+use bellhop_retrieval::Searcher;
 use bellhop_store::{
     ChunkingSettings, CollectionSpec, EmbeddedStore, Filter, IndexKind, Metadata, SearchMode,
     SearchRequest, Store as _,
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 use crate::convert::{from_python, to_python};
 use crate::embedder::{Embedder, default_model_spec, load};
-use crate::errors::{Kind, embed_error, error, ingest_error, invalid, store_error};
+use crate::errors::{Kind, error, ingest_error, invalid, retrieval_error, store_error};
 
 /// One document given as a dict.
 #[derive(Debug, Deserialize)]
@@ -35,6 +36,7 @@ struct DocumentInput {
 pub struct Store {
     path: PathBuf,
     store: RwLock<Option<Arc<EmbeddedStore>>>,
+    searcher: RwLock<Option<Arc<Searcher>>>,
     embedder: OnceLock<Arc<RustEmbedder>>,
     model: Option<String>,
     runtime: tokio::runtime::Runtime,
@@ -66,6 +68,33 @@ impl Store {
         let spec = self.model.clone().unwrap_or_else(default_model_spec);
         let loaded = load(py, &spec)?;
         Ok(self.embedder.get_or_init(|| loaded).clone())
+    }
+
+    /// The retrieval path over the open store, started on first use; closing the store drops
+    /// it, so that nothing keeps the store open.
+    fn searcher(&self, py: Python<'_>) -> PyResult<Arc<Searcher>> {
+        let store = self.store()?;
+        if let Some(searcher) = self
+            .searcher
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            return Ok(Arc::clone(searcher));
+        }
+        let embedder = self.embedder(py)?;
+        let mut slot = self
+            .searcher
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let searcher = slot.get_or_insert_with(|| {
+            Arc::new(Searcher::new(
+                store,
+                EmbeddingQueue::start(embedder, QueueOptions::default()),
+                0,
+            ))
+        });
+        Ok(Arc::clone(searcher))
     }
 
     fn ingestor(&self, py: Python<'_>) -> PyResult<Ingestor> {
@@ -133,6 +162,7 @@ impl Store {
         Ok(Self {
             path,
             store: RwLock::new(Some(Arc::new(store))),
+            searcher: RwLock::new(None),
             embedder: embedder
                 .map(|embedder| OnceLock::from(embedder.inner.clone()))
                 .unwrap_or_default(),
@@ -144,6 +174,10 @@ impl Store {
     /// Closes the store so that another process (a server, the CLI) can open it. Calls
     /// after this raise `BellhopError`.
     fn close(&self) {
+        self.searcher
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         self.store
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -306,15 +340,7 @@ impl Store {
         filter: Option<&Bound<'py, PyAny>>,
         min_score: Option<f32>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if query.trim().is_empty() {
-            return Err(invalid("query is empty"));
-        }
-        if k == 0 || k > bellhop_store::MAX_K {
-            return Err(invalid(format!(
-                "k must be between 1 and {}, got {k}",
-                bellhop_store::MAX_K
-            )));
-        }
+        let mode = parse_mode(mode)?;
         let filter = match filter {
             Some(value) => {
                 let json: serde_json::Value = from_python(value, "filter")?;
@@ -322,32 +348,19 @@ impl Store {
             }
             None => Filter::default(),
         };
-        let request = SearchRequest {
-            query,
-            k,
-            mode: parse_mode(mode)?,
-            filter,
-            min_score,
-        };
-        let store = self.store()?;
-        let vector = if request.mode == SearchMode::Keyword {
-            None
-        } else {
-            let embedder = self.embedder(py)?;
-            let info = self
-                .block_on(py, store.collection(&collection))
-                .map_err(store_error)?;
-            bellhop_ingest::ensure_same_model(&info, &embedder).map_err(ingest_error)?;
-            let query = request.query.clone();
-            let embeddings = py
-                .detach(|| embedder.embed(&[query]))
-                .map_err(embed_error)?;
-            Some(embeddings.into_vec())
-        };
-        let hits = self
-            .block_on(py, store.search(&collection, &request, vector.as_deref()))
+        let request = SearchRequest::new(query, k)
+            .and_then(|request| {
+                request
+                    .with_mode(mode)
+                    .with_filter(filter)
+                    .with_min_score(min_score)
+            })
             .map_err(store_error)?;
-        to_python(py, &hits)
+        let searcher = self.searcher(py)?;
+        let retrieval = self
+            .block_on(py, searcher.search(&collection, &request))
+            .map_err(retrieval_error)?;
+        to_python(py, retrieval.hits.as_slice())
     }
 
     /// One document's fields and chunk count.

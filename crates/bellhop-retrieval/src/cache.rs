@@ -1,5 +1,6 @@
 //! A bounded, thread-safe LRU cache with hit and miss counters.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +42,11 @@ impl<K: Hash + Eq, V: Clone> BoundedCache<K, V> {
     }
 
     /// The value for `key`, marking it most recently used.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let found = self.entries.as_ref().and_then(|entries| {
             entries
                 .lock()

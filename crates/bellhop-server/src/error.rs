@@ -9,6 +9,7 @@ use bellhop_answer::AnswerError;
 use bellhop_embed::EmbedError;
 use bellhop_generate::GenerateError;
 use bellhop_ingest::IngestError;
+use bellhop_retrieval::{ModelMismatch, RetrievalError};
 use bellhop_store::StoreError;
 
 /// An error answered to a client.
@@ -142,12 +143,26 @@ impl From<IngestError> for ApiError {
             ),
             IngestError::Store(err) => err.into(),
             IngestError::Embed(err) => err.into(),
-            IngestError::ModelMismatch { .. } => {
-                Self::new(StatusCode::CONFLICT, "model_mismatch", message)
-            }
+            IngestError::ModelMismatch(err) => err.into(),
             IngestError::Io { .. } => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "io_error", message)
             }
+        }
+    }
+}
+
+impl From<ModelMismatch> for ApiError {
+    fn from(err: ModelMismatch) -> Self {
+        Self::new(StatusCode::CONFLICT, "model_mismatch", err.to_string())
+    }
+}
+
+impl From<RetrievalError> for ApiError {
+    fn from(err: RetrievalError) -> Self {
+        match err {
+            RetrievalError::Store(err) => err.into(),
+            RetrievalError::Embed(err) => err.into(),
+            RetrievalError::ModelMismatch(err) => err.into(),
         }
     }
 }
@@ -156,10 +171,7 @@ impl From<AnswerError> for ApiError {
     fn from(err: AnswerError) -> Self {
         match err {
             AnswerError::Store(err) => err.into(),
-            AnswerError::Embed(err) => err.into(),
-            err @ AnswerError::ModelMismatch { .. } => {
-                Self::new(StatusCode::CONFLICT, "model_mismatch", err.to_string())
-            }
+            AnswerError::Retrieval(err) => err.into(),
             AnswerError::InvalidRequest(message) => Self::invalid(message),
             err @ AnswerError::GeneratorUnavailable(_) => Self::new(
                 StatusCode::BAD_REQUEST,

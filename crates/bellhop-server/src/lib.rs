@@ -30,6 +30,7 @@ pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
 pub use crate::models::AnswerModels;
 pub use crate::openapi::openapi_json;
+pub use crate::routes::search::AskResponse;
 pub use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,10 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations and the types they
 //! exchange. `docs/openapi.json` is this document, committed; a test keeps them equal.
 
-use bellhop_answer::{Answer, Citation};
+use bellhop_answer::Citation;
 use bellhop_store::{
-    ActiveIndex, ChunkingSettings, CollectionInfo, DocumentInfo, Hit, IndexKind, Retriever,
-    RetrieverMatch, SearchMode, WriteReceipt,
+    ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, DocumentInfo, Hit,
+    IndexKind, Retriever, RetrieverMatch, SearchMode, WriteReceipt,
 };
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -67,7 +67,7 @@ impl Modify for BearerKey {
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Hit, RetrieverMatch, Retriever, SearchMode, CollectionInfo,
-        ChunkingSettings, IndexKind, ActiveIndex, DocumentInfo, WriteReceipt, Answer, Citation,
+        ChunkingSettings, IndexKind, ActiveIndex, DocumentInfo, WriteReceipt, Citation, AnswerabilitySettings,
     )),
     modifiers(&BearerKey),
     security(("api_key" = []))

@@ -90,7 +90,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn dense_request() -> SearchRequest {
-    SearchRequest::new("unused", K).with_mode(SearchMode::Dense)
+    SearchRequest::new("unused", K)
+        .expect("a valid search")
+        .with_mode(SearchMode::Dense)
 }
 
 /// Runs every query back to back, as a server runs them, after a few untimed ones; returns

@@ -22,8 +22,9 @@ pub use embedded::EmbeddedStore;
 pub use error::{Result, StoreError};
 pub use filter::{Condition, Filter, FilterOp};
 pub use model::{
-    ActiveIndex, ChunkingSettings, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo,
-    IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument, SourceUpdate, WriteReceipt,
+    ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, CollectionSpec,
+    CollectionVersion, DocumentInfo, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
+    SourceUpdate, WriteReceipt,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};

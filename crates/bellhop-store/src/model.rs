@@ -1,5 +1,7 @@
 //! The store's data: collections, documents, chunks.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
@@ -86,6 +88,64 @@ pub struct CollectionSpec {
     /// late); the server's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_deadline_ms: Option<u64>,
+    /// What an answer says when the sources do not hold it (the server's default when
+    /// unset), e.g. "I don't have that information. Reception is happy to help: dial 9."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_text: Option<String>,
+    /// The same in other languages, by ISO 639-1 code (`de`, `ja`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fallback_texts: BTreeMap<String, String>,
+    /// Overrides of the embedding model's calibrated answerability thresholds.
+    #[serde(default, skip_serializing_if = "AnswerabilitySettings::is_unset")]
+    pub answerability: AnswerabilitySettings,
+}
+
+/// A collection's overrides of the thresholds that decide whether its sources answer a
+/// question; each unset value keeps the model's calibrated one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AnswerabilitySettings {
+    /// Below this cosine of the best chunk, the answer abstains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_dense: Option<f32>,
+    /// From this cosine on, missing key terms do not make it abstain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confident_dense: Option<f32>,
+    /// Below this share of the question's key terms found in the sources (and under
+    /// `confident_dense`), the answer abstains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_term_coverage: Option<f32>,
+    /// From this cosine between the question with and without the words the collection
+    /// never uses, those words do not make it abstain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_meaning_kept: Option<f32>,
+}
+
+impl AnswerabilitySettings {
+    /// Whether no threshold is overridden.
+    pub fn is_unset(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Checks that every threshold is a number from 0 to 1.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("min_dense", self.min_dense),
+            ("confident_dense", self.confident_dense),
+            ("min_term_coverage", self.min_term_coverage),
+            ("min_meaning_kept", self.min_meaning_kept),
+        ] {
+            if let Some(value) = value
+                && !(0.0..=1.0).contains(&value)
+            {
+                return Err(StoreError::Invalid(format!(
+                    "answerability.{name} must be between 0 and 1, got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CollectionSpec {
@@ -100,6 +160,9 @@ impl CollectionSpec {
             system_prompt: None,
             generator: None,
             answer_deadline_ms: None,
+            fallback_text: None,
+            fallback_texts: BTreeMap::new(),
+            answerability: AnswerabilitySettings::default(),
         }
     }
 
@@ -122,6 +185,7 @@ impl CollectionSpec {
                 "chunk overlap must be smaller than the chunk size".into(),
             ));
         }
+        self.answerability.validate()?;
         Ok(())
     }
 }

@@ -22,23 +22,41 @@ pub enum SearchMode {
     Hybrid,
 }
 
-/// A search.
+/// A search, checked when it is built: a non-empty query (whitespace runs collapsed) and
+/// `k` within `1..=MAX_K`. Backends and callers take it as valid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SearchRequestFields")]
 pub struct SearchRequest {
-    /// The question.
-    pub query: String,
-    /// How many hits.
+    query: String,
+    k: usize,
+    mode: SearchMode,
+    filter: Filter,
+    min_score: Option<f32>,
+}
+
+/// The fields of a search as they arrive, before they are checked.
+#[derive(Deserialize)]
+struct SearchRequestFields {
+    query: String,
     #[serde(default = "default_k")]
-    pub k: usize,
-    /// Retrievers.
+    k: usize,
     #[serde(default)]
-    pub mode: SearchMode,
-    /// Metadata filter.
+    mode: SearchMode,
     #[serde(default)]
-    pub filter: Filter,
-    /// Drop hits scoring below this (cosine for dense, BM25 for keyword, fused for hybrid).
+    filter: Filter,
     #[serde(default)]
-    pub min_score: Option<f32>,
+    min_score: Option<f32>,
+}
+
+impl TryFrom<SearchRequestFields> for SearchRequest {
+    type Error = StoreError;
+
+    fn try_from(fields: SearchRequestFields) -> Result<Self> {
+        SearchRequest::new(&fields.query, fields.k)?
+            .with_mode(fields.mode)
+            .with_filter(fields.filter)
+            .with_min_score(fields.min_score)
+    }
 }
 
 fn default_k() -> usize {
@@ -48,16 +66,31 @@ fn default_k() -> usize {
 /// The most hits one search may ask for.
 pub const MAX_K: usize = 1000;
 
+/// Collapses runs of whitespace and trims, so that trivially different spellings of one
+/// question search (and are cached) alike.
+pub fn normalise_query(query: &str) -> String {
+    query.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl SearchRequest {
-    /// A hybrid search for the top `k`.
-    pub fn new(query: impl Into<String>, k: usize) -> Self {
-        Self {
-            query: query.into(),
+    /// A hybrid search for the top `k`; refuses an empty query and a `k` outside `1..=MAX_K`.
+    pub fn new(query: impl AsRef<str>, k: usize) -> Result<Self> {
+        if k == 0 || k > MAX_K {
+            return Err(StoreError::Invalid(format!(
+                "k must be between 1 and {MAX_K}, got {k}"
+            )));
+        }
+        let query = normalise_query(query.as_ref());
+        if query.is_empty() {
+            return Err(StoreError::Invalid("the query is empty".into()));
+        }
+        Ok(Self {
+            query,
             k,
             mode: SearchMode::Hybrid,
             filter: Filter::default(),
             min_score: None,
-        }
+        })
     }
 
     /// Sets the mode.
@@ -72,18 +105,41 @@ impl SearchRequest {
         self
     }
 
-    /// Checks `k` and the query.
-    pub fn validate(&self) -> Result<()> {
-        if self.k == 0 || self.k > MAX_K {
-            return Err(StoreError::Invalid(format!(
-                "k must be between 1 and {MAX_K}, got {}",
-                self.k
-            )));
+    /// Drops hits scoring below `min_score` (cosine for dense, BM25 for keyword, fused for
+    /// hybrid); refuses a score that is not a finite number.
+    pub fn with_min_score(mut self, min_score: Option<f32>) -> Result<Self> {
+        if min_score.is_some_and(|score| !score.is_finite()) {
+            return Err(StoreError::Invalid(
+                "min_score must be a finite number".into(),
+            ));
         }
-        if self.query.trim().is_empty() {
-            return Err(StoreError::Invalid("the query is empty".into()));
-        }
-        Ok(())
+        self.min_score = min_score;
+        Ok(self)
+    }
+
+    /// The query, whitespace collapsed.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// How many hits.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The retrievers.
+    pub fn mode(&self) -> SearchMode {
+        self.mode
+    }
+
+    /// The metadata filter.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The lowest score kept.
+    pub fn min_score(&self) -> Option<f32> {
+        self.min_score
     }
 
     /// Candidates each retriever contributes to a hybrid fusion.
@@ -266,10 +322,14 @@ mod tests {
 
     #[test]
     fn requests_validate_k_and_query() {
-        assert!(SearchRequest::new("pool", 0).validate().is_err());
-        assert!(SearchRequest::new("pool", MAX_K + 1).validate().is_err());
-        assert!(SearchRequest::new("  ", 5).validate().is_err());
+        assert!(SearchRequest::new("pool", 0).is_err());
+        assert!(SearchRequest::new("pool", MAX_K + 1).is_err());
+        assert!(SearchRequest::new("  ", 5).is_err());
         let parsed: SearchRequest = serde_json::from_str(r#"{"query": "pool"}"#).unwrap();
         assert_eq!((parsed.k, parsed.mode), (10, SearchMode::Hybrid));
+        assert!(serde_json::from_str::<SearchRequest>(r#"{"query": " ", "k": 3}"#).is_err());
+        let spaced = SearchRequest::new("  is the\tpool   heated ", 3).unwrap();
+        assert_eq!(spaced.query(), "is the pool heated");
+        assert!(spaced.with_min_score(Some(f32::NAN)).is_err());
     }
 }

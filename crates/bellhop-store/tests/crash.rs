@@ -212,7 +212,9 @@ async fn verify(store: &EmbeddedStore, acknowledged: &[String], round: usize) {
             hits[0].score
         );
 
-        let search = SearchRequest::new(unique_word(n), 10).with_mode(SearchMode::Keyword);
+        let search = SearchRequest::new(unique_word(n), 10)
+            .unwrap()
+            .with_mode(SearchMode::Keyword);
         let hits = store.search(COLLECTION, &search, None).await.unwrap();
         assert_eq!(hits.len(), CHUNKS, "keyword search for {id}");
         assert!(hits.iter().all(|hit| hit.document_id == *id), "{id}");

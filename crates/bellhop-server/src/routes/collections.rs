@@ -41,6 +41,16 @@ pub struct CreateCollection {
     /// absent).
     #[serde(default)]
     answer_deadline_ms: Option<u64>,
+    /// What answers say when the sources do not hold the answer, e.g. "I don't have that
+    /// information. Reception is happy to help: dial 9."
+    #[serde(default)]
+    fallback_text: Option<String>,
+    /// The same in other languages, by ISO 639-1 code.
+    #[serde(default)]
+    fallback_texts: std::collections::BTreeMap<String, String>,
+    /// Overrides of the embedding model's calibrated thresholds for abstaining.
+    #[serde(default)]
+    answerability: bellhop_store::AnswerabilitySettings,
 }
 
 /// The collections a key may use.
@@ -84,6 +94,9 @@ pub async fn create(
     spec.generator = body.generator.map(|choice| choice.as_str().to_string());
     spec.answer_deadline_ms =
         check_deadline(body.answer_deadline_ms)?.map(|deadline| deadline.as_millis() as u64);
+    spec.fallback_text = body.fallback_text;
+    spec.fallback_texts = body.fallback_texts;
+    spec.answerability = body.answerability;
     let info = state.engine.store().create_collection(spec).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }

@@ -398,8 +398,8 @@ pub async fn chat_completions(
         ..AskOptions::default()
     };
     body.generation_params().apply(&state, &mut options)?;
-    let request = SearchRequest::new(question.clone(), 5).with_mode(SearchMode::Hybrid);
-    let events = state
+    let request = SearchRequest::new(&question, 5)?.with_mode(SearchMode::Hybrid);
+    let reply = state
         .engine
         .ask(&collection, &request, options)
         .await
@@ -417,7 +417,7 @@ pub async fn chat_completions(
     };
     let completion = Completion::new(&body.model);
     if !body.stream {
-        let outcome = finished(events).await?;
+        let outcome = finished(reply).await?;
         let mut response = completion.whole(&outcome.answer.answer, "stop", usage_of(&outcome));
         annotate(&mut response, &outcome);
         return Ok(Json(response).into_response());
@@ -426,7 +426,7 @@ pub async fn chat_completions(
     let embedder = Arc::clone(embedder);
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(async move {
-        let mut events = events;
+        let mut events = reply.into_events();
         let send = |value: Value| sender.send(sse_event(&value));
         if send(completion.chunk(json!({"role": "assistant", "content": ""}), Value::Null))
             .await
@@ -478,6 +478,7 @@ fn annotate(response: &mut Value, outcome: &AskOutcome) {
     response["citations"] = json!(answer.citations);
     response["generator"] = json!(answer.generator);
     response["degraded"] = json!(answer.degraded);
+    response["abstained"] = json!(answer.abstained);
     if let Some(reason) = &answer.reason {
         response["reason"] = json!(reason);
     }

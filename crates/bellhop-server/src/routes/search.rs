@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bellhop_answer::{AskEvent, AskOptions, AskOutcome, GeneratorChoice};
+use bellhop_answer::{AskEvent, AskOptions, AskOutcome, AskReply, GeneratorChoice};
 use bellhop_generate::{ChatMessage, Sampling};
 use bellhop_store::{SearchMode, SearchRequest};
 use serde::{Deserialize, Serialize};
@@ -78,13 +78,10 @@ pub async fn search(
     check_query(limits, "query", &body.query)?;
     check_k(limits, body.k)?;
     let started = Instant::now();
-    let request = SearchRequest {
-        query: body.query,
-        k: body.k,
-        mode: body.mode,
-        filter: parse_filter(limits, body.filter)?,
-        min_score: body.min_score,
-    };
+    let request = SearchRequest::new(&body.query, body.k)?
+        .with_mode(body.mode)
+        .with_filter(parse_filter(limits, body.filter)?)
+        .with_min_score(body.min_score)?;
     let retrieval = state.engine.search(&name, &request).await?;
     Ok(Json(SearchResponse {
         hits: retrieval.hits.to_vec(),
@@ -253,36 +250,75 @@ fn default_max_sentences() -> usize {
 /// The most sentences an extractive answer may hold.
 const MAX_SENTENCES: usize = 10;
 
-/// The JSON of a finished answer: the answer's fields, `timings`, `cached`, `deadline_ms`.
-pub(crate) fn outcome_json(outcome: &AskOutcome) -> serde_json::Value {
-    let mut response = serde_json::to_value(&*outcome.answer).expect("an answer serialises");
-    response["timings"] = json!(outcome.timings);
-    response["cached"] = json!(outcome.cached);
-    response["deadline_ms"] = json!(outcome.deadline.as_millis() as u64);
-    response
+/// A finished answer, as `/ask` sends it (and as the `done` event of its stream carries it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AskResponse {
+    /// The answer, citing its sources as `[n]`; the collection's fallback text when it
+    /// abstained.
+    pub answer: String,
+    /// The cited sources, by number (none when it abstained).
+    pub citations: Vec<bellhop_answer::Citation>,
+    /// The generator that answered or would have: `extractive`, `local` or `openai`.
+    pub generator: String,
+    /// Whether the sources do not hold the answer, so that it says so instead.
+    pub abstained: bool,
+    /// Whether a fallback answered instead of the generator asked for.
+    pub degraded: bool,
+    /// Why the answer is degraded.
+    pub reason: Option<String>,
+    /// Tokens of the model's prompt and answer (absent for extractive answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<bellhop_generate::Usage>,
+    /// Where the time went.
+    pub timings: bellhop_answer::AskTimings,
+    /// Whether the answer came from the cache.
+    pub cached: bool,
+    /// The deadline the answer was held to, in milliseconds.
+    pub deadline_ms: u64,
+    /// The evidence the decision to answer or abstain rests on.
+    #[schema(value_type = Object)]
+    pub answerability: bellhop_answer::Answerability,
+    /// The question's language (ISO 639-1), when it could be told.
+    pub question_language: Option<String>,
 }
 
-/// Waits for the end of an answer stream.
-pub(crate) async fn finished(
-    mut events: tokio::sync::mpsc::Receiver<AskEvent>,
-) -> Result<AskOutcome, ApiError> {
-    while let Some(event) = events.recv().await {
-        if let AskEvent::Done(outcome) = event {
-            return Ok(*outcome);
+impl From<&AskOutcome> for AskResponse {
+    fn from(outcome: &AskOutcome) -> Self {
+        let answer = &outcome.answer;
+        Self {
+            answer: answer.answer.clone(),
+            citations: answer.citations.clone(),
+            generator: answer.generator.clone(),
+            abstained: answer.abstained,
+            degraded: answer.degraded,
+            reason: answer.reason.clone(),
+            usage: answer.usage,
+            timings: outcome.timings,
+            cached: outcome.cached,
+            deadline_ms: u64::try_from(outcome.deadline.as_millis()).unwrap_or(u64::MAX),
+            answerability: outcome.answerability.clone(),
+            question_language: outcome.question_language.clone(),
         }
     }
-    Err(ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the answer stopped before it was complete",
-    ))
+}
+
+/// Waits for the whole answer.
+pub(crate) async fn finished(reply: AskReply) -> Result<AskOutcome, ApiError> {
+    reply.finished().await.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the answer stopped before it was complete",
+        )
+    })
 }
 
 /// An answer with numbered citations, written by the collection's generator (extractive,
 /// local model or upstream) within the deadline; as JSON or as Server-Sent Events.
 #[utoipa::path(post, path = "/v1/collections/{name}/ask", tag = "search", params(("name" = String, Path)),
     request_body = AskBody,
-    responses((status = 200, description = "The answer (with `timings`, `cached`, `deadline_ms`, and `usage` when a model wrote it), or an event stream when `stream` is true", body = bellhop_answer::Answer),
+    responses((status = 200, description = "The answer, or an event stream when `stream` is true", body = AskResponse),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn ask(
     State(state): State<Arc<AppState>>,
@@ -316,19 +352,22 @@ pub async fn ask(
         stop: body.stop,
     }
     .apply(&state, &mut options)?;
-    let request = SearchRequest {
-        query: body.question,
-        k: body.k,
-        mode: body.mode,
-        filter: parse_filter(limits, body.filter)?,
-        min_score: None,
-    };
-    let events = state.engine.ask(&name, &request, options).await?;
+    let request = SearchRequest::new(&body.question, body.k)?
+        .with_mode(body.mode)
+        .with_filter(parse_filter(limits, body.filter)?);
+    let reply = state.engine.ask(&name, &request, options).await?;
     if body.stream {
-        return Ok(stream_answer(events).into_response());
+        return Ok(stream_answer(reply.into_events()).into_response());
     }
-    let outcome = finished(events).await?;
-    Ok(Json(outcome_json(&outcome)).into_response())
+    let outcome = finished(reply).await?;
+    Ok(Json(AskResponse::from(&outcome)).into_response())
+}
+
+/// The first event of an answer stream: the sources the answer may cite.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CitationsEvent {
+    /// By number.
+    pub citations: Vec<bellhop_answer::Citation>,
 }
 
 /// `citations`, then `delta` events with the text as it is written, then `done` with the whole
@@ -340,13 +379,13 @@ fn stream_answer(
         let event = match events.recv().await? {
             AskEvent::Citations(citations) => Event::default()
                 .event("citations")
-                .json_data(json!({"citations": citations})),
+                .json_data(CitationsEvent { citations }),
             AskEvent::Delta(text) => Event::default()
                 .event("delta")
                 .json_data(json!({"text": text})),
             AskEvent::Done(outcome) => Event::default()
                 .event("done")
-                .json_data(outcome_json(&outcome)),
+                .json_data(AskResponse::from(&*outcome)),
         }
         .expect("events serialise");
         Some((Ok(event), events))

@@ -575,21 +575,20 @@ impl Inner {
         request: &SearchRequest,
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Hit>> {
-        request.validate()?;
         let state = self.state(collection)?;
-        if request.mode != SearchMode::Keyword && query_vector.is_none() {
+        if request.mode() != SearchMode::Keyword && query_vector.is_none() {
             return Err(StoreError::Invalid(format!(
                 "{:?} search needs the query vector",
-                request.mode
+                request.mode()
             )));
         }
         let depth = request.depth();
         let index = state.index.read().unwrap_or_else(PoisonError::into_inner);
         self.with_reader(|connection| {
-            let filter = sql_filter::to_sql(&request.filter);
+            let filter = sql_filter::to_sql(request.filter());
             let dense = match query_vector {
-                Some(vector) if request.mode != SearchMode::Keyword => {
-                    let allowed = if request.filter.is_empty() {
+                Some(vector) if request.mode() != SearchMode::Keyword => {
+                    let allowed = if request.filter().is_empty() {
                         None
                     } else {
                         Some(allowed_chunks(connection, state.id, &filter)?)
@@ -598,10 +597,10 @@ impl Inner {
                 }
                 _ => Vec::new(),
             };
-            let keyword = if request.mode == SearchMode::Dense {
+            let keyword = if request.mode() == SearchMode::Dense {
                 Vec::new()
             } else {
-                keyword_search(connection, state.id, &request.query, depth, &filter)?
+                keyword_search(connection, state.id, request.query(), depth, &filter)?
             };
             fetch_hits(connection, request.rank(dense, keyword))
         })

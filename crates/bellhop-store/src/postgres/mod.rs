@@ -453,7 +453,7 @@ impl PostgresStore {
                 collection,
                 vector,
                 limit,
-                &request.filter,
+                request.filter(),
                 collection.spec.index != IndexKind::Exact,
                 true,
             )
@@ -996,8 +996,7 @@ impl Store for PostgresStore {
         request: &SearchRequest,
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Hit>> {
-        request.validate()?;
-        if request.mode == SearchMode::Dense
+        if request.mode() == SearchMode::Dense
             && let Some(vector) = query_vector
         {
             let known = self
@@ -1034,10 +1033,10 @@ impl Store for PostgresStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(collection.to_string(), row.clone());
-        if request.mode != SearchMode::Keyword && query_vector.is_none() {
+        if request.mode() != SearchMode::Keyword && query_vector.is_none() {
             return Err(StoreError::Invalid(format!(
                 "{:?} search needs the query vector",
-                request.mode
+                request.mode()
             )));
         }
         if let Some(vector) = query_vector
@@ -1052,16 +1051,16 @@ impl Store for PostgresStore {
         }
         let depth = request.depth();
         let dense = match query_vector {
-            Some(vector) if request.mode != SearchMode::Keyword => {
-                self.dense(&mut tx, &row, vector, depth, &request.filter)
+            Some(vector) if request.mode() != SearchMode::Keyword => {
+                self.dense(&mut tx, &row, vector, depth, request.filter())
                     .await?
             }
             _ => Vec::new(),
         };
-        let keyword = if request.mode == SearchMode::Dense {
+        let keyword = if request.mode() == SearchMode::Dense {
             Vec::new()
         } else {
-            Self::keyword(&mut tx, &row, &request.query, depth, &request.filter).await?
+            Self::keyword(&mut tx, &row, request.query(), depth, request.filter()).await?
         };
         let hits = Self::fetch_hits(&mut tx, request.rank(dense, keyword)).await?;
         tx.commit().await?;

@@ -241,7 +241,9 @@ pub fn filter(value: Value) -> Filter {
 
 /// A request in `mode` for the top `k`.
 pub fn request(query: &str, k: usize, mode: SearchMode) -> SearchRequest {
-    SearchRequest::new(query, k).with_mode(mode)
+    SearchRequest::new(query, k)
+        .expect("a valid search")
+        .with_mode(mode)
 }
 
 /// Dense search by vector.

@@ -96,8 +96,8 @@ async fn a_copy_round_trip_through_postgres_gives_identical_search_results() {
     for _ in 0..10 {
         let vector = rng.unit_vector(DIM);
         for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
-            let mut request = request("heated pool entry 7", 10, mode);
-            request.filter = crate::common::filter(json!({"price": {"lt": 200}}));
+            let request = request("heated pool entry 7", 10, mode)
+                .with_filter(crate::common::filter(json!({"price": {"lt": 200}})));
             let expected = original
                 .search("hotel", &request, Some(&vector))
                 .await

@@ -8,7 +8,9 @@ use crate::common::{
     Rng, axis, chunk, cosine, create, dense, document, document_ids, document_set, filter, keyword,
     metadata, normalize, request, single,
 };
-use bellhop_store::{IndexKind, NewDocument, Retriever, SearchMode, Store, StoreError};
+use bellhop_store::{
+    IndexKind, NewDocument, Retriever, SearchMode, SearchRequest, Store, StoreError,
+};
 use serde_json::json;
 
 const DIM: usize = 8;
@@ -82,7 +84,7 @@ async fn dense_search_ranks_by_cosine(backend: Backend) {
 async fn min_score_drops_weaker_hits(backend: Backend) {
     let (store, _) = geometry_store(backend).await;
     let mut search = request("dense", 10, SearchMode::Dense);
-    search.min_score = Some(0.9);
+    search = search.with_min_score(Some(0.9)).unwrap();
     let hits = store
         .search("geo", &search, Some(&axis(DIM, 0)))
         .await
@@ -90,7 +92,7 @@ async fn min_score_drops_weaker_hits(backend: Backend) {
     assert_eq!(document_ids(&hits), ["a0", "a0b1", "a0c1"]);
     assert!(hits.iter().all(|hit| hit.score >= 0.9));
 
-    search.min_score = Some(1.5);
+    search = search.with_min_score(Some(1.5)).unwrap();
     assert!(
         store
             .search("geo", &search, Some(&axis(DIM, 0)))
@@ -102,7 +104,7 @@ async fn min_score_drops_weaker_hits(backend: Backend) {
     let mut search = request("point a2", 10, SearchMode::Keyword);
     let all = store.search("geo", &search, None).await.unwrap();
     assert_eq!(all.len(), 6, "every chunk has 'point'");
-    search.min_score = Some(all[0].score - 1e-3);
+    search = search.with_min_score(Some(all[0].score - 1e-3)).unwrap();
     let best = store.search("geo", &search, None).await.unwrap();
     assert_eq!(document_ids(&best), ["a2"]);
 }
@@ -110,17 +112,10 @@ async fn min_score_drops_weaker_hits(backend: Backend) {
 async fn search_requests_are_validated(backend: Backend) {
     let (store, _) = geometry_store(backend).await;
     let vector = axis(DIM, 0);
+    // A search is checked when it is built, so no backend ever sees a bad one.
     for k in [0, 1001] {
-        for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
-            let err = store
-                .search("geo", &request("point", k, mode), Some(&vector))
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(err, StoreError::Invalid(_)),
-                "k={k} {mode:?}: {err:?}"
-            );
-        }
+        let err = SearchRequest::new("point", k).unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "k={k}: {err:?}");
     }
     assert_eq!(
         store
@@ -146,10 +141,7 @@ async fn search_requests_are_validated(backend: Backend) {
             .unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{mode:?}: {err:?}");
     }
-    let err = store
-        .search("geo", &request("   ", 5, SearchMode::Keyword), None)
-        .await
-        .unwrap_err();
+    let err = SearchRequest::new("   ", 5).unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     // Keyword search needs no vector, and ignores one given.
     let hits = keyword(&store, "geo", "a1", 5).await;
@@ -327,7 +319,7 @@ async fn hybrid_search_fuses_both_retrievers(backend: Backend) {
 
     // No hit found by one retriever scores above 1/61, and every hit found by both does.
     let mut strict = request("heated pool", 10, SearchMode::Hybrid);
-    strict.min_score = Some(1.0 / 61.0 + 1e-5);
+    strict = strict.with_min_score(Some(1.0 / 61.0 + 1e-5)).unwrap();
     let hits = store.search("hotel", &strict, Some(&vector)).await.unwrap();
     assert_eq!(document_set(&hits), ["pool", "sauna", "winter"]);
     assert!(hits.iter().all(|hit| hit.found_by.len() == 2), "{hits:#?}");

@@ -128,7 +128,7 @@ async fn every_method_reports_an_unknown_collection(backend: Backend) {
             store
                 .search(
                     "nowhere",
-                    &SearchRequest::new("pool", 5).with_mode(mode),
+                    &SearchRequest::new("pool", 5).unwrap().with_mode(mode),
                     Some(&axis(DIM, 0)),
                 )
                 .await

@@ -1,0 +1,498 @@
+//! Whether the retrieved sources can answer a question, decided before any generator runs.
+//!
+//! Two kinds of evidence, because neither is enough alone: the dense cosine of the best
+//! chunk says how close in meaning the nearest source is (reciprocal-rank scores carry no
+//! absolute relevance), and the question's key terms say what it is about. A question about
+//! "the rooftop pool" lands close to the pool's page, but the sources never speak of a
+//! rooftop one; a question with a typo ("kaiserschmarn") shares no exact word with its
+//! answer, but its meaning is close and its words are near ones in the sources. Key terms
+//! are matched by stem and, for longer words, within a small edit distance.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use bellhop_store::{Hit, Retriever};
+use rust_stemmers::{Algorithm, Stemmer};
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Sources whose text counts as evidence for the question's terms.
+const EVIDENCE_SOURCES: usize = 3;
+
+/// Thresholds of the answerability decision for one embedding model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnswerabilityThresholds {
+    /// Below this cosine of the best chunk, nothing retrieved is about the question.
+    pub min_dense: f32,
+    /// From this cosine on, the best chunk is close enough that missing and unknown terms
+    /// are taken as paraphrase rather than as a different subject.
+    pub confident_dense: f32,
+    /// Below this share of the question's key terms found in the best sources (and under
+    /// `confident_dense`), the sources speak of something else.
+    pub min_term_coverage: f32,
+    /// From this cosine between the question with and without the words the collection
+    /// never uses, those words are incidental ("for my daughter") and do not make it abstain.
+    pub min_meaning_kept: f32,
+}
+
+impl AnswerabilityThresholds {
+    /// The calibrated thresholds for `model` (an embedding model id), or generic ones for a
+    /// model that was not calibrated. Calibrated on the demo hotel's tuning questions; see
+    /// `bench/RESULTS.md`.
+    pub fn for_model(model: &str) -> Self {
+        let name = model.rsplit('/').next().unwrap_or(model);
+        match name {
+            // Missing terms in the best sources were no evidence on the tuning questions
+            // (guests word things their own way): only words the whole collection lacks are.
+            "all-MiniLM-L6-v2" => Self {
+                min_dense: 0.25,
+                confident_dense: 0.7,
+                min_term_coverage: 0.0,
+                min_meaning_kept: 0.9,
+            },
+            _ => Self {
+                min_dense: 0.3,
+                confident_dense: 0.7,
+                min_term_coverage: 0.0,
+                min_meaning_kept: 0.9,
+            },
+        }
+    }
+
+    /// These thresholds with a collection's overrides applied.
+    pub fn overridden(mut self, overrides: &bellhop_store::AnswerabilitySettings) -> Self {
+        if let Some(min_dense) = overrides.min_dense {
+            self.min_dense = min_dense;
+        }
+        if let Some(confident_dense) = overrides.confident_dense {
+            self.confident_dense = confident_dense;
+        }
+        if let Some(min_term_coverage) = overrides.min_term_coverage {
+            self.min_term_coverage = min_term_coverage;
+        }
+        if let Some(min_meaning_kept) = overrides.min_meaning_kept {
+            self.min_meaning_kept = min_meaning_kept;
+        }
+        self
+    }
+}
+
+/// The decision and the evidence it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answerability {
+    /// Whether the sources are taken to answer the question.
+    pub answerable: bool,
+    /// The cosine of the best chunk the dense retriever found (absent in keyword mode).
+    pub dense_score: Option<f32>,
+    /// The share of the question's key terms found in the best sources.
+    pub term_coverage: f32,
+    /// The question's key terms.
+    pub key_terms: Vec<String>,
+    /// Key terms the best sources do not contain.
+    pub missing_terms: Vec<String>,
+    /// Key terms the whole collection never uses.
+    pub unknown_terms: Vec<String>,
+    /// How much of the question's meaning is left without its unknown terms (cosine).
+    pub meaning_kept: Option<f32>,
+    /// The question's language (ISO 639-1), when it could be told.
+    pub question_language: Option<String>,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    let mut words: HashSet<&'static str> = stop_words::get("en").iter().copied().collect();
+    // Guests' shorthand, which no dictionary list holds.
+    words.extend([
+        "whats", "wats", "wat", "hows", "wheres", "whens", "whos", "u", "ur", "pls", "plz", "thx",
+        "ok", "hi", "hello", "hey", "thanks", "guys", "im", "ive", "id", "dont", "doesnt", "cant",
+        "isnt", "arent", "wont", "theres", "hotel",
+    ]);
+    words
+});
+
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Lower-cased words of `text`, with hyphenated compounds also joined ("wi-fi" → "wifi").
+fn words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    words.extend(
+        text.split_whitespace()
+            .filter(|token| token.contains('-'))
+            .map(|token| {
+                token
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .flat_map(char::to_lowercase)
+                    .collect::<String>()
+            })
+            .filter(|joined| !joined.is_empty()),
+    );
+    words
+}
+
+/// The words of a question that say what it is about: no stop words, no single letters.
+pub fn key_terms(question: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    words(question)
+        .into_iter()
+        .filter(|word| word.chars().count() > 1 || word.chars().all(|c| c.is_ascii_digit()))
+        .filter(|word| !STOPWORDS.contains(word.as_str()))
+        .filter(|word| seen.insert(word.clone()))
+        .collect()
+}
+
+/// The stems of a source's words.
+struct Evidence {
+    words: HashSet<String>,
+    stems: HashSet<String>,
+}
+
+impl Evidence {
+    fn new(hits: &[Hit]) -> Self {
+        let mut words_seen = HashSet::new();
+        for hit in hits.iter().take(EVIDENCE_SOURCES) {
+            words_seen.extend(words(&hit.text));
+            words_seen.extend(words(&hit.title));
+            for heading in &hit.section {
+                words_seen.extend(words(heading));
+            }
+        }
+        let stems = words_seen
+            .iter()
+            .map(|word| STEMMER.stem(word).into_owned())
+            .collect();
+        Self {
+            words: words_seen,
+            stems,
+        }
+    }
+
+    /// Whether `term` appears: the same word or stem, or one a typo away.
+    fn contains(&self, term: &str) -> bool {
+        self.words.contains(term)
+            || self.stems.contains(STEMMER.stem(term).as_ref())
+            || near_any(term, self.words.iter())
+    }
+}
+
+/// Every word of a collection, for telling a question about something the collection never
+/// mentions (a "rooftop" pool, a "casino") from one that merely words it differently.
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    words: HashSet<String>,
+    stems: HashSet<String>,
+    /// The collection's language, from a sample of its text (ISO 639-1).
+    language: Option<String>,
+}
+
+/// Distinct words from which a collection's vocabulary is evidence of what it does not cover.
+const MIN_REPRESENTATIVE_WORDS: usize = 1000;
+
+/// Characters of a collection's text its language is told from.
+const LANGUAGE_SAMPLE_CHARS: usize = 4000;
+
+impl Vocabulary {
+    /// The vocabulary of `texts`.
+    pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut vocabulary = Self::default();
+        let mut sample = String::new();
+        for text in texts {
+            if sample.len() < LANGUAGE_SAMPLE_CHARS {
+                sample.push_str(text);
+                sample.push('\n');
+            }
+            for word in words(text) {
+                if !vocabulary.words.contains(&word) {
+                    vocabulary.stems.insert(STEMMER.stem(&word).into_owned());
+                    vocabulary.words.insert(word);
+                }
+            }
+        }
+        vocabulary.language = crate::language::detect_language(&sample);
+        vocabulary
+    }
+
+    /// Whether the collection says enough that a word it never uses means something: a
+    /// handful of documents lacks ordinary words ("bring", "warm") too.
+    pub fn is_representative(&self) -> bool {
+        self.words.len() >= MIN_REPRESENTATIVE_WORDS
+    }
+
+    /// The collection's language, when it could be told.
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref()
+    }
+
+    /// Whether the collection uses `term`: the same word or stem, or one a typo away.
+    pub fn knows(&self, term: &str) -> bool {
+        self.words.contains(term)
+            || self.stems.contains(STEMMER.stem(term).as_ref())
+            || near_any(term, self.words.iter())
+    }
+}
+
+/// Whether one of `words` is `term` with a typo or two (one edit from 5 characters, two from
+/// 9), or a compound that starts with it.
+fn near_any<'a>(term: &str, mut words: impl Iterator<Item = &'a String>) -> bool {
+    let length = term.chars().count();
+    if length < 5 {
+        return false;
+    }
+    let allowed = if length >= 9 { 2 } else { 1 };
+    words.any(|word| {
+        let other = word.chars().count();
+        (other.abs_diff(length) <= allowed && strsim::damerau_levenshtein(word, term) <= allowed)
+            || (other > length + 2 && word.starts_with(term))
+    })
+}
+
+/// The best dense cosine among `hits`.
+pub fn best_dense_score(hits: &[Hit]) -> Option<f32> {
+    hits.iter()
+        .flat_map(|hit| hit.found_by.iter())
+        .filter(|found| found.retriever == Retriever::Dense)
+        .map(|found| found.score)
+        .reduce(f32::max)
+}
+
+/// Whether a key term names a thing rather than a quantity: numbers ("13", "3am") are the
+/// guest's own details (an age, a time), which the sources state as ranges.
+fn names_a_thing(term: &str) -> bool {
+    !term.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Decides whether `hits` (best first) answer `question`. `vocabulary` is the collection's,
+/// when known: a key term it does not hold at all means the question is about something
+/// the collection never mentions.
+pub fn assess(
+    question: &str,
+    hits: &[Hit],
+    vocabulary: Option<&Vocabulary>,
+    thresholds: &AnswerabilityThresholds,
+) -> Answerability {
+    let key_terms = key_terms(question);
+    let dense_score = best_dense_score(hits);
+    let evidence = Evidence::new(hits);
+    let missing_terms: Vec<String> = key_terms
+        .iter()
+        .filter(|term| !evidence.contains(term))
+        .cloned()
+        .collect();
+    let term_coverage = if key_terms.is_empty() {
+        1.0
+    } else {
+        1.0 - missing_terms.len() as f32 / key_terms.len() as f32
+    };
+    // Words are evidence only in the collection's own language: a question in another
+    // language shares none of its words and is judged on meaning alone.
+    let question_language = crate::language::detect_language(question);
+    let same_language = match (
+        vocabulary.and_then(Vocabulary::language),
+        &question_language,
+    ) {
+        (Some(collection), Some(question)) => collection == question,
+        _ => true,
+    };
+    let unknown_terms: Vec<String> = match vocabulary {
+        Some(vocabulary) if same_language && vocabulary.is_representative() => missing_terms
+            .iter()
+            .filter(|term| names_a_thing(term) && !vocabulary.knows(term))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut answerability = Answerability {
+        answerable: false,
+        dense_score,
+        term_coverage,
+        key_terms,
+        missing_terms,
+        unknown_terms,
+        meaning_kept: None,
+        question_language,
+        reason: String::new(),
+    };
+    answerability.decide(!hits.is_empty(), same_language, thresholds);
+    answerability
+}
+
+fn quoted(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| format!("{term:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `question` without `terms` (whole words, any case).
+pub fn without_terms(question: &str, terms: &[String]) -> String {
+    question
+        .split_word_bounds()
+        .filter(|piece| !terms.iter().any(|term| piece.to_lowercase() == *term))
+        .collect::<String>()
+}
+
+impl Answerability {
+    /// Weighs how much of the question's meaning is left without its unknown terms (the
+    /// cosine of the two questions' embeddings): a word the collection never uses that
+    /// carries little of the meaning ("for my daughter") does not make it abstain; one that
+    /// carries most of it ("casino") does.
+    pub fn weigh_meaning_kept(&mut self, kept: f32, thresholds: &AnswerabilityThresholds) {
+        self.meaning_kept = Some(kept);
+        let same_language = true;
+        self.decide(true, same_language, thresholds);
+    }
+
+    fn decide(
+        &mut self,
+        retrieved: bool,
+        same_language: bool,
+        thresholds: &AnswerabilityThresholds,
+    ) {
+        let incidental_unknowns = self
+            .meaning_kept
+            .is_some_and(|kept| kept >= thresholds.min_meaning_kept);
+        let (answerable, reason) = if !retrieved {
+            (false, "nothing was retrieved".to_string())
+        } else {
+            match self.dense_score {
+                Some(score) if score < thresholds.min_dense => (
+                    false,
+                    format!(
+                        "the closest source scores {score:.2}, below {:.2}",
+                        thresholds.min_dense
+                    ),
+                ),
+                Some(score) if score >= thresholds.confident_dense || !same_language => {
+                    (true, format!("the closest source scores {score:.2}"))
+                }
+                _ if !self.unknown_terms.is_empty() && !incidental_unknowns => (
+                    false,
+                    format!(
+                        "the collection never mentions {}",
+                        quoted(&self.unknown_terms)
+                    ),
+                ),
+                _ if self.term_coverage < thresholds.min_term_coverage => (
+                    false,
+                    format!("the sources do not mention {}", quoted(&self.missing_terms)),
+                ),
+                _ => (
+                    true,
+                    format!(
+                        "the sources hold {:.0} % of the key terms",
+                        self.term_coverage * 100.0
+                    ),
+                ),
+            }
+        };
+        self.answerable = answerable;
+        self.reason = reason;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bellhop_store::RetrieverMatch;
+
+    fn hit(text: &str, cosine: f32) -> Hit {
+        Hit {
+            chunk_id: 1,
+            document_id: "pool".into(),
+            title: "Swimming pool".into(),
+            section: vec!["Swimming pool".into()],
+            text: text.into(),
+            source: "pool.md".into(),
+            metadata: Default::default(),
+            score: 0.03,
+            found_by: vec![RetrieverMatch {
+                retriever: Retriever::Dense,
+                rank: 1,
+                score: cosine,
+            }],
+        }
+    }
+
+    const THRESHOLDS: AnswerabilityThresholds = AnswerabilityThresholds {
+        min_dense: 0.35,
+        confident_dense: 0.7,
+        min_term_coverage: 0.67,
+        min_meaning_kept: 0.8,
+    };
+
+    #[test]
+    fn key_terms_leave_out_stop_words_and_shorthand() {
+        assert_eq!(key_terms("whats the wifi called?"), ["wifi", "called"]);
+        assert_eq!(key_terms("Is the Wi-Fi free"), ["wi", "wifi"]);
+        assert_eq!(key_terms("room G01"), ["g01"]);
+    }
+
+    #[test]
+    fn a_term_the_sources_never_mention_makes_it_unanswerable() {
+        let hits = [hit("The indoor pool is heated to 28 °C all year.", 0.6)];
+        let heated = assess("is the pool heated?", &hits, None, &THRESHOLDS);
+        assert!(heated.answerable, "{heated:?}");
+        let rooftop = assess("is the rooftop pool heated?", &hits, None, &THRESHOLDS);
+        // Two of three terms is below the coverage threshold.
+        assert!(!rooftop.answerable, "{rooftop:?}");
+        assert_eq!(rooftop.missing_terms, ["rooftop"]);
+        // A word the whole collection never uses decides it, however close the sources.
+        let filler: Vec<String> = (0..MIN_REPRESENTATIVE_WORDS)
+            .map(|n| format!("word{n}"))
+            .collect();
+        let mut texts = vec![
+            "The indoor pool is heated to 28 °C all year.",
+            "Our museum tickets are sold at the concierge desk.",
+        ];
+        texts.extend(filler.iter().map(String::as_str));
+        let vocabulary = Vocabulary::new(texts.iter().copied());
+        let close = [hit("The indoor pool is heated to 28 °C all year.", 0.6)];
+        let casino = assess(
+            "is there a casino by the pool",
+            &close,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(!casino.answerable, "{casino:?}");
+        assert_eq!(casino.unknown_terms, ["casino"]);
+        // A typo of a word it uses, or a number, is no unknown subject.
+        // Too few words to tell: nothing is unknown.
+        let small = Vocabulary::new(texts[..2].iter().copied());
+        let unsure = assess(
+            "is there a casino by the pool",
+            &close,
+            Some(&small),
+            &THRESHOLDS,
+        );
+        assert!(unsure.unknown_terms.is_empty(), "{unsure:?}");
+        let typo = assess(
+            "musuem tickets for 2 at the pool",
+            &close,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(typo.unknown_terms.is_empty(), "{typo:?}");
+    }
+
+    #[test]
+    fn typos_and_inflections_still_match() {
+        let hits = [hit(
+            "Kaiserschmarrn: shredded pancake with plum compote. Children under 12 eat free.",
+            0.5,
+        )];
+        let answer = assess("kaiserschmarn for the childrens?", &hits, None, &THRESHOLDS);
+        assert!(answer.missing_terms.is_empty(), "{answer:?}");
+    }
+
+    #[test]
+    fn distant_sources_and_no_sources_are_unanswerable() {
+        let hits = [hit("The pool opens at 07:00.", 0.12)];
+        assert!(!assess("capital of Peru", &hits, None, &THRESHOLDS).answerable);
+        assert!(!assess("pool", &[], None, &THRESHOLDS).answerable);
+        // Close enough in meaning, whatever the words.
+        let close = [hit("Dogs up to 15 kg are welcome.", 0.75)];
+        assert!(assess("can i bring my puppy", &close, None, &THRESHOLDS).answerable);
+    }
+}

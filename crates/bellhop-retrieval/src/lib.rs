@@ -1,0 +1,14 @@
+//! The one retrieval path of bellhop: a validated [`SearchRequest`], the collection's model
+//! checked against the query model once, the query embedded once, the store searched once.
+//!
+//! The server (through `bellhop-answer`, which adds result caches), the CLI, the BEIR
+//! evaluation and the Python package all search through [`Searcher`].
+
+mod cache;
+mod error;
+mod searcher;
+
+pub use bellhop_store::{SearchMode, SearchRequest};
+pub use cache::{BoundedCache, CacheStats};
+pub use error::{ModelMismatch, Result, RetrievalError};
+pub use searcher::{Retrieval, Searcher, ensure_same_model};

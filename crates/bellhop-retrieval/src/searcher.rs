@@ -1,0 +1,187 @@
+//! [`Searcher`]: query embedding and search over one store and one embedding queue.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bellhop_embed::{Embedder, EmbeddingQueue};
+use bellhop_store::{CollectionSpec, CollectionVersion, Hit, SearchMode, SearchRequest, Store};
+
+use crate::cache::{BoundedCache, CacheStats};
+use crate::error::{ModelMismatch, Result};
+
+/// Most collection specs kept; a spec is re-read after it falls out.
+const SPECS_CACHED: usize = 4096;
+
+/// Hits of one search and where they came from.
+#[derive(Debug, Clone)]
+pub struct Retrieval {
+    /// The hits, best first.
+    pub hits: Arc<Vec<Hit>>,
+    /// The collection version searched.
+    pub version: CollectionVersion,
+    /// Whether the hits came from a cache.
+    pub cached: bool,
+    /// Milliseconds spent embedding the query (0 when cached or keyword-only).
+    pub embed_ms: f64,
+    /// Milliseconds spent searching the store (0 when cached).
+    pub search_ms: f64,
+    /// The query's embedding, when this search made or reused one (not for keyword-only
+    /// searches or cached results).
+    pub query_vector: Option<Arc<Vec<f32>>>,
+}
+
+/// Checks that a collection holds vectors of `embedder`'s model, the only vectors its
+/// queries and new chunks can be compared with.
+pub fn ensure_same_model(
+    spec: &CollectionSpec,
+    embedder: &Embedder,
+) -> std::result::Result<(), ModelMismatch> {
+    if spec.model != embedder.model_id() || spec.dim != embedder.dim() {
+        return Err(ModelMismatch {
+            collection: spec.name.clone(),
+            expected: spec.model.clone(),
+            expected_dim: spec.dim,
+            served: embedder.model_id().to_string(),
+            served_dim: embedder.dim(),
+        });
+    }
+    Ok(())
+}
+
+/// Searches collections of one store with queries embedded by one model.
+pub struct Searcher {
+    store: Arc<dyn Store>,
+    queue: EmbeddingQueue,
+    /// Query embeddings, by query text (already whitespace-normalised by the request).
+    embeddings: BoundedCache<String, Arc<Vec<f32>>>,
+    /// Specs of collections (by uid, which a re-created collection does not reuse) whose
+    /// model was checked against the queue's.
+    specs: BoundedCache<u64, Arc<CollectionSpec>>,
+}
+
+impl Searcher {
+    /// A searcher over `store`, embedding with `queue`, keeping up to `embeddings_cached`
+    /// query embeddings (0: none).
+    pub fn new(store: Arc<dyn Store>, queue: EmbeddingQueue, embeddings_cached: usize) -> Self {
+        Self {
+            store,
+            queue,
+            embeddings: BoundedCache::new(embeddings_cached),
+            specs: BoundedCache::new(SPECS_CACHED),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The embedding queue.
+    pub fn queue(&self) -> &EmbeddingQueue {
+        &self.queue
+    }
+
+    /// Counters of the query-embedding cache.
+    pub fn embedding_cache_stats(&self) -> CacheStats {
+        self.embeddings.stats()
+    }
+
+    /// Embeds a query, through the cache.
+    pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        if let Some(vector) = self.embeddings.get(query) {
+            return Ok(vector);
+        }
+        let vector = Arc::new(self.queue.embed(query).await?);
+        self.embeddings
+            .insert(query.to_string(), Arc::clone(&vector));
+        Ok(vector)
+    }
+
+    /// The collection's spec at `version`, read once per collection.
+    pub async fn spec(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+    ) -> Result<Arc<CollectionSpec>> {
+        if let Some(spec) = self.specs.get(&version.collection_uid) {
+            return Ok(spec);
+        }
+        let spec = Arc::new(self.store.collection(collection).await?.spec);
+        self.specs.insert(version.collection_uid, Arc::clone(&spec));
+        Ok(spec)
+    }
+
+    /// Searches `collection` at its current version.
+    pub async fn search(&self, collection: &str, request: &SearchRequest) -> Result<Retrieval> {
+        let version = self.store.version(collection).await?;
+        self.search_at(collection, version, request).await
+    }
+
+    /// Searches `collection`, whose version the caller has just read (to key its caches).
+    pub async fn search_at(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+        request: &SearchRequest,
+    ) -> Result<Retrieval> {
+        let started = Instant::now();
+        let vector = if request.mode() == SearchMode::Keyword {
+            None
+        } else {
+            let spec = self.spec(collection, version).await?;
+            ensure_same_model(&spec, self.queue.embedder())?;
+            Some(self.embed_query(request.query()).await?)
+        };
+        let embed_ms = started.elapsed().as_secs_f64() * 1e3;
+        let started = Instant::now();
+        let hits = self
+            .store
+            .search(collection, request, vector.as_deref().map(Vec::as_slice))
+            .await?;
+        Ok(Retrieval {
+            hits: Arc::new(hits),
+            version,
+            cached: false,
+            embed_ms,
+            search_ms: started.elapsed().as_secs_f64() * 1e3,
+            query_vector: vector,
+        })
+    }
+
+    /// Runs many searches of one collection, their queries embedded together (as an
+    /// evaluation does); hits in the order of `requests`.
+    pub async fn search_many(
+        &self,
+        collection: &str,
+        requests: &[SearchRequest],
+    ) -> Result<Vec<Vec<Hit>>> {
+        let version = self.store.version(collection).await?;
+        let dense: Vec<&str> = requests
+            .iter()
+            .filter(|request| request.mode() != SearchMode::Keyword)
+            .map(SearchRequest::query)
+            .collect();
+        let mut vectors = if dense.is_empty() {
+            Vec::new()
+        } else {
+            let spec = self.spec(collection, version).await?;
+            ensure_same_model(&spec, self.queue.embedder())?;
+            self.queue.embed_many(&dense).await?
+        }
+        .into_iter();
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            let vector = if request.mode() == SearchMode::Keyword {
+                None
+            } else {
+                vectors.next()
+            };
+            results.push(
+                self.store
+                    .search(collection, request, vector.as_deref())
+                    .await?,
+            );
+        }
+        Ok(results)
+    }
+}
