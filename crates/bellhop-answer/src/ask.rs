@@ -19,6 +19,8 @@ use tokio::time::Instant;
 
 use crate::answerability::Answerability;
 use crate::extractive::{Answer, Citation, text_pieces};
+use crate::grounding::{Grounding, checked_prefix};
+use crate::language::detect_language;
 
 /// Which generator writes an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -258,7 +260,7 @@ impl GenerationCounters {
     }
 
     /// `(generator, outcome, count)`; outcomes are `answered`, `failed`,
-    /// `first_token_timeout`, `deadline` and `interrupted`.
+    /// `first_token_timeout`, `deadline`, `interrupted` and `ungrounded`.
     pub fn snapshot(&self) -> Vec<(&'static str, &'static str, u64)> {
         let mut rows: Vec<_> = self
             .counts
@@ -274,8 +276,9 @@ impl GenerationCounters {
 
 /// Instructions that follow the collection's own system prompt.
 const GROUNDING: &str = "Answer the question using only the numbered sources below. Cite the \
-source of every fact with its number in square brackets, like [1]. If the sources do not hold \
-the answer, say so plainly instead of guessing. Be brief and friendly.";
+source of every fact with its number in square brackets, like [1]. Never state a price, time, \
+number or name that the sources do not state. Answer in the language of the question. Be brief \
+and friendly.";
 
 /// The system prompt when a collection has none.
 const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful assistant.";
@@ -295,17 +298,20 @@ pub fn select_sources(hits: &[Hit], generator: &dyn Generator, budget: usize) ->
     sources
 }
 
-/// The conversation sent to the model: system prompt with the numbered sources, the recent
-/// history, then the question.
+/// The conversation sent to the model: system prompt with the numbered sources and the
+/// collection's fallback for questions they do not answer, the recent history, then the
+/// question.
 pub fn grounded_messages(
     system_prompt: Option<&str>,
     sources: &[Citation],
     history: &[ChatMessage],
     question: &str,
+    fallback: &str,
 ) -> Vec<ChatMessage> {
     let mut system = format!(
-        "{}\n\n{GROUNDING}\n\nSources:",
-        system_prompt.unwrap_or(DEFAULT_SYSTEM_PROMPT).trim()
+        "{}\n\n{GROUNDING} If the sources do not hold the answer, reply only: {}\n\nSources:",
+        system_prompt.unwrap_or(DEFAULT_SYSTEM_PROMPT).trim(),
+        fallback.trim()
     );
     if sources.is_empty() {
         system.push_str("\n(none were found)");
@@ -341,6 +347,8 @@ pub(crate) struct Generation {
     pub request: GenerationRequest,
     pub sources: Vec<Citation>,
     pub fallback: Arc<Answer>,
+    /// What the collection says when its sources do not hold the answer.
+    pub fallback_text: String,
     pub started: Instant,
     pub deadline: Duration,
     pub first_token_share: f64,
@@ -372,6 +380,7 @@ pub(crate) async fn run_generation(
         request,
         sources,
         fallback,
+        fallback_text,
         started,
         deadline,
         first_token_share,
@@ -391,6 +400,23 @@ pub(crate) async fn run_generation(
         return None;
     }
     let mut text = String::new();
+    let mut shown = 0;
+    let question = request
+        .messages
+        .last()
+        .map(|message| message.content.clone())
+        .unwrap_or_default();
+    let sources_text: String = sources
+        .iter()
+        .map(|source| source.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Capitalised words are names only in the sources' own language.
+    let check_names = match (&question_language, detect_language(&sources_text)) {
+        (Some(question), Some(sources)) => *question == sources,
+        _ => true,
+    };
+    let grounding = Grounding::new(&sources, &question, check_names);
     let mut first_token_ms = None;
     let ending = match tokio::time::timeout_at(first_token_by, generator.generate(request)).await {
         Err(_) => Ending::Degraded {
@@ -409,6 +435,8 @@ pub(crate) async fn run_generation(
                 &mut stream,
                 &events,
                 &mut text,
+                &mut shown,
+                &grounding,
                 &mut first_token_ms,
                 (first_token_by, finish_by),
                 started,
@@ -426,12 +454,16 @@ pub(crate) async fn run_generation(
     let (answer, cacheable) = match ending {
         Ending::Answered(usage) => {
             counters.add(kind, "answered");
+            // The model said the sources do not hold it, in the collection's own words.
+            let abstained = text
+                .to_lowercase()
+                .contains(fallback_text.trim().to_lowercase().as_str());
             (
                 Answer {
                     answer: text.trim().to_string(),
-                    citations: sources,
+                    citations: if abstained { Vec::new() } else { sources },
                     generator: kind.to_string(),
-                    abstained: false,
+                    abstained,
                     degraded: false,
                     reason: None,
                     usage: Some(usage),
@@ -445,7 +477,8 @@ pub(crate) async fn run_generation(
             let mut answer = (*fallback).clone();
             answer.degraded = true;
             answer.reason = Some(reason);
-            if streaming && !text.is_empty() {
+            let seen = &text[..shown];
+            if streaming && !seen.trim().is_empty() {
                 // The guest has seen part of the model's answer; the fallback follows it.
                 let addition = format!("\n\n{}", fallback.answer);
                 if events
@@ -455,7 +488,7 @@ pub(crate) async fn run_generation(
                 {
                     return None;
                 }
-                answer.answer = format!("{}{addition}", text.trim_end());
+                answer.answer = format!("{}{addition}", seen.trim_end());
             } else if streaming
                 && events
                     .send(AskEvent::Delta(answer.answer.clone()))
@@ -484,12 +517,23 @@ pub(crate) async fn run_generation(
     cacheable.then_some(answer)
 }
 
+/// The ending of an answer that stated what its sources do not.
+fn ungrounded(kind: &'static str, reason: String) -> Ending {
+    Ending::Degraded {
+        outcome: "ungrounded",
+        reason: format!("{kind}'s answer failed the check against its sources: {reason}"),
+    }
+}
+
 /// Forwards the model's pieces until it finishes, fails or runs out of time. `None` when the
 /// caller went away.
+#[allow(clippy::too_many_arguments)]
 async fn stream_answer(
     stream: &mut TokenStream,
     events: &mpsc::Sender<AskEvent>,
     text: &mut String,
+    shown: &mut usize,
+    grounding: &Grounding<'_>,
     first_token_ms: &mut Option<f64>,
     (first_token_by, finish_by): (Instant, Instant),
     started: Instant,
@@ -529,8 +573,20 @@ async fn stream_answer(
                     *first_token_ms = Some((Instant::now() - started).as_secs_f64() * 1e3);
                 }
                 text.push_str(&piece);
-                if events.send(AskEvent::Delta(piece)).await.is_err() {
-                    return None;
+                // Only whole sentences are shown, once they are checked.
+                let end = *shown + checked_prefix(&text[*shown..]);
+                if end > *shown {
+                    if let Some(reason) = grounding.unsupported(&text[*shown..end]) {
+                        return Some(ungrounded(kind, reason));
+                    }
+                    if events
+                        .send(AskEvent::Delta(text[*shown..end].to_string()))
+                        .await
+                        .is_err()
+                    {
+                        return None;
+                    }
+                    *shown = end;
                 }
             }
             Some(Ok(GenerationEvent::Finished { usage, .. })) => {
@@ -539,6 +595,19 @@ async fn stream_answer(
                         outcome: "failed",
                         reason: format!("{kind} gave an empty answer"),
                     });
+                }
+                if let Some(reason) = grounding.unsupported(&text[*shown..]) {
+                    return Some(ungrounded(kind, reason));
+                }
+                if *shown < text.len() {
+                    if events
+                        .send(AskEvent::Delta(text[*shown..].to_string()))
+                        .await
+                        .is_err()
+                    {
+                        return None;
+                    }
+                    *shown = text.len();
                 }
                 return Some(Ending::Answered(usage));
             }

@@ -4,8 +4,8 @@
 //! A write bumps the version before it returns, so once it has returned no request can
 //! find an entry computed before it: invalidation needs no sweep and has no race window.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bellhop_embed::EmbeddingQueue;
@@ -89,7 +89,7 @@ pub struct AnswerEngine {
     generators: Generators,
     policy: AnswerPolicy,
     generation_counters: GenerationCounters,
-    abstentions: AtomicU64,
+    abstentions: Mutex<HashMap<String, u64>>,
     /// Collection vocabularies by version (`None`: too large to read whole).
     vocabularies: BoundedCache<CollectionVersion, Option<Arc<Vocabulary>>>,
 }
@@ -112,7 +112,7 @@ impl AnswerEngine {
             generators: Generators::default(),
             policy: AnswerPolicy::default(),
             generation_counters: GenerationCounters::default(),
-            abstentions: AtomicU64::new(0),
+            abstentions: Mutex::default(),
             vocabularies: BoundedCache::new(VOCABULARIES_CACHED),
         }
     }
@@ -282,7 +282,12 @@ impl AnswerEngine {
                 answerability.answerable = false;
                 answerability.reason = "no sentence of the sources matches the question".into();
             }
-            self.abstentions.fetch_add(1, Ordering::Relaxed);
+            *self
+                .abstentions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(collection.to_string())
+                .or_default() += 1;
             let answer = abstention(&spec, question_language.as_deref(), choice);
             return Ok(finished(Arc::new(answer), retrieval.cached, answerability));
         }
@@ -304,6 +309,7 @@ impl AnswerEngine {
             &sources,
             &options.history[history_start..],
             request.query(),
+            fallback_text(&spec, question_language.as_deref()),
         );
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.parameters.push_str(&format!(
@@ -330,6 +336,7 @@ impl AnswerEngine {
             },
             sources,
             fallback,
+            fallback_text: fallback_text(&spec, question_language.as_deref()).to_string(),
             started,
             deadline,
             first_token_share: self.policy.first_token_share,
@@ -392,9 +399,18 @@ impl AnswerEngine {
         Ok(vocabulary)
     }
 
-    /// How many answers abstained because the sources did not hold the answer.
-    pub fn abstentions(&self) -> u64 {
-        self.abstentions.load(Ordering::Relaxed)
+    /// How many answers abstained because the sources did not hold the answer, by
+    /// collection.
+    pub fn abstentions(&self) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = self
+            .abstentions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(collection, count)| (collection.clone(), *count))
+            .collect();
+        counts.sort_unstable();
+        counts
     }
 
     /// The extractive answer over a retrieval, through the cache.
@@ -429,6 +445,15 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if norms > 0.0 { dot / norms } else { 0.0 }
 }
 
+/// What the collection says when its sources do not hold the answer, in `language` where
+/// it has a text for it.
+fn fallback_text<'a>(spec: &'a bellhop_store::CollectionSpec, language: Option<&str>) -> &'a str {
+    language
+        .and_then(|language| spec.fallback_texts.get(language))
+        .or(spec.fallback_text.as_ref())
+        .map_or(DEFAULT_FALLBACK, String::as_str)
+}
+
 /// The answer given when the sources do not hold one: the collection's fallback text in the
 /// question's language when it has one, else its default fallback, else the server's.
 fn abstention(
@@ -436,12 +461,8 @@ fn abstention(
     language: Option<&str>,
     choice: GeneratorChoice,
 ) -> Answer {
-    let text = language
-        .and_then(|language| spec.fallback_texts.get(language))
-        .or(spec.fallback_text.as_ref())
-        .map_or(DEFAULT_FALLBACK, String::as_str);
     Answer {
-        answer: text.to_string(),
+        answer: fallback_text(spec, language).to_string(),
         citations: Vec::new(),
         generator: choice.as_str().to_string(),
         abstained: true,

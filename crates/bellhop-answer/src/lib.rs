@@ -1,6 +1,8 @@
-//! Retrieval orchestration for bellhop: query embeddings and searches behind bounded caches
-//! keyed by collection version, and answers with numbered citations, extractive or written by
-//! a model within a deadline.
+//! Answers for bellhop: searches (through `bellhop-retrieval`) behind result caches keyed by
+//! collection version; a decision on whether the sources answer the question at all, which
+//! abstains with the collection's fallback when they do not; and answers with numbered
+//! citations, extractive or written by a model within a deadline and checked against its
+//! sources.
 //!
 //! Nothing here knows HTTP; the server and the CLI call [`AnswerEngine`].
 
@@ -10,6 +12,7 @@ mod engine;
 mod error;
 pub mod evaluation;
 mod extractive;
+mod grounding;
 mod language;
 
 pub use answerability::{Answerability, AnswerabilityThresholds, assess, key_terms};

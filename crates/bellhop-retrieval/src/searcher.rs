@@ -147,41 +147,4 @@ impl Searcher {
             query_vector: vector,
         })
     }
-
-    /// Runs many searches of one collection, their queries embedded together (as an
-    /// evaluation does); hits in the order of `requests`.
-    pub async fn search_many(
-        &self,
-        collection: &str,
-        requests: &[SearchRequest],
-    ) -> Result<Vec<Vec<Hit>>> {
-        let version = self.store.version(collection).await?;
-        let dense: Vec<&str> = requests
-            .iter()
-            .filter(|request| request.mode() != SearchMode::Keyword)
-            .map(SearchRequest::query)
-            .collect();
-        let mut vectors = if dense.is_empty() {
-            Vec::new()
-        } else {
-            let spec = self.spec(collection, version).await?;
-            ensure_same_model(&spec, self.queue.embedder())?;
-            self.queue.embed_many(&dense).await?
-        }
-        .into_iter();
-        let mut results = Vec::with_capacity(requests.len());
-        for request in requests {
-            let vector = if request.mode() == SearchMode::Keyword {
-                None
-            } else {
-                vectors.next()
-            };
-            results.push(
-                self.store
-                    .search(collection, request, vector.as_deref())
-                    .await?,
-            );
-        }
-        Ok(results)
-    }
 }

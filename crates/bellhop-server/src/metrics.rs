@@ -77,6 +77,7 @@ pub struct Metrics {
     store_connections_max: Gauge,
     chunks: Family<CollectionLabels, Gauge>,
     answers: Family<AnswerLabels, Counter>,
+    abstentions: Family<CollectionLabels, Counter>,
     llm_queue_depth: Gauge,
     llm_queue_capacity: Gauge,
     upstream_healthy: Family<UpstreamLabels, Gauge>,
@@ -122,6 +123,7 @@ impl Metrics {
             store_connections_max: Gauge::default(),
             chunks: Family::default(),
             answers: Family::default(),
+            abstentions: Family::default(),
             llm_queue_depth: Gauge::default(),
             llm_queue_capacity: Gauge::default(),
             upstream_healthy: Family::default(),
@@ -234,8 +236,13 @@ impl Metrics {
         );
         r.register(
             "model_answers",
-            "Answers a model was asked for, by generator and outcome (answered, failed, first_token_timeout, deadline, interrupted); all but answered were given by the fallback",
+            "Answers a model was asked for, by generator and outcome (answered, failed, first_token_timeout, deadline, interrupted, ungrounded); all but answered were given by the fallback",
             metrics.answers.clone(),
+        );
+        r.register(
+            "answers_abstained",
+            "Answers that said the sources do not hold the answer (the collection's fallback text), by collection",
+            metrics.abstentions.clone(),
         );
         r.register(
             "llm_queue_depth",
@@ -297,6 +304,14 @@ impl Metrics {
                 &self
                     .answers
                     .get_or_create(&AnswerLabels { generator, outcome }),
+                count,
+            );
+        }
+        for (collection, count) in engine.abstentions() {
+            raise(
+                &self
+                    .abstentions
+                    .get_or_create(&CollectionLabels { collection }),
                 count,
             );
         }

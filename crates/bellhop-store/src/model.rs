@@ -44,9 +44,12 @@ pub enum IndexKind {
 }
 
 impl IndexKind {
-    /// Chunk count from which `auto` switches to HNSW. The exact scan is bound by memory
-    /// bandwidth (about 1.8 ms per 10k 384-d rows on one core here), while the HNSW
-    /// graph is rebuilt on every open; below this size the scan is the better trade.
+    /// Chunk count from which `auto` switches to HNSW. The exact scan returns the true top k
+    /// and its cost grows with the row count (it is bound by memory bandwidth); the HNSW
+    /// graph is approximate, slows every write, takes memory beside the vectors, and is built
+    /// again at open whenever its saved file does not match the data (after a crash, say).
+    /// Below this size the scan is fast enough that exact results win. The figures behind
+    /// the choice are in `bench/RESULTS.md` ("Store: search latency and open time").
     pub const AUTO_HNSW_THRESHOLD: usize = 100_000;
 }
 

@@ -24,11 +24,11 @@ const SCAN_ROWS_PER_TASK: usize = 16_384;
 /// scans the allowed rows exactly instead: the graph walk would visit mostly rejected nodes.
 const SELECTIVE_FILTER_SHARE: f64 = 0.05;
 
-/// HNSW build and search parameters. On 1M latent vectors (`examples/search_bench.rs`),
-/// ef_search 112 measured recall@10 0.958 at ~1.3 ms p50, 128 gave 0.968 at ~1.7 ms and 96
-/// fell to 0.943. Building with ef_construction 256, or rescoring 128 candidates instead of
-/// 32, raised recall by under 0.002: the walk's width bounds it, not the graph or the int8
-/// ordering.
+/// HNSW build and search parameters. The walk's width (`HNSW_EXPANSION_SEARCH`, ef_search)
+/// is the dial between recall and latency: a wider build or rescoring more candidates barely
+/// moved recall, so the walk bounds it, not the graph or the int8 ordering. The search width
+/// is the narrowest that met the store's recall goal on a million vectors; the sweep
+/// (`examples/search_bench.rs`) and its figures are in `bench/RESULTS.md`.
 const HNSW_CONNECTIVITY: usize = 32;
 const HNSW_EXPANSION_ADD: usize = 128;
 const HNSW_EXPANSION_SEARCH: usize = 112;
@@ -264,9 +264,8 @@ impl VectorIndex {
             metric: MetricKind::IP,
             // int8 reads a quarter of f32's bytes per distance, which bounds a graph walk;
             // candidates are rescored in f32, so the coarser distances only steer the walk.
-            // With M = 32 (ef_search 128) this measured recall@10 0.967 at 1M latent vectors
-            // against 0.84 for f16 with M = 16, in less memory a vector (640 B against 896 B
-            // at layer 0).
+            // With `HNSW_CONNECTIVITY` links per node it gave better recall than f16 vectors
+            // with half as many links, in less memory per vector (`bench/RESULTS.md`).
             quantization: ScalarKind::I8,
             connectivity: HNSW_CONNECTIVITY,
             expansion_add: HNSW_EXPANSION_ADD,
