@@ -2,6 +2,7 @@
 
 mod common;
 
+mod answers;
 mod ask;
 mod embed;
 mod knowledge;

@@ -4,18 +4,17 @@ of an answer, described once for the four ``ask`` methods (:func:`ask_request`).
 
 from __future__ import annotations
 
-import functools
-import inspect
 import mimetypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 from urllib.parse import quote
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .signature import takes_params_of
 from .types import (
     AskResult,
     Collection,
@@ -32,15 +31,7 @@ from .types import (
     embeddings_array,
 )
 
-if TYPE_CHECKING:
-    from typing_extensions import Concatenate, ParamSpec
-
-    P = ParamSpec("P")
-
 T = TypeVar("T")
-S = TypeVar("S")
-R = TypeVar("R")
-B = TypeVar("B")
 
 FilePart = tuple[str, tuple[str, bytes, str]]
 
@@ -193,8 +184,6 @@ def search_call(
     return Call("POST", _collection_path(collection, "search"), SearchResult.from_dict, json=body)
 
 
-
-
 @dataclass(frozen=True)
 class AskRequest:
     """A question to a collection, with the options of its answer that are set."""
@@ -207,7 +196,8 @@ class AskRequest:
     def call(self, *, stream: bool) -> Call[AskResult]:
         """``POST /v1/collections/{name}/ask``: the answer whole, or as an event stream."""
         body = _without_none({"question": self.question, "stream": stream, **self.options})
-        return Call("POST", _collection_path(self.collection, "ask"), AskResult.from_dict, json=body)
+        path = _collection_path(self.collection, "ask")
+        return Call("POST", path, AskResult.from_dict, json=body)
 
 
 def ask_request(
@@ -227,8 +217,9 @@ def ask_request(
     seed: int | None = None,
     stop: str | Sequence[str] | None = None,
 ) -> AskRequest:
-    """The parameters of ``ask`` and ``ask_stream`` on both clients (see
-    :func:`takes_ask_params`), and the request they make; unset options are left out.
+    """The parameters of ``ask`` and ``ask_stream`` on both clients (they take them
+    through :data:`takes_ask_params`), and the request they make; unset options are left
+    out.
 
     Args:
         k: passages retrieved (server default 5).
@@ -259,58 +250,7 @@ def ask_request(
     return AskRequest(collection, question, _without_none(options))
 
 
-def _args_section(doc: str | None) -> str:
-    cleaned = inspect.cleandoc(doc or "")
-    return cleaned[cleaned.index("Args:") :]
-
-
-def _forward(method: Any, build: Callable[..., Any]) -> Any:
-    """``(self, *args, **kwargs) -> method(self, build(*args, **kwargs))``, a coroutine
-    function when ``method`` is one (``build`` then runs when it is awaited)."""
-    if inspect.iscoroutinefunction(method):
-
-        async def forward_awaited(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return await method(self, build(*args, **kwargs))
-
-        return forward_awaited
-
-    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return method(self, build(*args, **kwargs))
-
-    return forward
-
-
-def _takes_params_of(
-    build: Callable[P, B],
-) -> Callable[[Callable[[S, B], R]], Callable[Concatenate[S, P], R]]:
-    """A decorator that gives a method ``method(self, built)`` the parameters of ``build``:
-    the method takes ``build``'s signature, is passed what ``build`` makes of its
-    arguments, and its docstring gains ``build``'s ``Args`` section."""
-    build_signature = inspect.signature(build)
-    build_annotations = {
-        name: value for name, value in build.__annotations__.items() if name != "return"
-    }
-    args_section = _args_section(build.__doc__)
-
-    def decorate(method: Callable[[S, B], R]) -> Callable[Concatenate[S, P], R]:
-        with_params = functools.update_wrapper(_forward(method, build), method)
-        method_signature = inspect.signature(method)
-        self_parameter = next(iter(method_signature.parameters.values()))
-        with_params.__signature__ = build_signature.replace(
-            parameters=[self_parameter, *build_signature.parameters.values()],
-            return_annotation=method_signature.return_annotation,
-        )
-        with_params.__annotations__ = {
-            **build_annotations,
-            "return": method_signature.return_annotation,
-        }
-        with_params.__doc__ = f"{inspect.cleandoc(method.__doc__ or '')}\n\n{args_section}"
-        return with_params
-
-    return decorate
-
-
-takes_ask_params = _takes_params_of(ask_request)
+takes_ask_params = takes_params_of(ask_request)
 """Gives a method ``method(self, request: AskRequest)`` the parameters of
 :func:`ask_request`: ``ask`` and ``ask_stream``, on both clients."""
 

@@ -1,0 +1,137 @@
+//! `bellhop eval --answers` on the demo hotel's question set: the extractive answers' figures
+//! must not fall below the floor measured when they were last tuned (see bench/RESULTS.md),
+//! and a broken question file is refused with a message that names the line.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{bellhop, describe, repo, stdout};
+
+fn ingest_demo(data_dir: &Path) {
+    let demo = repo().join("examples/demo-hotel");
+    stdout(&bellhop(
+        &[
+            "ingest",
+            "--collection",
+            "demo-hotel",
+            demo.to_str().unwrap(),
+        ],
+        data_dir,
+    ));
+}
+
+fn evaluate(data_dir: &Path, questions: &Path) -> Value {
+    let output = bellhop(
+        &[
+            "eval",
+            "--answers",
+            questions.to_str().unwrap(),
+            "--collection",
+            "demo-hotel",
+            "--json",
+        ],
+        data_dir,
+    );
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+fn share(group: &Value, part: &str, whole: &str) -> f64 {
+    group[part].as_f64().unwrap() / group[whole].as_f64().unwrap()
+}
+
+#[test]
+fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
+    let data = tempfile::tempdir().unwrap();
+    ingest_demo(data.path());
+    for split in ["tune", "heldout"] {
+        let path = repo().join(format!("examples/demo-hotel-eval/{split}.jsonl"));
+        let report = evaluate(data.path(), &path);
+        let english = &report["groups"]["en"];
+        let answered = share(english, "answered_right", "answerable");
+        let abstained = share(english, "abstained_right", "unanswerable");
+        let wrong = share(english, "wrong_abstentions", "answerable");
+        assert!(
+            answered >= 0.55,
+            "{split}: answered right {answered:.2}: {english}"
+        );
+        assert!(
+            abstained >= 0.5,
+            "{split}: abstained right {abstained:.2}: {english}"
+        );
+        assert!(
+            wrong <= 0.15,
+            "{split}: wrong abstentions {wrong:.2}: {english}"
+        );
+        // Every question is answered or abstains, none fails.
+        let questions = report["questions"].as_array().unwrap();
+        let lines = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            questions.len(),
+            lines.lines().filter(|l| !l.trim().is_empty()).count()
+        );
+        for question in questions {
+            if question["abstained"] == true {
+                assert!(
+                    question["answer"]
+                        .as_str()
+                        .unwrap()
+                        .contains("don't have that information"),
+                    "{question}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn broken_question_files_name_the_line() {
+    let data = tempfile::tempdir().unwrap();
+    ingest_demo(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("not-json.jsonl", "{\"id\": \"a\"\nnot json\n", "line 1"),
+        (
+            "no-expectation.jsonl",
+            "{\"id\": \"a\", \"question\": \"is the pool heated\", \"lang\": \"en\", \"answerable\": true}\n",
+            "needs expect_any",
+        ),
+        ("empty.jsonl", "\n\n", "holds no questions"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = bellhop(
+            &[
+                "eval",
+                "--answers",
+                path.to_str().unwrap(),
+                "--collection",
+                "demo-hotel",
+            ],
+            data.path(),
+        );
+        assert!(!output.status.success(), "{name}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+    let output = bellhop(
+        &[
+            "eval",
+            "--answers",
+            repo()
+                .join("examples/demo-hotel-eval/tune.jsonl")
+                .to_str()
+                .unwrap(),
+            "--collection",
+            "no-such-hotel",
+        ],
+        data.path(),
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no-such-hotel"),
+        "{}",
+        describe(&output)
+    );
+}
