@@ -9,7 +9,8 @@ use crate::common::{
     metadata, normalize, request, single,
 };
 use bellhop_store::{
-    IndexKind, NewDocument, Retriever, SearchMode, SearchRequest, Store, StoreError,
+    IndexKind, KEYWORD_FUSION_WEIGHT, NewDocument, Retriever, SearchMode, SearchRequest, Store,
+    StoreError,
 };
 use serde_json::json;
 
@@ -296,7 +297,7 @@ async fn hybrid_search_fuses_both_retrievers(backend: Backend) {
     assert_eq!((dense_match.rank, keyword_match.rank), (2, 1));
     assert!((dense_match.score - cosine(&vector, &axis(DIM, 0))).abs() < 1e-5);
     assert!(keyword_match.score > 0.0);
-    let expected = 1.0 / 62.0 + 1.0 / 61.0;
+    let expected = 1.0 / 62.0 + KEYWORD_FUSION_WEIGHT / 61.0;
     assert!((pool.score - expected).abs() < 1e-6, "{}", pool.score);
 
     let breakfast = hits
@@ -312,7 +313,13 @@ async fn hybrid_search_fuses_both_retrievers(backend: Backend) {
         let expected: f32 = hit
             .found_by
             .iter()
-            .map(|m| 1.0 / (60.0 + m.rank as f32))
+            .map(|m| {
+                let weight = match m.retriever {
+                    Retriever::Dense => 1.0,
+                    Retriever::Keyword => KEYWORD_FUSION_WEIGHT,
+                };
+                weight / (60.0 + m.rank as f32)
+            })
             .sum();
         assert!((hit.score - expected).abs() < 1e-6, "{hit:?}");
     }
