@@ -16,6 +16,7 @@ use bellhop_store::Hit;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::answerability::Answerability;
 use crate::extractive::{Answer, Citation, text_pieces};
@@ -104,6 +105,10 @@ pub struct AnswerPolicy {
     pub source_token_budget: usize,
     /// Most earlier messages of a conversation kept in the prompt.
     pub history_messages: usize,
+    /// The longest deadline any answer is held to, whatever the request or the collection
+    /// asks: a server's request timeout less the time to send the fallback, so that a guest
+    /// gets the degraded answer rather than a timeout.
+    pub max_deadline: Option<Duration>,
 }
 
 impl Default for AnswerPolicy {
@@ -113,6 +118,7 @@ impl Default for AnswerPolicy {
             first_token_share: 0.6,
             source_token_budget: 1024,
             history_messages: 6,
+            max_deadline: None,
         }
     }
 }
@@ -454,10 +460,16 @@ pub(crate) async fn run_generation(
     let (answer, cacheable) = match ending {
         Ending::Answered(usage) => {
             counters.add(kind, "answered");
-            // The model said the sources do not hold it, in the collection's own words.
-            let abstained = text
-                .to_lowercase()
-                .contains(fallback_text.trim().to_lowercase().as_str());
+            // The model said the sources do not hold it, in the collection's own words (a
+            // small model often gives only the fallback's first sentence).
+            let said = text.to_lowercase();
+            let fallback = fallback_text.trim().to_lowercase();
+            let first_sentence = fallback
+                .unicode_sentences()
+                .next()
+                .unwrap_or(&fallback)
+                .trim();
+            let abstained = !first_sentence.is_empty() && said.contains(first_sentence);
             (
                 Answer {
                     answer: text.trim().to_string(),

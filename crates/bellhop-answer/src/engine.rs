@@ -235,6 +235,10 @@ impl AnswerEngine {
             .deadline
             .or(spec.answer_deadline_ms.map(Duration::from_millis))
             .unwrap_or(self.policy.default_deadline);
+        let deadline = self
+            .policy
+            .max_deadline
+            .map_or(deadline, |max| deadline.min(max));
         let retrieval = self.search_at(collection, version, request).await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
         let thresholds =

@@ -192,6 +192,13 @@ fn sentences(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether two sentences say the same: most of the smaller one's content words are in the
+/// other.
+fn same_fact(a: &HashSet<String>, b: &HashSet<String>) -> bool {
+    let smaller = a.len().min(b.len());
+    smaller > 0 && a.intersection(b).count() * 10 >= smaller * 7
+}
+
 /// What kind of fact a question asks for, when its wording says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AnswerKind {
@@ -307,13 +314,11 @@ struct Candidate {
     text: String,
     /// The question's stems it contains.
     covers: HashSet<String>,
-    /// Whether it states the kind of fact the question asks for.
-    of_kind: bool,
 }
 
-/// Answers `question` from `hits` (best first) with at most `max_sentences` sentences: the
-/// most direct one first, then only sentences that add what the question asks and the
-/// ones before do not say; a fact the sources state twice is said once, citing both.
+/// Answers `question` from `hits` (best first) with at most `max_sentences` sentences, the
+/// most direct first (a time for "when", an amount for "how much" scores higher); a fact the
+/// sources state twice is said once, citing both.
 pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> Answer {
     let wanted = content_stems(question);
     let kind = answer_kind(question);
@@ -345,7 +350,6 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
                     order,
                     text: sentence,
                     covers,
-                    of_kind,
                 });
             }
             previous_matched = matched;
@@ -369,7 +373,6 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
                         rank: 0,
                         order,
                         covers: HashSet::new(),
-                        of_kind: false,
                         text,
                     }),
             );
@@ -381,25 +384,21 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
             .then(a.rank.cmp(&b.rank))
             .then(a.order.cmp(&b.order))
     });
-    // (sentence, the ranks of the sources that state it)
-    let mut chosen: Vec<(&Candidate, Vec<usize>)> = Vec::new();
-    let mut covered: HashSet<String> = HashSet::new();
-    let mut kind_stated = false;
+    // (sentence, its content stems, the ranks of the sources that state it)
+    let mut chosen: Vec<(&Candidate, HashSet<String>, Vec<usize>)> = Vec::new();
     let mut length = 0;
     for candidate in &candidates {
-        let adds_terms = !candidate.covers.is_subset(&covered);
-        let adds_kind = candidate.of_kind && !kind_stated;
-        if let Some(first) = chosen.first()
-            && !adds_terms
-            && !adds_kind
-            && !(first.0.covers.is_empty() && candidate.rank == first.0.rank)
-        {
-            // Nothing new: the same fact from another source becomes a second citation.
-            let facts = numbers(&candidate.text);
-            if let Some((_, ranks)) = chosen.iter_mut().find(|(said, _)| {
-                said.covers == candidate.covers
-                    && (facts.is_empty() || !numbers(&said.text).is_disjoint(&facts))
-            }) && !ranks.contains(&candidate.rank)
+        let stems = content_stems(&candidate.text);
+        let facts = numbers(&candidate.text);
+        // The same fact from another source (the FAQ and the topic page) is said once and
+        // cited twice.
+        if let Some((_, _, ranks)) = chosen.iter_mut().find(|(said, said_stems, _)| {
+            same_fact(said_stems, &stems)
+                || (said.covers == candidate.covers
+                    && !facts.is_empty()
+                    && numbers(&said.text) == facts)
+        }) {
+            if !ranks.contains(&candidate.rank)
                 && ranks
                     .iter()
                     .all(|&rank| hits[rank].chunk_id != hits[candidate.rank].chunk_id)
@@ -414,9 +413,7 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
             break;
         }
         length += candidate.text.len();
-        covered.extend(candidate.covers.iter().cloned());
-        kind_stated |= candidate.of_kind;
-        chosen.push((candidate, vec![candidate.rank]));
+        chosen.push((candidate, stems, vec![candidate.rank]));
     }
     // A question that asks two things is answered in the order it asks them.
     let asked: Vec<String> = question
@@ -427,7 +424,7 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
     if chosen.len() > 1 {
         let shared: HashSet<String> = chosen
             .iter()
-            .map(|(candidate, _)| candidate.covers.clone())
+            .map(|(candidate, _, _)| candidate.covers.clone())
             .reduce(|a, b| a.intersection(&b).cloned().collect())
             .unwrap_or_default();
         let first_asked = |candidate: &Candidate| {
@@ -437,11 +434,11 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
                 .unwrap_or(usize::MAX)
         };
         // Stable: sentences that answer no distinct part keep their order of directness.
-        chosen.sort_by_key(|(candidate, _)| first_asked(candidate));
+        chosen.sort_by_key(|(candidate, _, _)| first_asked(candidate));
     }
     let mut citations: Vec<Citation> = Vec::new();
     let mut parts = Vec::new();
-    for (candidate, ranks) in &chosen {
+    for (candidate, _, ranks) in &chosen {
         let mut numbers = String::new();
         for &rank in ranks {
             let hit = &hits[rank];

@@ -95,6 +95,16 @@ pub struct Limits {
     pub shutdown_grace_ms: u64,
 }
 
+impl Limits {
+    /// The longest deadline an answer may have: the request timeout less the time to send
+    /// the fallback answer (a tenth of it, at least 250 ms and at most 2 s).
+    pub fn max_answer_deadline(&self) -> std::time::Duration {
+        let timeout = self.request_timeout_ms;
+        let margin = (timeout / 10).clamp(250, 2_000);
+        std::time::Duration::from_millis(timeout.saturating_sub(margin).max(1))
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -60,8 +60,14 @@ impl AppState {
         };
         Self {
             engine: Arc::new(
-                AnswerEngine::new(Arc::clone(&store), queue, caches)
-                    .with_generators(models.generators(), AnswerModels::policy(&config.llm)),
+                AnswerEngine::new(Arc::clone(&store), queue, caches).with_generators(
+                    models.generators(),
+                    {
+                        let mut policy = AnswerModels::policy(&config.llm);
+                        policy.max_deadline = Some(config.limits.max_answer_deadline());
+                        policy
+                    },
+                ),
             ),
             models,
             ingestor: Ingestor::new(store, embedder),

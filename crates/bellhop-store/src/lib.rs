@@ -29,7 +29,7 @@ pub use model::{
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use search::{
-    Hit, KEYWORD_FUSION_WEIGHT, MAX_K, RRF_K, Retriever, RetrieverMatch, SearchMode, SearchRequest,
-    reciprocal_rank_fusion,
+    Hit, KEYWORD_FUSION_WEIGHT, MAX_K, RRF_K, RankedList, Retriever, RetrieverMatch, SearchMode,
+    SearchRequest, reciprocal_rank_fusion,
 };
 pub use store::{ExportedDocuments, PoolStats, Store};

@@ -271,12 +271,14 @@ pub const RRF_K: f32 = 60.0;
 /// the top (`bench/RESULTS.md` has the sweep).
 pub const KEYWORD_FUSION_WEIGHT: f32 = 0.5;
 
+/// One retriever's candidates `(chunk id, score)`, best first, with the weight fusion gives
+/// them.
+pub type RankedList<'a> = (Retriever, f32, &'a [(u64, f32)]);
+
 /// Fuses ranked lists of `(chunk id, score)` by weighted reciprocal rank: each list adds
 /// `weight / (RRF_K + rank)`. Returns `(chunk id, fused score, matches)`, best first; ties
 /// keep the order of first appearance.
-pub fn reciprocal_rank_fusion(
-    lists: &[(Retriever, f32, &[(u64, f32)])],
-) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
+pub fn reciprocal_rank_fusion(lists: &[RankedList<'_>]) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
     let mut fused: HashMap<u64, (f32, usize, Vec<RetrieverMatch>)> = HashMap::new();
     let mut order = 0;
     for (retriever, weight, list) in lists {

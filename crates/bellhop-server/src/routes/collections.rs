@@ -92,8 +92,8 @@ pub async fn create(
     spec.index = body.index;
     spec.system_prompt = body.system_prompt;
     spec.generator = body.generator.map(|choice| choice.as_str().to_string());
-    spec.answer_deadline_ms =
-        check_deadline(body.answer_deadline_ms)?.map(|deadline| deadline.as_millis() as u64);
+    spec.answer_deadline_ms = check_deadline(&state, body.answer_deadline_ms)?
+        .map(|deadline| deadline.as_millis() as u64);
     spec.fallback_text = body.fallback_text;
     spec.fallback_texts = body.fallback_texts;
     spec.answerability = body.answerability;

@@ -392,7 +392,7 @@ pub async fn chat_completions(
     check_history(&state, &history)?;
     let mut options = AskOptions {
         generator: body.generator,
-        deadline: check_deadline(body.deadline_ms)?,
+        deadline: check_deadline(&state, body.deadline_ms)?,
         history,
         streaming: body.stream,
         ..AskOptions::default()

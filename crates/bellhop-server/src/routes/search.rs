@@ -228,13 +228,19 @@ pub(crate) fn check_history(state: &AppState, messages: &[ChatMessage]) -> Resul
     Ok(())
 }
 
-/// Checks a requested deadline.
-pub(crate) fn check_deadline(deadline_ms: Option<u64>) -> Result<Option<Duration>, ApiError> {
+/// Checks a requested deadline: it must end before the request times out, so that the
+/// answer (degraded if the model is late) always arrives.
+pub(crate) fn check_deadline(
+    state: &AppState,
+    deadline_ms: Option<u64>,
+) -> Result<Option<Duration>, ApiError> {
+    let max = (state.config.limits.max_answer_deadline().as_millis() as u64).min(MAX_DEADLINE_MS);
     match deadline_ms {
         None => Ok(None),
-        Some(ms) if (1..=MAX_DEADLINE_MS).contains(&ms) => Ok(Some(Duration::from_millis(ms))),
+        Some(ms) if (1..=max).contains(&ms) => Ok(Some(Duration::from_millis(ms))),
         Some(_) => Err(ApiError::invalid(format!(
-            "deadline_ms must be between 1 and {MAX_DEADLINE_MS}"
+            "deadline_ms must be between 1 and {max} (this server's request timeout is {} ms)",
+            state.config.limits.request_timeout_ms
         ))),
     }
 }
@@ -338,7 +344,7 @@ pub async fn ask(
     check_history(&state, &body.messages)?;
     let mut options = AskOptions {
         generator: body.generator,
-        deadline: check_deadline(body.deadline_ms)?,
+        deadline: check_deadline(&state, body.deadline_ms)?,
         history: body.messages,
         max_sentences: body.max_sentences,
         streaming: body.stream,

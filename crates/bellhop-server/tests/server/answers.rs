@@ -236,6 +236,55 @@ async fn a_deadline_shorter_than_the_model_gives_the_extractive_answer_in_time()
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_never_outlives_the_request_timeout() {
+    // The server's default answer deadline is longer than its request timeout, and the only
+    // upstream never answers: the guest still gets the fallback, not a 504.
+    let (hanging, _hold) = hanging_upstream().await;
+    let mut config = ServerConfig::default();
+    config.limits.request_timeout_ms = 2_000;
+    config.llm.answer_deadline_ms = 60_000;
+    config.llm.first_token_timeout_ms = 60_000;
+    let server = upstream_server(&[hanging], "any", config).await;
+    let started = Instant::now();
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "Is the pool heated?"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["degraded"], true, "{body}");
+    assert!(body["answer"].as_str().unwrap().contains("28 °C"), "{body}");
+    assert_eq!(body["deadline_ms"], 1_750, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A request (or a collection) asking for longer than the request timeout allows is
+    // refused at once, with the limit in the message.
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "Is the pool heated?", "deadline_ms": 60_000}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1750"),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            "/v1/collections",
+            json!({"name": "slow", "answer_deadline_ms": 60_000}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
+}
+
 /// A server that accepts connections and never answers.
 async fn hanging_upstream() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
