@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bellhop_generate::{
-    ChatMessage, GenerationEvent, GenerationRequest, Generator, Role, Sampling, TokenStream, Usage,
+    ChatMessage, FinishReason, GenerationEvent, GenerationRequest, Generator, Role, Sampling,
+    TokenStream, Usage,
 };
 use bellhop_store::Hit;
 use serde::{Deserialize, Serialize};
@@ -283,8 +284,8 @@ impl GenerationCounters {
 /// Instructions that follow the collection's own system prompt.
 const GROUNDING: &str = "Answer the question using only the numbered sources below. Cite the \
 source of every fact with its number in square brackets, like [1]. Never state a price, time, \
-number or name that the sources do not state. Answer in the language of the question. Be brief \
-and friendly.";
+number or name that the sources do not state. If the sources do not hold the answer, say so \
+plainly instead of guessing. Answer in the language of the question. Be brief and friendly.";
 
 /// The system prompt when a collection has none.
 const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful assistant.";
@@ -304,20 +305,19 @@ pub fn select_sources(hits: &[Hit], generator: &dyn Generator, budget: usize) ->
     sources
 }
 
-/// The conversation sent to the model: system prompt with the numbered sources and the
-/// collection's fallback for questions they do not answer, the recent history, then the
-/// question.
+/// The conversation sent to the model: system prompt with the numbered sources, the recent
+/// history, then the question.
 pub fn grounded_messages(
     system_prompt: Option<&str>,
     sources: &[Citation],
     history: &[ChatMessage],
     question: &str,
-    fallback: &str,
 ) -> Vec<ChatMessage> {
+    // The collection's fallback is not quoted here: a small model given its words answers
+    // with them whatever the sources say.
     let mut system = format!(
-        "{}\n\n{GROUNDING} If the sources do not hold the answer, reply only: {}\n\nSources:",
+        "{}\n\n{GROUNDING}\n\nSources:",
         system_prompt.unwrap_or(DEFAULT_SYSTEM_PROMPT).trim(),
-        fallback.trim()
     );
     if sources.is_empty() {
         system.push_str("\n(none were found)");
@@ -601,7 +601,12 @@ async fn stream_answer(
                     *shown = end;
                 }
             }
-            Some(Ok(GenerationEvent::Finished { usage, .. })) => {
+            Some(Ok(GenerationEvent::Finished { reason, usage })) => {
+                if reason == FinishReason::Length && *shown > 0 {
+                    // Cut off mid-sentence ("it closes at 2"): the half sentence is dropped,
+                    // since a cut number is a wrong one.
+                    text.truncate(*shown);
+                }
                 if text.trim().is_empty() {
                     return Some(Ending::Degraded {
                         outcome: "failed",

@@ -313,7 +313,6 @@ impl AnswerEngine {
             &sources,
             &options.history[history_start..],
             request.query(),
-            fallback_text(&spec, question_language.as_deref()),
         );
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.parameters.push_str(&format!(
