@@ -82,6 +82,11 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<ExportedDocuments>;
 
+    /// How many collections there are, without counting what is in them (for probes).
+    async fn collection_count(&self) -> Result<usize> {
+        Ok(self.list_collections().await?.len())
+    }
+
     /// Fails with [`StoreError::Unavailable`](crate::StoreError::Unavailable) when the
     /// backend cannot serve requests (a database that went away).
     async fn ping(&self) -> Result<()> {

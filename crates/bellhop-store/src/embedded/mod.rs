@@ -851,6 +851,15 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn collection_count(&self) -> Result<usize> {
+        Ok(self
+            .inner
+            .collections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len())
+    }
+
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         self.blocking(|inner| {
             let states = inner.all_states();

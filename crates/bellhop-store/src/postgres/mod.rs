@@ -1143,6 +1143,14 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn collection_count(&self) -> Result<usize> {
+        let count: i64 =
+            sqlx_core::query_scalar::query_scalar("SELECT count(*) FROM bellhop_collections")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count as usize)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx_core::query::query("SELECT 1")
             .execute(&self.pool)

@@ -46,6 +46,7 @@ async fn collections_are_created_read_listed_and_deleted(backend: Backend) {
         Err(StoreError::CollectionNotFound(name)) if name == "hotel"
     ));
     assert_eq!(store.list_collections().await.unwrap().len(), 2);
+    assert_eq!(store.collection_count().await.unwrap(), 2);
 
     // The name is free again, and the new collection starts empty.
     let again = create(&store, "hotel", DIM, IndexKind::Auto).await;
@@ -90,6 +91,7 @@ async fn invalid_collection_specs_are_refused(backend: Backend) {
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(store.list_collections().await.unwrap().len(), 1);
+    assert_eq!(store.collection_count().await.unwrap(), 1);
 }
 
 async fn every_method_reports_an_unknown_collection(backend: Backend) {
