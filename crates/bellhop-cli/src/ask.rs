@@ -144,6 +144,25 @@ impl AskArgs {
     }
 }
 
+/// The engine `bellhop ask` and `bellhop eval --answers` answer with: the server's, with
+/// its caches off (a one-shot command asks every question as if it were the first).
+pub fn answer_engine(
+    store: Arc<dyn bellhop_store::Store>,
+    model: &ModelArgs,
+    llm: &LlmConfig,
+) -> anyhow::Result<Arc<AnswerEngine>> {
+    let embedder = load_embedder(model)?;
+    let models = AnswerModels::load(llm).context("loading the answer models")?;
+    Ok(Arc::new(
+        AnswerEngine::new(
+            store,
+            EmbeddingQueue::start(embedder, QueueOptions::default()),
+            CacheOptions::disabled(),
+        )
+        .with_generators(models.generators(), AnswerModels::policy(llm)),
+    ))
+}
+
 /// Runs `bellhop ask`.
 pub fn run(args: &AskArgs) -> anyhow::Result<()> {
     let llm = args.llm_config()?;
@@ -153,17 +172,7 @@ pub fn run(args: &AskArgs) -> anyhow::Result<()> {
     let store = args.store.open(&runtime)?;
     // An unknown collection is reported before the models take seconds to load.
     runtime.block_on(store.collection(&args.collection))?;
-    let embedder = load_embedder(&args.model)?;
-    let models = AnswerModels::load(&llm).context("loading the answer models")?;
-    let engine = Arc::new(
-        // A one-shot command never asks twice: caches would only cost memory.
-        AnswerEngine::new(
-            store,
-            EmbeddingQueue::start(embedder, QueueOptions::default()),
-            CacheOptions::disabled(),
-        )
-        .with_generators(models.generators(), AnswerModels::policy(&llm)),
-    );
+    let engine = answer_engine(store, &args.model, &llm)?;
     let outcome = runtime.block_on(async {
         let reply = engine
             .ask(&args.collection, &request, options)

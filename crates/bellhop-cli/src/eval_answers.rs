@@ -3,14 +3,11 @@
 
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use bellhop_answer::evaluation::{self, EvalQuestion, EvalReport, GroupReport};
-use bellhop_answer::{AnswerEngine, AskOptions, CacheOptions, GeneratorChoice};
-use bellhop_embed::{EmbeddingQueue, QueueOptions};
-use bellhop_server::AnswerModels;
+use bellhop_answer::{AskOptions, GeneratorChoice};
 use bellhop_server::config::LlmConfig;
 use bellhop_store::SearchRequest;
 use clap::Args;
@@ -19,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::ModelArgs;
 use crate::ask::GeneratorArg;
 use crate::llm_args::LlmArgs;
-use crate::store_args::{StoreArgs, load_embedder, runtime};
+use crate::store_args::{StoreArgs, runtime};
 
 /// How the questions are answered.
 #[derive(Debug, Args)]
@@ -79,17 +76,7 @@ pub fn run(
     let runtime = runtime()?;
     let store = store.open(&runtime)?;
     runtime.block_on(store.collection(collection))?;
-    let embedder = load_embedder(model)?;
-    let models = AnswerModels::load(&llm).context("loading the answer models")?;
-    // Caches off: every question is answered as if it were the first.
-    let engine = Arc::new(
-        AnswerEngine::new(
-            store,
-            EmbeddingQueue::start(embedder, QueueOptions::default()),
-            CacheOptions::disabled(),
-        )
-        .with_generators(models.generators(), AnswerModels::policy(&llm)),
-    );
+    let engine = crate::ask::answer_engine(store, model, &llm)?;
     let options = AskOptions {
         generator: answering.generator.map(GeneratorChoice::from),
         deadline: answering.deadline_ms.map(std::time::Duration::from_millis),

@@ -422,3 +422,107 @@ async fn deadline_turns_a_slow_request_into_504() {
     let (_, info) = server.get("/v1/collections/hotel").await;
     assert_eq!(info["documents"], 0, "{info}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_language() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .post(
+            "/v1/collections",
+            json!({
+                "name": "hotel",
+                "fallback_text": "I don't have that information. Reception is happy to help: dial 9.",
+                "fallback_texts": {"de": "Dazu habe ich keine Information. Die Rezeption hilft gern: Wählen Sie die 9."},
+                "answerability": {"min_dense": 0.3},
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["fallback_texts"]["de"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dazu habe ich"),
+        "{body}"
+    );
+    let documents: Vec<Value> = HOTEL
+        .iter()
+        .map(|(id, title, text)| json!({"id": id, "title": title, "text": text}))
+        .collect();
+    let (status, _) = server
+        .post(
+            "/v1/collections/hotel/documents",
+            json!({"documents": documents}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Answerable: quoted with citations, not abstained.
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "Is the pool heated?"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["abstained"], false, "{body}");
+    assert!(body["answer"].as_str().unwrap().contains("28 °C"), "{body}");
+
+    // Unanswerable: the fallback, nothing cited, the evidence given.
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "What is the capital of Peru?"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["abstained"], true, "{body}");
+    assert_eq!(
+        body["answer"],
+        "I don't have that information. Reception is happy to help: dial 9."
+    );
+    assert_eq!(body["citations"], json!([]));
+    assert_eq!(body["answerability"]["answerable"], false, "{body}");
+    assert!(
+        body["answerability"]["dense_score"].as_f64().unwrap() < 0.3,
+        "{body}"
+    );
+
+    // In German, the German fallback; streamed, the same.
+    let german =
+        json!({"question": "Wie heißt die Hauptstadt von Peru in Südamerika?", "stream": true});
+    let response = server
+        .client
+        .post(server.url("/v1/collections/hotel/ask"))
+        .json(&german)
+        .send()
+        .await
+        .unwrap();
+    let events = sse_events(&response.text().await.unwrap());
+    let done = &events.last().unwrap().1;
+    assert_eq!(done["abstained"], true, "{done}");
+    assert_eq!(done["question_language"], "de", "{done}");
+    assert!(
+        done["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dazu habe ich"),
+        "{done}"
+    );
+    assert_eq!(events[0].1["citations"], json!([]));
+
+    let metrics = server.get_text("/metrics").await;
+    assert!(
+        metrics.contains("bellhop_answers_abstained_total{collection=\"hotel\"} 2"),
+        "{metrics}"
+    );
+
+    // Thresholds outside 0–1 are refused when the collection is created.
+    let (status, body) = server
+        .post(
+            "/v1/collections",
+            json!({"name": "odd", "answerability": {"min_dense": 1.5}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
+}
