@@ -396,7 +396,7 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
             same_fact(said_stems, &stems)
                 || (said.covers == candidate.covers
                     && !facts.is_empty()
-                    && numbers(&said.text) == facts)
+                    && !numbers(&said.text).is_disjoint(&facts))
         }) {
             if !ranks.contains(&candidate.rank)
                 && ranks
