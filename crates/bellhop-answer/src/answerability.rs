@@ -142,33 +142,24 @@ pub fn key_terms(question: &str) -> Vec<String> {
         .collect()
 }
 
-/// The stems of a source's words.
-struct Evidence {
+/// Words and their stems, matched as a guest types them: the same word or stem, or one a
+/// typo away.
+#[derive(Debug, Default)]
+struct WordSet {
     words: HashSet<String>,
     stems: HashSet<String>,
 }
 
-impl Evidence {
-    fn new(hits: &[Hit]) -> Self {
-        let mut words_seen = HashSet::new();
-        for hit in hits.iter().take(EVIDENCE_SOURCES) {
-            words_seen.extend(words(&hit.text));
-            words_seen.extend(words(&hit.title));
-            for heading in &hit.section {
-                words_seen.extend(words(heading));
+impl WordSet {
+    fn add(&mut self, text: &str) {
+        for word in words(text) {
+            if !self.words.contains(&word) {
+                self.stems.insert(STEMMER.stem(&word).into_owned());
+                self.words.insert(word);
             }
-        }
-        let stems = words_seen
-            .iter()
-            .map(|word| STEMMER.stem(word).into_owned())
-            .collect();
-        Self {
-            words: words_seen,
-            stems,
         }
     }
 
-    /// Whether `term` appears: the same word or stem, or one a typo away.
     fn contains(&self, term: &str) -> bool {
         self.words.contains(term)
             || self.stems.contains(STEMMER.stem(term).as_ref())
@@ -176,12 +167,24 @@ impl Evidence {
     }
 }
 
+/// The words of the best sources, their titles and headings included.
+fn evidence(hits: &[Hit]) -> WordSet {
+    let mut set = WordSet::default();
+    for hit in hits.iter().take(EVIDENCE_SOURCES) {
+        set.add(&hit.text);
+        set.add(&hit.title);
+        for heading in &hit.section {
+            set.add(heading);
+        }
+    }
+    set
+}
+
 /// Every word of a collection, for telling a question about something the collection never
 /// mentions (a "rooftop" pool, a "casino") from one that merely words it differently.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    words: HashSet<String>,
-    stems: HashSet<String>,
+    words: WordSet,
     /// The collection's language, from a sample of its text (ISO 639-1).
     language: Option<String>,
 }
@@ -202,12 +205,7 @@ impl Vocabulary {
                 sample.push_str(text);
                 sample.push('\n');
             }
-            for word in words(text) {
-                if !vocabulary.words.contains(&word) {
-                    vocabulary.stems.insert(STEMMER.stem(&word).into_owned());
-                    vocabulary.words.insert(word);
-                }
-            }
+            vocabulary.words.add(text);
         }
         vocabulary.language = crate::language::detect_language(&sample);
         vocabulary
@@ -216,7 +214,7 @@ impl Vocabulary {
     /// Whether the collection says enough that a word it never uses means something: a
     /// handful of documents lacks ordinary words ("bring", "warm") too.
     pub fn is_representative(&self) -> bool {
-        self.words.len() >= MIN_REPRESENTATIVE_WORDS
+        self.words.words.len() >= MIN_REPRESENTATIVE_WORDS
     }
 
     /// The collection's language, when it could be told.
@@ -227,8 +225,6 @@ impl Vocabulary {
     /// Whether the collection uses `term`: the same word or stem, or one a typo away.
     pub fn knows(&self, term: &str) -> bool {
         self.words.contains(term)
-            || self.stems.contains(STEMMER.stem(term).as_ref())
-            || near_any(term, self.words.iter())
     }
 }
 
@@ -273,7 +269,7 @@ pub fn assess(
 ) -> Answerability {
     let key_terms = key_terms(question);
     let dense_score = best_dense_score(hits);
-    let evidence = Evidence::new(hits);
+    let evidence = evidence(hits);
     let missing_terms: Vec<String> = key_terms
         .iter()
         .filter(|term| !evidence.contains(term))
@@ -340,6 +336,7 @@ impl Answerability {
     /// carries most of it ("casino") does.
     pub fn weigh_meaning_kept(&mut self, kept: f32, thresholds: &AnswerabilityThresholds) {
         self.meaning_kept = Some(kept);
+        // Unknown terms exist only when the question is in the collection's language.
         let same_language = true;
         self.decide(true, same_language, thresholds);
     }
