@@ -142,16 +142,43 @@ pub fn key_terms(question: &str) -> Vec<String> {
         .collect()
 }
 
-/// Words and their stems, matched as a guest types them: the same word or stem, or one a
-/// typo away.
+/// Words and their stems, matched as a guest types them: the same word or stem, one a typo
+/// away, a shortening ("choc"), another form of the same word ("allergic", "allergy"), or two
+/// words the text writes apart ("keycard", "key card").
 #[derive(Debug, Default)]
-struct WordSet {
+pub(crate) struct WordSet {
     words: HashSet<String>,
     stems: HashSet<String>,
+    /// Hashes of the stems of adjacent word pairs written as one: hashes, because a
+    /// collection has about as many distinct pairs as words in it.
+    joined_pairs: HashSet<u64>,
+}
+
+fn pair_hash(joined: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(joined)
 }
 
 impl WordSet {
+    /// The words of `text`.
+    pub(crate) fn of(text: &str) -> Self {
+        let mut set = Self::default();
+        set.add(text);
+        set
+    }
+
     fn add(&mut self, text: &str) {
+        let mut previous: Option<String> = None;
+        for word in text.unicode_words().map(str::to_lowercase) {
+            if let Some(previous) = previous.as_deref()
+                && word.chars().all(char::is_alphabetic)
+            {
+                let joined = format!("{previous}{word}");
+                self.joined_pairs
+                    .insert(pair_hash(STEMMER.stem(&joined).as_ref()));
+            }
+            previous = word.chars().all(char::is_alphabetic).then(|| word.clone());
+        }
         for word in words(text) {
             if !self.words.contains(&word) {
                 self.stems.insert(STEMMER.stem(&word).into_owned());
@@ -160,9 +187,13 @@ impl WordSet {
         }
     }
 
-    fn contains(&self, term: &str) -> bool {
+    /// Whether `term` (a lower-cased word) is one of these words, as a guest may type it.
+    pub(crate) fn contains(&self, term: &str) -> bool {
         self.words.contains(term)
             || self.stems.contains(STEMMER.stem(term).as_ref())
+            || self
+                .joined_pairs
+                .contains(&pair_hash(STEMMER.stem(term).as_ref()))
             || near_any(term, self.words.iter())
     }
 }
@@ -229,17 +260,27 @@ impl Vocabulary {
 }
 
 /// Whether one of `words` is `term` with a typo or two (one edit from 5 characters, two from
-/// 9), or a compound that starts with it.
+/// 9), a longer word it shortens (from 4 characters: "choc", "info"), or another form of the
+/// same word that the stemmer keeps apart (a shared start of 6 characters or more, most of
+/// both words: "allergic", "allergy").
 fn near_any<'a>(term: &str, mut words: impl Iterator<Item = &'a String>) -> bool {
     let length = term.chars().count();
-    if length < 5 {
+    if length < 4 {
         return false;
     }
     let allowed = if length >= 9 { 2 } else { 1 };
     words.any(|word| {
         let other = word.chars().count();
-        (other.abs_diff(length) <= allowed && strsim::damerau_levenshtein(word, term) <= allowed)
+        let shared_start = word
+            .chars()
+            .zip(term.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        (length >= 5
+            && other.abs_diff(length) <= allowed
+            && strsim::damerau_levenshtein(word, term) <= allowed)
             || (other > length + 2 && word.starts_with(term))
+            || (shared_start >= 6 && shared_start * 4 >= length.min(other) * 3)
     })
 }
 
@@ -481,6 +522,16 @@ mod tests {
         )];
         let answer = assess("kaiserschmarn for the childrens?", &hits, None, &THRESHOLDS);
         assert!(answer.missing_terms.is_empty(), "{answer:?}");
+        // Shortenings, other forms of a word and words written apart.
+        let hits = [hit(
+            "Dark chocolate tart. Allergy information: ask your server. Lost key cards cost EUR 5.",
+            0.5,
+        )];
+        let answer = assess("choc tart allergic lost keycard", &hits, None, &THRESHOLDS);
+        assert!(answer.missing_terms.is_empty(), "{answer:?}");
+        // But not words that merely start alike.
+        let answer = assess("is there a darkroom or a carpark", &hits, None, &THRESHOLDS);
+        assert_eq!(answer.missing_terms, ["darkroom", "carpark"]);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use bellhop_store::{Hit, Retriever};
+
+use crate::answerability::WordSet;
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -320,10 +322,14 @@ struct Candidate {
 /// most direct first (a time for "when", an amount for "how much" scores higher); a fact the
 /// sources state twice is said once, citing both.
 pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> Answer {
-    let wanted = content_stems(question);
+    let asked = crate::answerability::key_terms(question);
+    let wanted: HashSet<String> = asked.iter().cloned().collect();
     let kind = answer_kind(question);
     let mut candidates: Vec<Candidate> = Vec::new();
     for (rank, hit) in hits.iter().take(SOURCES_CONSIDERED).enumerate() {
+        // A sentence under the "Wi-Fi" heading answers "wifi not working, who do I call"
+        // without naming the Wi-Fi again.
+        let heading_words = WordSet::of(&format!("{} {}", hit.title, hit.section.join(" ")));
         let mut previous_matched = false;
         for (order, sentence) in sentences(&hit.text).into_iter().enumerate() {
             // A question (an FAQ's own) is never an answer.
@@ -331,8 +337,12 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
                 previous_matched = false;
                 continue;
             }
-            let covers: HashSet<String> = content_stems(&sentence)
-                .intersection(&wanted)
+            // Matched as the answerability decision matches them: typos, shortenings and
+            // other forms of a word count.
+            let sentence_words = WordSet::of(&sentence);
+            let covers: HashSet<String> = wanted
+                .iter()
+                .filter(|term| sentence_words.contains(term))
                 .cloned()
                 .collect();
             let of_kind = kind.is_some_and(|kind| states(&sentence, kind));
@@ -341,7 +351,12 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
             // restaurant. It is served from 07:00 to 10:30.").
             let matched = !covers.is_empty();
             if matched || (of_kind && previous_matched) {
-                let score = covers.len().max(1) as f32 / (wanted.len() as f32).sqrt()
+                let under_heading = wanted
+                    .iter()
+                    .filter(|term| !covers.contains(*term) && heading_words.contains(term))
+                    .count();
+                let score = (covers.len().max(1) as f32 + 0.5 * under_heading as f32)
+                    / (wanted.len() as f32).sqrt()
                     + if of_kind { 0.5 } else { 0.0 }
                     + 0.2 / (rank + 1) as f32;
                 candidates.push(Candidate {
@@ -386,18 +401,29 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
     });
     // (sentence, its content stems, the ranks of the sources that state it)
     let mut chosen: Vec<(&Candidate, HashSet<String>, Vec<usize>)> = Vec::new();
+    let detail = |text: &str, stems: &HashSet<String>| (numbers(text).len(), stems.len());
     let mut length = 0;
     for candidate in &candidates {
         let stems = content_stems(&candidate.text);
         let facts = numbers(&candidate.text);
         // The same fact from another source (the FAQ and the topic page) is said once and
         // cited twice.
-        if let Some((_, _, ranks)) = chosen.iter_mut().find(|(said, said_stems, _)| {
+        if let Some((said, said_stems, ranks)) = chosen.iter_mut().find(|(said, said_stems, _)| {
             same_fact(said_stems, &stems)
                 || (said.covers == candidate.covers
                     && !facts.is_empty()
                     && !numbers(&said.text).is_disjoint(&facts))
         }) {
+            // Said once, in the words that hold more of it: "Coastline Mobility Taxis
+            // (+353 41 555 7345) have wheelchair-accessible vehicles" over "Wheelchair-accessible
+            // taxis".
+            if detail(&candidate.text, &stems) > detail(&said.text, said_stems)
+                && candidate.covers.is_superset(&said.covers)
+            {
+                length = length + candidate.text.len() - said.text.len();
+                *said = candidate;
+                *said_stems = stems.clone();
+            }
             if !ranks.contains(&candidate.rank)
                 && ranks
                     .iter()
@@ -416,11 +442,6 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
         chosen.push((candidate, stems, vec![candidate.rank]));
     }
     // A question that asks two things is answered in the order it asks them.
-    let asked: Vec<String> = question
-        .unicode_words()
-        .filter(|word| !STOPWORDS.contains(&word.to_lowercase().as_str()))
-        .map(stem)
-        .collect();
     if chosen.len() > 1 {
         let shared: HashSet<String> = chosen
             .iter()
@@ -519,6 +540,26 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_answers_the_words_of_its_heading() {
+        let mut wifi = hit(
+            2,
+            "Wi-Fi",
+            "Still not working: call our IT helpdesk on extension 150.",
+        );
+        wifi.section = vec!["Wi-Fi".into(), "Troubleshooting".into()];
+        let hits = vec![
+            hit(
+                1,
+                "Housekeeping",
+                "If something is not working, call Housekeeping on extension 200.",
+            ),
+            wifi,
+        ];
+        let answer = extractive_answer("wifi not workin who do i call", &hits, 1);
+        assert!(answer.answer.contains("150"), "{}", answer.answer);
+    }
+
+    #[test]
     fn falls_back_to_the_best_source_and_says_when_nothing_was_found() {
         let hits = vec![hit(
             3,
@@ -570,6 +611,24 @@ mod tests {
             ),
             "{}",
             strudel.answer
+        );
+        // The same fact is said in the words that hold more of it.
+        let taxis = vec![
+            hit(
+                1,
+                "Accessibility",
+                "Wheelchair-accessible taxis with ramps.",
+            ),
+            hit(
+                2,
+                "Taxis",
+                "Coastline Mobility Taxis (+353 41 555 7345) have wheelchair-accessible vehicles.",
+            ),
+        ];
+        let taxi = extractive_answer("wheelchair accessible taxi", &taxis, 1);
+        assert_eq!(
+            taxi.answer,
+            "Coastline Mobility Taxis (+353 41 555 7345) have wheelchair-accessible vehicles. [1][2]"
         );
         let pool = extractive_answer("is the pool heated", &hits[1..], 3);
         assert_eq!(pool.answer.matches("28 °C").count(), 1, "{}", pool.answer);

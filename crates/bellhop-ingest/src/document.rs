@@ -67,6 +67,42 @@ pub(crate) fn normalize_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// One table row as a line that reads on its own, with its column names: "Harbourmaster
+/// Suite — Size: 65 m²; From (EUR per night): 520". A row is a block of its own, so chunking
+/// may part it from the header; without the names its figures would mean nothing.
+pub(crate) fn table_row_text(header: &[String], cells: &[String]) -> String {
+    let cells: Vec<String> = cells
+        .iter()
+        .map(|cell| normalize_whitespace(cell))
+        .collect();
+    let name = |index: usize| {
+        header
+            .get(index)
+            .map(|name| normalize_whitespace(name))
+            .filter(|name| !name.is_empty())
+    };
+    let Some((first, rest)) = cells.split_first() else {
+        return String::new();
+    };
+    let fields: Vec<String> = rest
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| !cell.is_empty())
+        .map(|(index, cell)| match name(index + 1) {
+            Some(name) => format!("{name}: {cell}"),
+            None => cell.clone(),
+        })
+        .collect();
+    match (first.is_empty(), fields.is_empty()) {
+        (_, true) => first.clone(),
+        (true, false) => fields.join("; "),
+        (false, false) if fields.len() == 1 && name(1).is_none() => {
+            format!("{first}: {}", fields[0])
+        }
+        (false, false) => format!("{first} — {}", fields.join("; ")),
+    }
+}
+
 /// Builds blocks while tracking the heading stack.
 #[derive(Debug, Default)]
 pub(crate) struct BlockBuilder {
@@ -107,5 +143,42 @@ impl BlockBuilder {
     /// The blocks built so far.
     pub fn finish(self) -> Vec<Block> {
         self.blocks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_row_text;
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|cell| cell.to_string()).collect()
+    }
+
+    #[test]
+    fn a_table_row_reads_on_its_own_with_its_column_names() {
+        let header = strings(&["Room", "Size", "Beds", "From (EUR per night)"]);
+        assert_eq!(
+            table_row_text(
+                &header,
+                &strings(&["Harbourmaster Suite", "65 m²", " 1 super king ", "520"])
+            ),
+            "Harbourmaster Suite — Size: 65 m²; Beds: 1 super king; From (EUR per night): 520"
+        );
+        // An empty cell is left out rather than named with nothing.
+        assert_eq!(
+            table_row_text(&header, &strings(&["Quay Room", "", "", "145"])),
+            "Quay Room — From (EUR per night): 145"
+        );
+        // Key–value tables often have an empty header, or none.
+        assert_eq!(
+            table_row_text(&strings(&["", ""]), &strings(&["Depth", "1.2 m to 1.5 m"])),
+            "Depth: 1.2 m to 1.5 m"
+        );
+        assert_eq!(
+            table_row_text(&[], &strings(&["Monday", "closed", "all day"])),
+            "Monday — closed; all day"
+        );
+        assert_eq!(table_row_text(&header, &strings(&["Alone"])), "Alone");
+        assert_eq!(table_row_text(&header, &[]), "");
     }
 }

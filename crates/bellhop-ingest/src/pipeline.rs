@@ -347,7 +347,8 @@ impl Ingestor {
     fn content_hash(&self, info: &CollectionInfo, bytes: &[u8]) -> String {
         let mut hasher = blake3::Hasher::new();
         let settings = format!(
-            "{}|{}|{}|{:?}|{:?}|{:?}\n",
+            "{}|{}|{}|{}|{:?}|{:?}|{:?}\n",
+            crate::readers::READERS_VERSION,
             info.spec.model,
             info.spec.chunking.max_tokens,
             info.spec.chunking.overlap_tokens,

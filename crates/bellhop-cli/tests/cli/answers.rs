@@ -52,15 +52,15 @@ fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
         let abstained = share(english, "abstained_right", "unanswerable");
         let wrong = share(english, "wrong_abstentions", "answerable");
         assert!(
-            answered >= 0.55,
+            answered >= 0.7,
             "{split}: answered right {answered:.2}: {english}"
         );
         assert!(
-            abstained >= 0.5,
+            abstained >= 0.55,
             "{split}: abstained right {abstained:.2}: {english}"
         );
         assert!(
-            wrong <= 0.15,
+            wrong <= 0.08,
             "{split}: wrong abstentions {wrong:.2}: {english}"
         );
         // Every question is answered or abstains, none fails.

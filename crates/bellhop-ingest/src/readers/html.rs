@@ -3,7 +3,7 @@
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use crate::document::{BlockBuilder, ParsedDocument, normalize_whitespace};
+use crate::document::{BlockBuilder, ParsedDocument, normalize_whitespace, table_row_text};
 
 /// Elements whose content is never page text.
 const SKIPPED: &[&str] = &[
@@ -63,6 +63,8 @@ pub(super) fn read(text: &str, name: &str) -> ParsedDocument {
 struct Walker {
     builder: BlockBuilder,
     buffer: String,
+    /// The column names of the table being read.
+    table_header: Vec<String>,
 }
 
 impl Walker {
@@ -96,6 +98,17 @@ impl Walker {
         if is_block {
             self.flush();
         }
+        if tag == "table" {
+            let outer = std::mem::take(&mut self.table_header);
+            self.visit(element);
+            self.flush();
+            self.table_header = outer;
+            return;
+        }
+        if tag == "tr" {
+            self.table_row(element);
+            return;
+        }
         if tag == "td" || tag == "th" {
             if !self.buffer.trim().is_empty() {
                 self.buffer.push_str(" | ");
@@ -107,6 +120,30 @@ impl Walker {
         self.buffer.push(' ');
         if is_block {
             self.flush();
+        }
+    }
+
+    /// A row of header cells names the table's columns; any other row is a block with them.
+    fn table_row(&mut self, row: ElementRef<'_>) {
+        let cells: Vec<ElementRef<'_>> = row
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|cell| matches!(cell.value().name(), "td" | "th"))
+            .collect();
+        let texts: Vec<String> = cells
+            .iter()
+            .map(|cell| normalize_whitespace(&cell.text().collect::<String>()))
+            .collect();
+        let in_head = row
+            .parent()
+            .and_then(ElementRef::wrap)
+            .is_some_and(|parent| parent.value().name() == "thead");
+        let all_headers = !cells.is_empty() && cells.iter().all(|cell| cell.value().name() == "th");
+        if self.table_header.is_empty() && (in_head || all_headers) {
+            self.table_header = texts;
+        } else {
+            self.builder
+                .push(&table_row_text(&self.table_header, &texts));
         }
     }
 
@@ -180,8 +217,7 @@ mod tests {
             vec![
                 "Pool :: The pool is heated to 28 °C.",
                 "Pool > Hours :: 07:00–22:00",
-                "Pool > Hours :: Day | Kids",
-                "Pool > Hours :: All | until 19:00",
+                "Pool > Hours :: All — Kids: until 19:00",
             ]
         );
         let text = doc.full_text();

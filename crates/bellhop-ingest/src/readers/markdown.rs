@@ -1,13 +1,15 @@
-//! Markdown: headings make the section path; paragraphs, list items and table rows are blocks.
+//! Markdown: headings make the section path; paragraphs, list items and table rows (each
+//! with its column names) are blocks.
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use crate::document::{BlockBuilder, ParsedDocument};
+use crate::document::{BlockBuilder, ParsedDocument, table_row_text};
 
 pub(super) fn read(text: &str, name: &str) -> ParsedDocument {
     let mut builder = BlockBuilder::default();
     let mut buffer = String::new();
     let mut cells: Vec<String> = Vec::new();
+    let mut header: Vec<String> = Vec::new();
     let options = Options::ENABLE_TABLES | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS;
     let mut in_metadata = false;
     for event in Parser::new_ext(text, options) {
@@ -23,8 +25,10 @@ pub(super) fn read(text: &str, name: &str) -> ParsedDocument {
                 TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::BlockQuote(_),
             ) => flush(&mut builder, &mut buffer),
             Event::End(TagEnd::TableCell) => cells.push(std::mem::take(&mut buffer)),
-            Event::End(TagEnd::TableHead | TagEnd::TableRow) => {
-                builder.push(&cells.join(" | "));
+            Event::Start(Tag::Table(_)) => header.clear(),
+            Event::End(TagEnd::TableHead) => header = std::mem::take(&mut cells),
+            Event::End(TagEnd::TableRow) => {
+                builder.push(&table_row_text(&header, &cells));
                 cells.clear();
             }
             Event::Text(text) | Event::Code(text) if !in_metadata => {
@@ -52,7 +56,7 @@ mod tests {
     fn headings_lists_and_tables() {
         let doc = read(
             "# Spa\n\nA calm place.\n\n## Opening hours\n\n- Mon–Fri 09:00–21:00\n- Sat–Sun 08:00–22:00\n\n\
-             ## Prices\n\n| Treatment | Price |\n|---|---|\n| Massage | 85 |\n\n# Gym\n\nOpen 24h with `room key`.\n",
+             ## Prices\n\n| Treatment | Price |\n|---|---|\n| Massage | 85 |\n\n| | |\n|---|---|\n| Depth | 1.5 m |\n\n# Gym\n\nOpen 24h with `room key`.\n",
             "wellness/spa.md",
         );
         assert_eq!(doc.title, "Spa");
@@ -67,8 +71,8 @@ mod tests {
                 ("Spa".to_string(), "A calm place."),
                 ("Spa > Opening hours".to_string(), "Mon–Fri 09:00–21:00"),
                 ("Spa > Opening hours".to_string(), "Sat–Sun 08:00–22:00"),
-                ("Spa > Prices".to_string(), "Treatment | Price"),
-                ("Spa > Prices".to_string(), "Massage | 85"),
+                ("Spa > Prices".to_string(), "Massage — Price: 85"),
+                ("Spa > Prices".to_string(), "Depth: 1.5 m"),
                 ("Gym".to_string(), "Open 24h with room key."),
             ]
         );
