@@ -62,7 +62,7 @@ impl Linear {
         } else {
             weight.t()?
         };
-        // The copy costs ~28 MB for a MiniLM; only CPUs that run the kernel need it.
+        // A second copy of every weight; only CPUs that run the kernel need it.
         let weight_in_out = if kernels::few_rows_limit() > 0 {
             weight_t.contiguous()?
         } else {

@@ -17,10 +17,10 @@ use crate::source::{HubOptions, ModelSource};
 #[derive(Debug, Clone)]
 pub struct EmbedderOptions {
     /// Upper bound on `sequences × longest sequence` per forward pass; bounds memory and keeps
-    /// matrix products large enough to use every core. The default, 1024, measured ~10 % more
+    /// matrix products large enough to use every core. The default, 1024, served more
     /// queries a second than 512 on a busy server's batches (`gemm` re-packs every weight
     /// matrix per product, a cost that more rows share); 2048 was not clearly faster and
-    /// raised the server's peak memory.
+    /// raised the server's peak memory (see `bench/RESULTS.md`).
     pub max_batch_tokens: usize,
     /// Upper bound on sequences per forward pass.
     pub max_batch_size: usize,

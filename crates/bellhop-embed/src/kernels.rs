@@ -119,13 +119,13 @@ impl CustomOp2 for Dense<'_> {
 }
 
 /// The most rows [`few_rows_matmul`] takes: one short query. Batches of several queries stay
-/// with `gemm`, which measured faster for them under load (a cut-over at 64 rows cost half
-/// the throughput at 10 connections).
+/// with `gemm`, which measured faster for them under load (a cut-over at 64 rows cost
+/// throughput; see `bench/RESULTS.md`).
 pub const FEW_ROWS: usize = 16;
 
 /// Up to this many rows, [`Dense`] runs [`few_rows_matmul`] instead of `gemm`: [`FEW_ROWS`]
 /// on CPUs without AVX-512, none on those with it. There `gemm` runs its AVX-512 kernels and
-/// measured twice as fast as this one even for a single 10-token query (7 against 14 ms).
+/// measured faster than this one even for a single short query (see `bench/RESULTS.md`).
 pub fn few_rows_limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| if gemm_has_avx512() { 0 } else { FEW_ROWS })

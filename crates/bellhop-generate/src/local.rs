@@ -141,7 +141,7 @@ fn check_complete(content: &Content, file_len: u64) -> std::result::Result<(), S
 }
 
 /// Quantizations Candle multiplies with scalar code only; their tensors are converted to Q8_0,
-/// which it multiplies with AVX2 (~10× faster here, a little more memory, no loss that matters).
+/// which it multiplies with AVX2: much faster, a little more memory, no loss that matters.
 fn is_slow(dtype: GgmlDType) -> bool {
     matches!(
         dtype,
