@@ -1,0 +1,69 @@
+//! The integrity check: each collection's rows against its definition and its index.
+
+use std::collections::HashSet;
+
+use sqlx_core::row::Row;
+
+use super::sql::hnsw_index;
+use super::{PostgresStore, collection_row};
+use crate::error::Result;
+use crate::model::{IndexKind, IntegrityReport};
+
+pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityReport> {
+    let mut problems = Vec::new();
+    let collections =
+        sqlx_core::query::query("SELECT id, spec, version FROM bellhop_collections ORDER BY name")
+            .fetch_all(&store.pool)
+            .await?;
+    let orphans: i64 = sqlx_core::query_scalar::query_scalar(
+        "SELECT count(*) FROM bellhop_chunks c LEFT JOIN bellhop_documents d ON d.id = c.document_id
+         WHERE d.id IS NULL OR d.collection_id <> c.collection_id",
+    )
+    .fetch_one(&store.pool)
+    .await?;
+    if orphans > 0 {
+        problems.push(format!("{orphans} chunks without a matching document"));
+    }
+    let mut total_chunks = 0;
+    let mut seen = HashSet::new();
+    for row in &collections {
+        let collection = collection_row(row)?;
+        seen.insert(collection.id);
+        let name = &collection.spec.name;
+        let counts = sqlx_core::query::query(
+            "SELECT (SELECT count(*) FROM bellhop_chunks WHERE collection_id = $1) AS chunks,
+                    (SELECT count(*) FROM bellhop_chunks WHERE collection_id = $1
+                       AND vector_dims(embedding) <> $2) AS bad_vectors,
+                    (SELECT count(*) FROM bellhop_documents d WHERE collection_id = $1
+                       AND NOT EXISTS (SELECT 1 FROM bellhop_chunks c WHERE c.document_id = d.id))
+                       AS empty_documents,
+                    to_regclass($3) IS NOT NULL AS indexed",
+        )
+        .bind(collection.id)
+        .bind(collection.spec.dim as i32)
+        .bind(hnsw_index(collection.id))
+        .fetch_one(&store.pool)
+        .await?;
+        let chunks: i64 = counts.try_get("chunks")?;
+        let bad_vectors: i64 = counts.try_get("bad_vectors")?;
+        let empty_documents: i64 = counts.try_get("empty_documents")?;
+        let indexed: bool = counts.try_get("indexed")?;
+        if bad_vectors > 0 {
+            problems.push(format!("{name}: {bad_vectors} vectors of the wrong size"));
+        }
+        if empty_documents > 0 {
+            problems.push(format!(
+                "{name}: {empty_documents} documents without chunks"
+            ));
+        }
+        if indexed != (collection.spec.index != IndexKind::Exact) {
+            problems.push(format!("{name}: its HNSW index is missing"));
+        }
+        total_chunks += chunks as u64;
+    }
+    Ok(IntegrityReport {
+        problems,
+        collections: seen.len(),
+        chunks: total_chunks,
+    })
+}

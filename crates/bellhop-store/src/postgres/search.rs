@@ -1,0 +1,324 @@
+//! Search: dense candidates from pgvector, keyword candidates from the stored `tsvector`,
+//! and the hits, in one repeatable-read snapshot; a dense search of a known collection in
+//! one statement.
+
+use sqlx_core::row::Row;
+use sqlx_core::types::Json;
+use sqlx_postgres::{PgConnection, PgRow};
+
+use super::sql::{bind_all, embedding, query, vector_text};
+use super::sql_filter::{self, Param, Query};
+use super::{CollectionRow, PostgresStore, collection_row};
+use crate::error::{Result, StoreError};
+use crate::model::IndexKind;
+use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest, in_rank_order};
+
+/// The columns of a hit beside the chunk id, from `bellhop_chunks c` joined with
+/// `bellhop_documents d`; [`hit_from_row`] reads them.
+const HIT_COLUMNS: &str = ", c.section, c.text, d.external_id, d.title, d.source, d.metadata";
+
+/// A hit from a row with [`HIT_COLUMNS`]; its score and retrievers come from the ranking.
+fn hit_from_row(row: &PgRow) -> Result<Hit> {
+    let id: i64 = row.try_get("id")?;
+    let Json(section): Json<Vec<String>> = row.try_get("section")?;
+    let Json(metadata): Json<crate::model::Metadata> = row.try_get("metadata")?;
+    Ok(Hit {
+        chunk_id: id as u64,
+        document_id: row.try_get("external_id")?,
+        title: row.try_get("title")?,
+        section,
+        text: row.try_get("text")?,
+        source: row.try_get("source")?,
+        metadata,
+        score: 0.0,
+        found_by: Vec::new(),
+    })
+}
+
+/// A dense candidate `(chunk id, cosine)` from a row `(id, distance)`.
+fn dense_candidate(row: &PgRow) -> Result<(u64, f32)> {
+    let id: i64 = row.try_get("id")?;
+    let distance: f32 = row.try_get("distance")?;
+    Ok((id as u64, 1.0 - distance))
+}
+
+/// The query's words as an OR-query for `to_tsquery`: only letters and digits survive, so
+/// user text is never tsquery syntax.
+fn tsquery(query: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" | "))
+}
+
+impl PostgresStore {
+    /// Dense candidates `(chunk id, cosine)`, best first. The HNSW index serves them unless
+    /// the collection is exact is exact; when it yields fewer than asked (a filter that few rows
+    /// pass, beyond what the iterative scan visits), an exact scan answers instead.
+    async fn dense(
+        &self,
+        connection: &mut PgConnection,
+        collection: &CollectionRow,
+        vector: &[f32],
+        limit: usize,
+        filter: &crate::filter::Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        let approximate = collection.spec.index != IndexKind::Exact;
+        let mut rows = self
+            .dense_query(
+                connection,
+                collection,
+                vector,
+                limit,
+                filter,
+                approximate,
+                false,
+            )
+            .await?;
+        if approximate && rows.len() < limit {
+            rows = self
+                .dense_query(connection, collection, vector, limit, filter, false, false)
+                .await?;
+        }
+        rows.iter().map(dense_candidate).collect()
+    }
+
+    /// A dense search of a collection this replica knows, hits included, in one statement
+    /// and so one snapshot, without a transaction: a third of the round trips of the full
+    /// path. `None` when the statement found fewer rows than asked: a filter that few rows
+    /// pass, an empty or deleted collection; the full path sorts those out.
+    async fn dense_in_one_statement(
+        &self,
+        collection: &CollectionRow,
+        vector: &[f32],
+        request: &SearchRequest,
+    ) -> Result<Option<Vec<Hit>>> {
+        let limit = request.depth();
+        let mut connection = self.pool.acquire().await?;
+        let rows = self
+            .dense_query(
+                &mut connection,
+                collection,
+                vector,
+                limit,
+                request.filter(),
+                collection.spec.index != IndexKind::Exact,
+                true,
+            )
+            .await?;
+        if rows.len() < limit {
+            return Ok(None);
+        }
+        let dense = rows
+            .iter()
+            .map(dense_candidate)
+            .collect::<Result<Vec<_>>>()?;
+        let by_id = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+        Ok(Some(in_rank_order(request.rank(dense, Vec::new()), by_id)))
+    }
+
+    /// Rows `(id, distance)` nearest first, with the hits' columns when `with_hits`.
+    #[allow(clippy::too_many_arguments)]
+    async fn dense_query(
+        &self,
+        connection: &mut PgConnection,
+        collection: &CollectionRow,
+        vector: &[f32],
+        limit: usize,
+        filter: &crate::filter::Filter,
+        approximate: bool,
+        with_hits: bool,
+    ) -> Result<Vec<PgRow>> {
+        let mut built = Query::default();
+        let target = built.bind(Param::Text(vector_text(vector)));
+        let dim = collection.spec.dim;
+        // The collection id is spliced in (an integer from the database) so the planner can
+        // match the collection's partial index, whose expression is the column cast to the
+        // dimension. An exact scan skips that per-row cast, and `+ 0` keeps it off the index.
+        let (expression, order) = if approximate {
+            let expression = embedding(dim);
+            let order = format!("{expression} <=> {target}::vector({dim})");
+            (expression, order)
+        } else {
+            let expression = "c.embedding".to_string();
+            let order = format!("({expression} <=> {target}::vector) + 0");
+            (expression, order)
+        };
+        let join = if filter.is_empty() && !with_hits {
+            ""
+        } else {
+            "JOIN bellhop_documents d ON d.id = c.document_id"
+        };
+        let hit_columns = if with_hits { HIT_COLUMNS } else { "" };
+        built.sql = format!(
+            "SELECT c.id, ({expression} <=> {target}::vector)::float4 AS distance {hit_columns}
+             FROM bellhop_chunks c {join} WHERE c.collection_id = {} AND ",
+            collection.id
+        );
+        sql_filter::push_condition(&mut built, filter);
+        built
+            .sql
+            .push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
+        Ok(bind_all(query(built.sql), &built.params)
+            .fetch_all(&mut *connection)
+            .await?)
+    }
+
+    async fn keyword(
+        connection: &mut PgConnection,
+        collection: &CollectionRow,
+        text: &str,
+        limit: usize,
+        filter: &crate::filter::Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        let Some(terms) = tsquery(text) else {
+            return Ok(Vec::new());
+        };
+        let mut built = Query::default();
+        let terms = built.bind(Param::Text(terms));
+        built.sql = format!(
+            "SELECT c.id, ts_rank(c.keywords, q)::float4 AS score
+             FROM bellhop_chunks c JOIN bellhop_documents d ON d.id = c.document_id,
+                  to_tsquery('english', {terms}) q
+             WHERE c.collection_id = {} AND c.keywords @@ q AND ",
+            collection.id
+        );
+        sql_filter::push_condition(&mut built, filter);
+        built
+            .sql
+            .push_str(&format!(" ORDER BY score DESC, c.id LIMIT {limit}"));
+        let rows = bind_all(query(built.sql), &built.params)
+            .fetch_all(connection)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get(0)?;
+                let score: f32 = row.try_get(1)?;
+                Ok((id as u64, score))
+            })
+            .collect()
+    }
+
+    async fn fetch_hits(
+        connection: &mut PgConnection,
+        ranked: Vec<(u64, f32, Vec<RetrieverMatch>)>,
+    ) -> Result<Vec<Hit>> {
+        if ranked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id as i64).collect();
+        let rows = query(format!(
+            "SELECT c.id {HIT_COLUMNS}
+             FROM bellhop_chunks c JOIN bellhop_documents d ON d.id = c.document_id
+             WHERE c.id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(connection)
+        .await?;
+        let by_id = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+        Ok(in_rank_order(ranked, by_id))
+    }
+}
+
+pub(super) async fn search(
+    store: &PostgresStore,
+    collection: &str,
+    request: &SearchRequest,
+    query_vector: Option<&[f32]>,
+) -> Result<Vec<Hit>> {
+    if request.mode() == SearchMode::Dense
+        && let Some(vector) = query_vector
+    {
+        let known = store
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(collection)
+            .cloned();
+        if let Some(known) = known
+            && vector.len() == known.spec.dim
+            && let Some(hits) = store
+                .dense_in_one_statement(&known, vector, request)
+                .await?
+        {
+            return Ok(hits);
+        }
+    }
+    // One snapshot for every statement of the search: a write committed meanwhile is
+    // seen entirely or not at all.
+    let mut tx = store
+        .pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let Some(row) = sqlx_core::query::query(
+        "SELECT id, spec, version FROM bellhop_collections WHERE name = $1",
+    )
+    .bind(collection.to_string())
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        store.forget(collection);
+        return Err(StoreError::CollectionNotFound(collection.to_string()));
+    };
+    let row = collection_row(&row)?;
+    store
+        .known
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(collection.to_string(), row.clone());
+    if request.mode() != SearchMode::Keyword && query_vector.is_none() {
+        return Err(StoreError::Invalid(format!(
+            "{:?} search needs the query vector",
+            request.mode()
+        )));
+    }
+    if let Some(vector) = query_vector
+        && vector.len() != row.spec.dim
+    {
+        return Err(StoreError::Invalid(format!(
+            "query vector of dimension {} for collection {:?} of dimension {}",
+            vector.len(),
+            row.spec.name,
+            row.spec.dim
+        )));
+    }
+    let depth = request.depth();
+    let dense = match query_vector {
+        Some(vector) if request.mode() != SearchMode::Keyword => {
+            store
+                .dense(&mut tx, &row, vector, depth, request.filter())
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    let keyword = if request.mode() == SearchMode::Dense {
+        Vec::new()
+    } else {
+        PostgresStore::keyword(&mut tx, &row, request.query(), depth, request.filter()).await?
+    };
+    let hits = PostgresStore::fetch_hits(&mut tx, request.rank(dense, keyword)).await?;
+    tx.commit().await?;
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsqueries_keep_only_words() {
+        assert_eq!(
+            tsquery("Is the pool heated?! (a|b)").as_deref(),
+            Some("is | the | pool | heated | a | b")
+        );
+        assert_eq!(tsquery("?! &"), None);
+    }
+}
