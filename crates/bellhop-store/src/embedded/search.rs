@@ -6,9 +6,13 @@ use std::sync::PoisonError;
 
 use rusqlite::{Connection, params_from_iter};
 
-use super::{Inner, schema, sql_filter};
-use crate::error::{Result, StoreError};
-use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest, in_rank_order};
+use super::vector_index::VectorIndex;
+use super::{CollectionState, Inner, schema, sql_filter};
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::model::CollectionSpec;
+use crate::search::{Hit, SearchRequest};
+use crate::search_plan::{self, SearchBackend};
 
 impl Inner {
     pub(super) fn search(
@@ -18,34 +22,60 @@ impl Inner {
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Hit>> {
         let state = self.state(collection)?;
-        if request.mode() != SearchMode::Keyword && query_vector.is_none() {
-            return Err(StoreError::Invalid(format!(
-                "{:?} search needs the query vector",
-                request.mode()
-            )));
-        }
-        let depth = request.depth();
         let index = state.index.read().unwrap_or_else(PoisonError::into_inner);
         self.with_reader(|connection| {
-            let filter = sql_filter::to_sql(request.filter());
-            let dense = match query_vector {
-                Some(vector) if request.mode() != SearchMode::Keyword => {
-                    let allowed = if request.filter().is_empty() {
-                        None
-                    } else {
-                        Some(allowed_chunks(connection, state.id, &filter)?)
-                    };
-                    index.search(vector, depth, allowed.as_ref())?
-                }
-                _ => Vec::new(),
+            let mut backend = EmbeddedSearch {
+                connection,
+                state: &state,
+                index: &index,
             };
-            let keyword = if request.mode() == SearchMode::Dense {
-                Vec::new()
-            } else {
-                keyword_search(connection, state.id, request.query(), depth, &filter)?
-            };
-            fetch_hits(connection, request.rank(dense, keyword))
+            // Every step is synchronous SQLite or in-memory work, so the outline finishes on
+            // its first poll, here on the blocking thread.
+            futures::executor::block_on(search_plan::search(&mut backend, request, query_vector))
         })
+    }
+}
+
+/// One search's view of a collection: a reader connection, and the vector index under its
+/// read lock, so that no write lands between the candidates and the hits.
+struct EmbeddedSearch<'a> {
+    connection: &'a Connection,
+    state: &'a CollectionState,
+    index: &'a VectorIndex,
+}
+
+impl SearchBackend for EmbeddedSearch<'_> {
+    fn collection(&self) -> &CollectionSpec {
+        &self.state.spec
+    }
+
+    async fn dense_candidates(
+        &mut self,
+        vector: &[f32],
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        let allowed = if filter.is_empty() {
+            None
+        } else {
+            let condition = sql_filter::to_sql(filter);
+            Some(allowed_chunks(self.connection, self.state.id, &condition)?)
+        };
+        self.index.search(vector, limit, allowed.as_ref())
+    }
+
+    async fn keyword_candidates(
+        &mut self,
+        terms: &[String],
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        let condition = sql_filter::to_sql(filter);
+        keyword_search(self.connection, self.state.id, terms, limit, &condition)
+    }
+
+    async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
+        fetch_hits(self.connection, chunk_ids)
     }
 }
 
@@ -68,31 +98,23 @@ fn allowed_chunks(
     Ok(ids)
 }
 
-/// The query's words as an FTS5 OR-query of quoted terms, so that user text is never FTS
-/// syntax.
-fn fts_query(query: &str) -> Option<String> {
-    let terms: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{}\"", word.to_lowercase()))
-        .collect();
-    if terms.is_empty() {
-        None
-    } else {
-        Some(terms.join(" OR "))
-    }
+/// Terms as an FTS5 OR-query of quoted strings.
+fn fts_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| format!("\"{term}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 fn keyword_search(
     connection: &Connection,
     collection_id: i64,
-    query: &str,
+    terms: &[String],
     limit: usize,
     filter: &sql_filter::SqlCondition,
 ) -> Result<Vec<(u64, f32)>> {
-    let Some(matching) = fts_query(query) else {
-        return Ok(Vec::new());
-    };
+    let matching = fts_query(terms);
     let fts = schema::fts_table(collection_id);
     // Column weights: the heading (title and section) counts half as much as the body.
     let sql = format!(
@@ -115,22 +137,16 @@ fn keyword_search(
     Ok(hits)
 }
 
-fn fetch_hits(
-    connection: &Connection,
-    ranked: Vec<(u64, f32, Vec<RetrieverMatch>)>,
-) -> Result<Vec<Hit>> {
-    if ranked.is_empty() {
-        return Ok(Vec::new());
-    }
+fn fetch_hits(connection: &Connection, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
     let sql = format!(
         "SELECT c.id, c.section, c.text, d.external_id, d.title, d.source, d.metadata
          FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({})",
-        vec!["?"; ranked.len()].join(", ")
+        vec!["?"; chunk_ids.len()].join(", ")
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows: HashMap<u64, Hit> = statement
+    let rows = statement
         .query_map(
-            params_from_iter(ranked.iter().map(|(id, _, _)| *id as i64)),
+            params_from_iter(chunk_ids.iter().map(|id| *id as i64)),
             |row| {
                 let section: String = row.get(1)?;
                 let metadata: String = row.get(6)?;
@@ -149,5 +165,19 @@ fn fetch_hits(
         )?
         .map(|hit| hit.map(|hit| (hit.chunk_id, hit)))
         .collect::<rusqlite::Result<_>>()?;
-    Ok(in_rank_order(ranked, rows))
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_queries_quote_every_term() {
+        let terms = crate::search_plan::query_terms("Is the pool \"heated\" OR NOT?");
+        assert_eq!(
+            fts_query(&terms),
+            r#""is" OR "the" OR "pool" OR "heated" OR "or" OR "not""#
+        );
+    }
 }

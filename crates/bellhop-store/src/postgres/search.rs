@@ -2,6 +2,8 @@
 //! and the hits, in one repeatable-read snapshot; a dense search of a known collection in
 //! one statement.
 
+use std::collections::HashMap;
+
 use sqlx_core::row::Row;
 use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, PgRow};
@@ -10,8 +12,10 @@ use super::sql::{bind_all, embedding, query, vector_text};
 use super::sql_filter::{self, Param, Query};
 use super::{CollectionRow, PostgresStore, collection_row};
 use crate::error::{Result, StoreError};
-use crate::model::IndexKind;
-use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest, in_rank_order};
+use crate::filter::Filter;
+use crate::model::{CollectionSpec, IndexKind};
+use crate::search::{Hit, SearchMode, SearchRequest};
+use crate::search_plan::{self, SearchBackend, in_rank_order};
 
 /// The columns of a hit beside the chunk id, from `bellhop_chunks c` joined with
 /// `bellhop_documents d`; [`hit_from_row`] reads them.
@@ -42,20 +46,14 @@ fn dense_candidate(row: &PgRow) -> Result<(u64, f32)> {
     Ok((id as u64, 1.0 - distance))
 }
 
-/// The query's words as an OR-query for `to_tsquery`: only letters and digits survive, so
-/// user text is never tsquery syntax.
-fn tsquery(query: &str) -> Option<String> {
-    let terms: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" | "))
+/// Terms as an OR-query for `to_tsquery`.
+fn tsquery(terms: &[String]) -> String {
+    terms.join(" | ")
 }
 
 impl PostgresStore {
     /// Dense candidates `(chunk id, cosine)`, best first. The HNSW index serves them unless
-    /// the collection is exact is exact; when it yields fewer than asked (a filter that few rows
+    /// the collection is exact; when it yields fewer than asked (a filter that few rows
     /// pass, beyond what the iterative scan visits), an exact scan answers instead.
     async fn dense(
         &self,
@@ -63,7 +61,7 @@ impl PostgresStore {
         collection: &CollectionRow,
         vector: &[f32],
         limit: usize,
-        filter: &crate::filter::Filter,
+        filter: &Filter,
     ) -> Result<Vec<(u64, f32)>> {
         let approximate = collection.spec.index != IndexKind::Exact;
         let mut rows = self
@@ -118,7 +116,7 @@ impl PostgresStore {
         let by_id = rows
             .iter()
             .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
-            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+            .collect::<Result<HashMap<_, _>>>()?;
         Ok(Some(in_rank_order(request.rank(dense, Vec::new()), by_id)))
     }
 
@@ -130,7 +128,7 @@ impl PostgresStore {
         collection: &CollectionRow,
         vector: &[f32],
         limit: usize,
-        filter: &crate::filter::Filter,
+        filter: &Filter,
         approximate: bool,
         with_hits: bool,
     ) -> Result<Vec<PgRow>> {
@@ -172,15 +170,12 @@ impl PostgresStore {
     async fn keyword(
         connection: &mut PgConnection,
         collection: &CollectionRow,
-        text: &str,
+        terms: &[String],
         limit: usize,
-        filter: &crate::filter::Filter,
+        filter: &Filter,
     ) -> Result<Vec<(u64, f32)>> {
-        let Some(terms) = tsquery(text) else {
-            return Ok(Vec::new());
-        };
         let mut built = Query::default();
-        let terms = built.bind(Param::Text(terms));
+        let terms = built.bind(Param::Text(tsquery(terms)));
         built.sql = format!(
             "SELECT c.id, ts_rank(c.keywords, q)::float4 AS score
              FROM bellhop_chunks c JOIN bellhop_documents d ON d.id = c.document_id,
@@ -206,12 +201,9 @@ impl PostgresStore {
 
     async fn fetch_hits(
         connection: &mut PgConnection,
-        ranked: Vec<(u64, f32, Vec<RetrieverMatch>)>,
-    ) -> Result<Vec<Hit>> {
-        if ranked.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<i64> = ranked.iter().map(|(id, _, _)| *id as i64).collect();
+        chunk_ids: &[u64],
+    ) -> Result<HashMap<u64, Hit>> {
+        let ids: Vec<i64> = chunk_ids.iter().map(|id| *id as i64).collect();
         let rows = query(format!(
             "SELECT c.id {HIT_COLUMNS}
              FROM bellhop_chunks c JOIN bellhop_documents d ON d.id = c.document_id
@@ -220,11 +212,9 @@ impl PostgresStore {
         .bind(ids)
         .fetch_all(connection)
         .await?;
-        let by_id = rows
-            .iter()
+        rows.iter()
             .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
-            .collect::<Result<std::collections::HashMap<_, _>>>()?;
-        Ok(in_rank_order(ranked, by_id))
+            .collect()
     }
 }
 
@@ -274,39 +264,51 @@ pub(super) async fn search(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(collection.to_string(), row.clone());
-    if request.mode() != SearchMode::Keyword && query_vector.is_none() {
-        return Err(StoreError::Invalid(format!(
-            "{:?} search needs the query vector",
-            request.mode()
-        )));
-    }
-    if let Some(vector) = query_vector
-        && vector.len() != row.spec.dim
-    {
-        return Err(StoreError::Invalid(format!(
-            "query vector of dimension {} for collection {:?} of dimension {}",
-            vector.len(),
-            row.spec.name,
-            row.spec.dim
-        )));
-    }
-    let depth = request.depth();
-    let dense = match query_vector {
-        Some(vector) if request.mode() != SearchMode::Keyword => {
-            store
-                .dense(&mut tx, &row, vector, depth, request.filter())
-                .await?
-        }
-        _ => Vec::new(),
+    let mut backend = PostgresSearch {
+        store,
+        connection: &mut tx,
+        collection: &row,
     };
-    let keyword = if request.mode() == SearchMode::Dense {
-        Vec::new()
-    } else {
-        PostgresStore::keyword(&mut tx, &row, request.query(), depth, request.filter()).await?
-    };
-    let hits = PostgresStore::fetch_hits(&mut tx, request.rank(dense, keyword)).await?;
+    let hits = search_plan::search(&mut backend, request, query_vector).await?;
     tx.commit().await?;
     Ok(hits)
+}
+
+/// One search's statements, all in one repeatable-read transaction.
+struct PostgresSearch<'a> {
+    store: &'a PostgresStore,
+    connection: &'a mut PgConnection,
+    collection: &'a CollectionRow,
+}
+
+impl SearchBackend for PostgresSearch<'_> {
+    fn collection(&self) -> &CollectionSpec {
+        &self.collection.spec
+    }
+
+    async fn dense_candidates(
+        &mut self,
+        vector: &[f32],
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        self.store
+            .dense(self.connection, self.collection, vector, limit, filter)
+            .await
+    }
+
+    async fn keyword_candidates(
+        &mut self,
+        terms: &[String],
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<Vec<(u64, f32)>> {
+        PostgresStore::keyword(self.connection, self.collection, terms, limit, filter).await
+    }
+
+    async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
+        PostgresStore::fetch_hits(self.connection, chunk_ids).await
+    }
 }
 
 #[cfg(test)]
@@ -315,10 +317,7 @@ mod tests {
 
     #[test]
     fn tsqueries_keep_only_words() {
-        assert_eq!(
-            tsquery("Is the pool heated?! (a|b)").as_deref(),
-            Some("is | the | pool | heated | a | b")
-        );
-        assert_eq!(tsquery("?! &"), None);
+        let terms = search_plan::query_terms("Is the pool heated?! (a|b)");
+        assert_eq!(tsquery(&terms), "is | the | pool | heated | a | b");
     }
 }
