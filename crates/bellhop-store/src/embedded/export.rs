@@ -2,9 +2,9 @@
 
 use rusqlite::{Connection, params};
 
-use super::{Inner, vector_from_bytes};
-use crate::error::Result;
-use crate::model::NewDocument;
+use super::{Inner, stored_json, vector_from_bytes};
+use crate::error::{Result, chunk_row, document_row};
+use crate::model::{Metadata, NewChunk, NewDocument};
 use crate::store::ExportedDocuments;
 
 impl Inner {
@@ -15,7 +15,9 @@ impl Inner {
         limit: usize,
     ) -> Result<ExportedDocuments> {
         let state = self.state(collection)?;
-        self.with_reader(|connection| export_documents(connection, state.id, after, limit))
+        self.with_reader(|connection| {
+            export_documents(connection, &state.spec.name, state.id, after, limit)
+        })
     }
 }
 
@@ -23,6 +25,7 @@ impl Inner {
 /// compares text bytewise).
 fn export_documents(
     connection: &Connection,
+    collection: &str,
     collection_id: i64,
     after: Option<(String, String)>,
     limit: usize,
@@ -35,34 +38,44 @@ fn export_documents(
     let (source, id) = after.unzip();
     let rows = documents
         .query_map(params![collection_id, source, id, limit as i64], |row| {
-            let metadata: String = row.get(4)?;
             Ok((
                 row.get::<_, i64>(0)?,
                 NewDocument {
                     id: row.get(1)?,
                     title: row.get(2)?,
                     source: row.get(3)?,
-                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                    metadata: Metadata::new(),
                     chunks: Vec::new(),
                 },
+                row.get::<_, String>(4)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut chunks = connection.prepare_cached(
-        "SELECT section, text, vector FROM chunks WHERE document_id = ?1 ORDER BY ordinal",
+        "SELECT id, section, text, vector FROM chunks WHERE document_id = ?1 ORDER BY ordinal",
     )?;
     let mut exported = Vec::with_capacity(rows.len());
-    for (row_id, mut document) in rows {
-        document.chunks = chunks
-            .query_map([row_id], |row| {
-                let section: String = row.get(0)?;
-                Ok(crate::model::NewChunk {
-                    section: serde_json::from_str(&section).unwrap_or_default(),
-                    text: row.get(1)?,
-                    vector: vector_from_bytes(&row.get::<_, Vec<u8>>(2)?),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+    for (row_id, mut document, metadata) in rows {
+        document.metadata = stored_json(
+            &metadata,
+            collection,
+            || document_row(&document.id),
+            "metadata",
+        )?;
+        let mut rows = chunks.query([row_id])?;
+        while let Some(row) = rows.next()? {
+            let chunk_id = row.get::<_, i64>(0)? as u64;
+            document.chunks.push(NewChunk {
+                section: stored_json(
+                    &row.get::<_, String>(1)?,
+                    collection,
+                    || chunk_row(chunk_id, &document.id),
+                    "section",
+                )?,
+                text: row.get(2)?,
+                vector: vector_from_bytes(&row.get::<_, Vec<u8>>(3)?),
+            });
+        }
         exported.push(document);
     }
     Ok(exported)

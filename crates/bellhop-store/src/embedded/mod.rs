@@ -86,6 +86,16 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// A stored JSON column read back, or [`StoreError::Corrupt`] naming where it lies.
+fn stored_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    collection: &str,
+    row: impl FnOnce() -> String,
+    column: &'static str,
+) -> Result<T> {
+    serde_json::from_str(text).map_err(|err| StoreError::corrupt(collection, row(), column, err))
+}
+
 fn vector_bytes(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

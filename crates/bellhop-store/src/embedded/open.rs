@@ -11,7 +11,9 @@ use rusqlite::Connection;
 use super::graph_files::GraphFiles;
 use super::readers::{READERS_PER_CORE, ReaderPool};
 use super::vector_index::VectorIndex;
-use super::{CollectionState, EmbeddedStore, Inner, io_error, schema, vector_from_bytes};
+use super::{
+    CollectionState, EmbeddedStore, Inner, io_error, schema, stored_json, vector_from_bytes,
+};
 use crate::error::{Result, StoreError};
 use crate::model::CollectionSpec;
 
@@ -70,19 +72,19 @@ fn load_collections(
     connection: &Connection,
     dir: &Path,
 ) -> Result<HashMap<String, Arc<CollectionState>>> {
-    let mut statement = connection.prepare("SELECT id, spec FROM collections")?;
+    let mut statement = connection.prepare("SELECT id, name, spec FROM collections")?;
     let rows = statement
         .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut collections = HashMap::new();
-    for (id, spec) in rows {
-        let spec: CollectionSpec = serde_json::from_str(&spec).map_err(|err| {
-            StoreError::Database(format!(
-                "collection {id} has an unreadable definition: {err}"
-            ))
-        })?;
+    for (id, name, spec) in rows {
+        let spec: CollectionSpec = stored_json(&spec, &name, || "its definition".into(), "spec")?;
         let mut vectors = connection
             .prepare("SELECT id, vector FROM chunks WHERE collection_id = ?1 ORDER BY id")?;
         let rows = vectors

@@ -4,9 +4,9 @@ use std::sync::PoisonError;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{CollectionState, Inner};
-use crate::error::{Result, StoreError};
-use crate::model::{CollectionInfo, DocumentInfo, SourceUpdate};
+use super::{CollectionState, Inner, stored_json};
+use crate::error::{Result, StoreError, document_row};
+use crate::model::{CollectionInfo, DocumentInfo, Metadata, SourceUpdate};
 
 impl Inner {
     pub(super) fn info(
@@ -53,17 +53,18 @@ impl Inner {
     pub(super) fn document(&self, collection: &str, document_id: &str) -> Result<DocumentInfo> {
         let state = self.state(collection)?;
         self.with_reader(|connection| {
-            connection
+            let fields = connection
                 .query_row(
                     &format!("SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.collection_id = ?1 AND d.external_id = ?2"),
                     params![state.id, document_id],
-                    document_info,
+                    document_row_fields,
                 )
                 .optional()?
                 .ok_or_else(|| StoreError::DocumentNotFound {
                     collection: collection.to_string(),
                     document: document_id.to_string(),
-                })
+                })?;
+            document_info(collection, fields)
         })
     }
 
@@ -79,13 +80,13 @@ impl Inner {
                 "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.collection_id = ?1
                  ORDER BY d.external_id LIMIT ?2 OFFSET ?3"
             ))?;
-            let documents = statement
+            statement
                 .query_map(
                     params![state.id, limit as i64, offset as i64],
-                    document_info,
+                    document_row_fields,
                 )?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(documents)
+                .map(|fields| document_info(collection, fields?))
+                .collect()
         })
     }
 
@@ -121,16 +122,33 @@ impl Inner {
     }
 }
 
-fn document_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
-    let metadata: String = row.get(3)?;
-    Ok(DocumentInfo {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        source: row.get(2)?,
-        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
-        updated_at: row.get(4)?,
-        chunks: row.get::<_, i64>(5)? as u64,
-    })
+/// The stored fields of a document row with [`DOCUMENT_COLUMNS`], its metadata still JSON.
+fn document_row_fields(row: &rusqlite::Row<'_>) -> rusqlite::Result<(DocumentInfo, String)> {
+    Ok((
+        DocumentInfo {
+            id: row.get(0)?,
+            title: row.get(1)?,
+            source: row.get(2)?,
+            metadata: Metadata::new(),
+            updated_at: row.get(4)?,
+            chunks: row.get::<_, i64>(5)? as u64,
+        },
+        row.get(3)?,
+    ))
+}
+
+/// A document with its metadata read back.
+fn document_info(
+    collection: &str,
+    (mut document, metadata): (DocumentInfo, String),
+) -> Result<DocumentInfo> {
+    document.metadata = stored_json(
+        &metadata,
+        collection,
+        || document_row(&document.id),
+        "metadata",
+    )?;
+    Ok(document)
 }
 
 const DOCUMENT_COLUMNS: &str = "d.external_id, d.title, d.source, d.metadata, d.updated_at,

@@ -7,8 +7,8 @@ use std::sync::PoisonError;
 use rusqlite::{Connection, params_from_iter};
 
 use super::vector_index::VectorIndex;
-use super::{CollectionState, Inner, schema, sql_filter};
-use crate::error::Result;
+use super::{CollectionState, Inner, schema, sql_filter, stored_json};
+use crate::error::{Result, chunk_row, document_row};
 use crate::filter::Filter;
 use crate::model::CollectionSpec;
 use crate::search::{Hit, SearchRequest};
@@ -75,7 +75,7 @@ impl SearchBackend for EmbeddedSearch<'_> {
     }
 
     async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
-        fetch_hits(self.connection, chunk_ids)
+        fetch_hits(self.connection, &self.state.spec.name, chunk_ids)
     }
 }
 
@@ -137,35 +137,46 @@ fn keyword_search(
     Ok(hits)
 }
 
-fn fetch_hits(connection: &Connection, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
+fn fetch_hits(
+    connection: &Connection,
+    collection: &str,
+    chunk_ids: &[u64],
+) -> Result<HashMap<u64, Hit>> {
     let sql = format!(
         "SELECT c.id, c.section, c.text, d.external_id, d.title, d.source, d.metadata
          FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({})",
         vec!["?"; chunk_ids.len()].join(", ")
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement
-        .query_map(
-            params_from_iter(chunk_ids.iter().map(|id| *id as i64)),
-            |row| {
-                let section: String = row.get(1)?;
-                let metadata: String = row.get(6)?;
-                Ok(Hit {
-                    chunk_id: row.get::<_, i64>(0)? as u64,
-                    section: serde_json::from_str(&section).unwrap_or_default(),
-                    text: row.get(2)?,
-                    document_id: row.get(3)?,
-                    title: row.get(4)?,
-                    source: row.get(5)?,
-                    metadata: serde_json::from_str(&metadata).unwrap_or_default(),
-                    score: 0.0,
-                    found_by: Vec::new(),
-                })
-            },
-        )?
-        .map(|hit| hit.map(|hit| (hit.chunk_id, hit)))
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let mut rows = statement.query(params_from_iter(chunk_ids.iter().map(|id| *id as i64)))?;
+    let mut hits = HashMap::with_capacity(chunk_ids.len());
+    while let Some(row) = rows.next()? {
+        let chunk_id = row.get::<_, i64>(0)? as u64;
+        let document_id: String = row.get(3)?;
+        let hit = Hit {
+            chunk_id,
+            section: stored_json(
+                &row.get::<_, String>(1)?,
+                collection,
+                || chunk_row(chunk_id, &document_id),
+                "section",
+            )?,
+            text: row.get(2)?,
+            title: row.get(4)?,
+            source: row.get(5)?,
+            metadata: stored_json(
+                &row.get::<_, String>(6)?,
+                collection,
+                || document_row(&document_id),
+                "metadata",
+            )?,
+            document_id,
+            score: 0.0,
+            found_by: Vec::new(),
+        };
+        hits.insert(chunk_id, hit);
+    }
+    Ok(hits)
 }
 
 #[cfg(test)]

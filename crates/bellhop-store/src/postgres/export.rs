@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 
 use sqlx_core::row::Row;
-use sqlx_core::types::Json;
 
-use super::PostgresStore;
-use crate::error::Result;
+use super::{PostgresStore, stored_json};
+use crate::error::{Result, chunk_row, document_row};
 use crate::model::{NewChunk, NewDocument};
 use crate::store::ExportedDocuments;
 
@@ -35,34 +34,34 @@ pub(super) async fn export_documents(
         .map(|d| d.try_get("id"))
         .collect::<Result<_, _>>()?;
     let chunks = sqlx_core::query::query(
-        "SELECT document_id, section, text, embedding::real[] AS vector FROM bellhop_chunks
+        "SELECT id, document_id, section, text, embedding::real[] AS vector FROM bellhop_chunks
          WHERE document_id = ANY($1) ORDER BY document_id, ordinal",
     )
     .bind(ids)
     .fetch_all(&store.pool)
     .await?;
-    let mut by_document: HashMap<i64, Vec<NewChunk>> = HashMap::new();
-    for chunk in &chunks {
-        let Json(section): Json<Vec<String>> = chunk.try_get("section")?;
-        by_document
-            .entry(chunk.try_get("document_id")?)
-            .or_default()
-            .push(NewChunk {
-                section,
-                text: chunk.try_get("text")?,
-                vector: chunk.try_get("vector")?,
-            });
-    }
+    let name = &row.spec.name;
     let mut exported = Vec::with_capacity(documents.len());
+    let mut positions = HashMap::with_capacity(documents.len());
     for document in &documents {
-        let id: i64 = document.try_get("id")?;
-        let Json(metadata): Json<crate::model::Metadata> = document.try_get("metadata")?;
+        let id: String = document.try_get("external_id")?;
+        positions.insert(document.try_get::<i64, _>("id")?, exported.len());
         exported.push(NewDocument {
-            id: document.try_get("external_id")?,
+            metadata: stored_json(document, "metadata", name, || document_row(&id))?,
+            id,
             title: document.try_get("title")?,
             source: document.try_get("source")?,
-            metadata,
-            chunks: by_document.remove(&id).unwrap_or_default(),
+            chunks: Vec::new(),
+        });
+    }
+    for chunk in &chunks {
+        let document = &mut exported[positions[&chunk.try_get::<i64, _>("document_id")?]];
+        let chunk_id = chunk.try_get::<i64, _>("id")? as u64;
+        let section = stored_json(chunk, "section", name, || chunk_row(chunk_id, &document.id))?;
+        document.chunks.push(NewChunk {
+            section,
+            text: chunk.try_get("text")?,
+            vector: chunk.try_get("vector")?,
         });
     }
     Ok(exported)

@@ -4,17 +4,18 @@ use std::collections::HashSet;
 
 use sqlx_core::row::Row;
 
-use super::sql::hnsw_index;
-use super::{PostgresStore, collection_row};
+use super::sql::{hnsw_index, query};
+use super::{COLLECTION_COLUMNS, PostgresStore, collection_row};
 use crate::error::Result;
 use crate::model::{IndexKind, IntegrityReport};
 
 pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityReport> {
     let mut problems = Vec::new();
-    let collections =
-        sqlx_core::query::query("SELECT id, spec, version FROM bellhop_collections ORDER BY name")
-            .fetch_all(&store.pool)
-            .await?;
+    let collections = query(format!(
+        "SELECT {COLLECTION_COLUMNS} FROM bellhop_collections ORDER BY name"
+    ))
+    .fetch_all(&store.pool)
+    .await?;
     let orphans: i64 = sqlx_core::query_scalar::query_scalar(
         "SELECT count(*) FROM bellhop_chunks c LEFT JOIN bellhop_documents d ON d.id = c.document_id
          WHERE d.id IS NULL OR d.collection_id <> c.collection_id",

@@ -66,13 +66,30 @@ struct CollectionRow {
     version: i64,
 }
 
+/// The columns of `bellhop_collections` that [`collection_row`] reads.
+const COLLECTION_COLUMNS: &str = "id, name, spec, version";
+
 fn collection_row(row: &PgRow) -> Result<CollectionRow> {
-    let Json(spec): Json<CollectionSpec> = row.try_get("spec")?;
+    let name: String = row.try_get("name")?;
+    let spec = stored_json(row, "spec", &name, || "its definition".into())?;
     Ok(CollectionRow {
         id: row.try_get("id")?,
         spec,
         version: row.try_get("version")?,
     })
+}
+
+/// A stored JSON column read back, or [`StoreError::Corrupt`] naming where it lies: jsonb
+/// is always JSON, but not always the shape the store wrote.
+fn stored_json<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    column: &'static str,
+    collection: &str,
+    describe_row: impl FnOnce() -> String,
+) -> Result<T> {
+    let Json(value): Json<serde_json::Value> = row.try_get(column)?;
+    serde_json::from_value(value)
+        .map_err(|err| StoreError::corrupt(collection, describe_row(), column, err))
 }
 
 impl PostgresStore {

@@ -1,19 +1,18 @@
 //! Reads of collections, documents and sources.
 
 use sqlx_core::row::Row;
-use sqlx_core::types::Json;
 use sqlx_postgres::PgRow;
 
 use super::sql::query;
-use super::{CollectionRow, PostgresStore, collection_row};
-use crate::error::{Result, StoreError};
+use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, stored_json};
+use crate::error::{Result, StoreError, document_row};
 use crate::model::{ActiveIndex, CollectionInfo, DocumentInfo, IndexKind, SourceUpdate};
 
 impl PostgresStore {
     pub(super) async fn collection_row(&self, name: &str) -> Result<CollectionRow> {
-        let row = sqlx_core::query::query(
-            "SELECT id, spec, version FROM bellhop_collections WHERE name = $1",
-        )
+        let row = query(format!(
+            "SELECT {COLLECTION_COLUMNS} FROM bellhop_collections WHERE name = $1"
+        ))
         .bind(name.to_string())
         .fetch_optional(&self.pool)
         .await?
@@ -49,11 +48,12 @@ fn active_index(kind: IndexKind) -> ActiveIndex {
     }
 }
 
-fn document_info(row: &PgRow) -> Result<DocumentInfo> {
-    let Json(metadata): Json<crate::model::Metadata> = row.try_get("metadata")?;
+fn document_info(row: &PgRow, collection: &str) -> Result<DocumentInfo> {
+    let id: String = row.try_get("external_id")?;
+    let metadata = stored_json(row, "metadata", collection, || document_row(&id))?;
     let chunks: i64 = row.try_get("chunks")?;
     Ok(DocumentInfo {
-        id: row.try_get("external_id")?,
+        id,
         title: row.try_get("title")?,
         source: row.try_get("source")?,
         metadata,
@@ -71,10 +71,11 @@ pub(super) async fn collection(store: &PostgresStore, name: &str) -> Result<Coll
 }
 
 pub(super) async fn list_collections(store: &PostgresStore) -> Result<Vec<CollectionInfo>> {
-    let rows =
-        sqlx_core::query::query("SELECT id, spec, version FROM bellhop_collections ORDER BY name")
-            .fetch_all(&store.pool)
-            .await?;
+    let rows = query(format!(
+        "SELECT {COLLECTION_COLUMNS} FROM bellhop_collections ORDER BY name"
+    ))
+    .fetch_all(&store.pool)
+    .await?;
     let mut collections = Vec::with_capacity(rows.len());
     for row in &rows {
         collections.push(store.info(&collection_row(row)?).await?);
@@ -97,7 +98,7 @@ pub(super) async fn document(
     .fetch_optional(&store.pool)
     .await?;
     match found {
-        Some(found) => document_info(&found),
+        Some(found) => document_info(&found, collection),
         None => Err(StoreError::DocumentNotFound {
             collection: collection.to_string(),
             document: document_id.to_string(),
@@ -121,7 +122,9 @@ pub(super) async fn list_documents(
     .bind(offset as i64)
     .fetch_all(&store.pool)
     .await?;
-    rows.iter().map(document_info).collect()
+    rows.iter()
+        .map(|row| document_info(row, collection))
+        .collect()
 }
 
 pub(super) async fn source_hash(

@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use sqlx_core::row::Row;
-use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, PgRow};
 
 use super::sql::{bind_all, embedding, query, vector_text};
 use super::sql_filter::{self, Param, Query};
-use super::{CollectionRow, PostgresStore, collection_row};
-use crate::error::{Result, StoreError};
+use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, stored_json};
+use crate::error::{Result, StoreError, chunk_row, document_row};
 use crate::filter::Filter;
 use crate::model::{CollectionSpec, IndexKind};
 use crate::search::{Hit, SearchMode, SearchRequest};
@@ -22,18 +21,19 @@ use crate::search_plan::{self, SearchBackend, in_rank_order};
 const HIT_COLUMNS: &str = ", c.section, c.text, d.external_id, d.title, d.source, d.metadata";
 
 /// A hit from a row with [`HIT_COLUMNS`]; its score and retrievers come from the ranking.
-fn hit_from_row(row: &PgRow) -> Result<Hit> {
-    let id: i64 = row.try_get("id")?;
-    let Json(section): Json<Vec<String>> = row.try_get("section")?;
-    let Json(metadata): Json<crate::model::Metadata> = row.try_get("metadata")?;
+fn hit_from_row(row: &PgRow, collection: &str) -> Result<Hit> {
+    let chunk_id = row.try_get::<i64, _>("id")? as u64;
+    let document_id: String = row.try_get("external_id")?;
     Ok(Hit {
-        chunk_id: id as u64,
-        document_id: row.try_get("external_id")?,
+        chunk_id,
         title: row.try_get("title")?,
-        section,
+        section: stored_json(row, "section", collection, || {
+            chunk_row(chunk_id, &document_id)
+        })?,
         text: row.try_get("text")?,
         source: row.try_get("source")?,
-        metadata,
+        metadata: stored_json(row, "metadata", collection, || document_row(&document_id))?,
+        document_id,
         score: 0.0,
         found_by: Vec::new(),
     })
@@ -115,7 +115,10 @@ impl PostgresStore {
             .collect::<Result<Vec<_>>>()?;
         let by_id = rows
             .iter()
-            .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
+            .map(|row| {
+                let hit = hit_from_row(row, &collection.spec.name)?;
+                Ok((hit.chunk_id, hit))
+            })
             .collect::<Result<HashMap<_, _>>>()?;
         Ok(Some(in_rank_order(request.rank(dense, Vec::new()), by_id)))
     }
@@ -201,6 +204,7 @@ impl PostgresStore {
 
     async fn fetch_hits(
         connection: &mut PgConnection,
+        collection: &str,
         chunk_ids: &[u64],
     ) -> Result<HashMap<u64, Hit>> {
         let ids: Vec<i64> = chunk_ids.iter().map(|id| *id as i64).collect();
@@ -213,7 +217,10 @@ impl PostgresStore {
         .fetch_all(connection)
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get::<i64, _>("id")? as u64, hit_from_row(row)?)))
+            .map(|row| {
+                let hit = hit_from_row(row, collection)?;
+                Ok((hit.chunk_id, hit))
+            })
             .collect()
     }
 }
@@ -248,9 +255,9 @@ pub(super) async fn search(
         .pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
-    let Some(row) = sqlx_core::query::query(
-        "SELECT id, spec, version FROM bellhop_collections WHERE name = $1",
-    )
+    let Some(row) = query(format!(
+        "SELECT {COLLECTION_COLUMNS} FROM bellhop_collections WHERE name = $1"
+    ))
     .bind(collection.to_string())
     .fetch_optional(&mut *tx)
     .await?
@@ -307,7 +314,7 @@ impl SearchBackend for PostgresSearch<'_> {
     }
 
     async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
-        PostgresStore::fetch_hits(self.connection, chunk_ids).await
+        PostgresStore::fetch_hits(self.connection, &self.collection.spec.name, chunk_ids).await
     }
 }
 

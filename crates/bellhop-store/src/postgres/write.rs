@@ -6,7 +6,7 @@ use sqlx_core::types::Json;
 use sqlx_postgres::Postgres;
 
 use super::sql::{embedding, hnsw_index, query, vector_text};
-use super::{CollectionRow, PostgresStore, collection_row, now};
+use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, now};
 use crate::error::{Result, StoreError};
 use crate::model::{
     CollectionInfo, CollectionSpec, IndexKind, NewDocument, SourceUpdate, WriteReceipt,
@@ -40,10 +40,10 @@ impl PostgresStore {
         CollectionRow,
     )> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx_core::query::query(
+        let row = query(format!(
             "UPDATE bellhop_collections SET version = version + 1 WHERE name = $1
-             RETURNING id, spec, version",
-        )
+             RETURNING {COLLECTION_COLUMNS}"
+        ))
         .bind(name.to_string())
         .fetch_optional(&mut *tx)
         .await?

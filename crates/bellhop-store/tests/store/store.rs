@@ -3,7 +3,7 @@
 
 use crate::common::{
     Backend, Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize,
-    single, temp_store,
+    request, single, temp_store,
 };
 use bellhop_store::{
     ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest, SourceUpdate,
@@ -700,4 +700,108 @@ backend_tests!(
     deleting_a_document_removes_it_everywhere,
     a_source_update_records_its_hash_and_drops_documents_it_no_longer_yields,
     invalid_writes_leave_the_store_unchanged,
+    unreadable_stored_json_names_its_collection_and_row,
 );
+
+/// Stored JSON that no longer reads back is an error naming the collection and the row,
+/// on every path that reads it, and costs nothing else.
+async fn unreadable_stored_json_names_its_collection_and_row(backend: Backend) {
+    let store = backend.store().await;
+    create(&store, "hotel", DIM, IndexKind::Exact).await;
+    let mut spa = single("spa", "the sauna opens at noon", axis(DIM, 0));
+    spa.metadata = metadata(json!({"floor": 2}));
+    let pool = document(
+        "pool",
+        vec![
+            chunk("the pool is heated", axis(DIM, 1)),
+            chunk("towels at the pool", axis(DIM, 2)),
+        ],
+    );
+    store
+        .put_documents("hotel", vec![spa, pool], None)
+        .await
+        .unwrap();
+    let (documents, chunks) = match backend {
+        Backend::Embedded => ("documents", "chunks"),
+        Backend::Postgres => ("bellhop_documents", "bellhop_chunks"),
+    };
+    // Not JSON at all on SQLite; on PostgreSQL jsonb always parses, so the wrong shape.
+    let unreadable = match backend {
+        Backend::Embedded => "'{\"floor\": '",
+        Backend::Postgres => "'\"not an object\"'",
+    };
+    store
+        .execute_sql(&format!(
+            "UPDATE {documents} SET metadata = {unreadable} WHERE external_id = 'spa'"
+        ))
+        .await;
+
+    let names_spa = |err: StoreError| {
+        assert!(
+            matches!(
+                &err,
+                StoreError::Corrupt { collection, row, column: "metadata", .. }
+                    if collection == "hotel" && row == "document \"spa\""
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("hotel") && err.to_string().contains("spa"));
+    };
+    names_spa(store.document("hotel", "spa").await.unwrap_err());
+    names_spa(store.list_documents("hotel", 0, 10).await.unwrap_err());
+    names_spa(store.export_documents("hotel", None, 10).await.unwrap_err());
+    names_spa(
+        store
+            .search("hotel", &request("sauna", 5, SearchMode::Keyword), None)
+            .await
+            .unwrap_err(),
+    );
+    names_spa(
+        store
+            .search(
+                "hotel",
+                &request("sauna", 5, SearchMode::Dense),
+                Some(&axis(DIM, 0)),
+            )
+            .await
+            .unwrap_err(),
+    );
+
+    // The other document reads as it did.
+    assert_eq!(store.document("hotel", "pool").await.unwrap().chunks, 2);
+    let hits = keyword(&store, "hotel", "heated", 5).await;
+    assert_eq!(document_ids(&hits), ["pool"]);
+    assert_eq!(
+        document_ids(&dense(&store, "hotel", &axis(DIM, 1), 1).await),
+        ["pool"]
+    );
+    let page = store.export_documents("hotel", None, 1).await.unwrap();
+    assert_eq!(page[0].id, "pool");
+
+    // A chunk's section is named by the chunk and its document.
+    let towels = keyword(&store, "hotel", "towels", 1).await[0].chunk_id;
+    let unreadable = match backend {
+        Backend::Embedded => "'[\"Spa\"'",
+        Backend::Postgres => "'{\"Spa\": 1}'",
+    };
+    store
+        .execute_sql(&format!(
+            "UPDATE {chunks} SET section = {unreadable} WHERE id = {towels}"
+        ))
+        .await;
+    let err = store
+        .search("hotel", &request("towels", 5, SearchMode::Keyword), None)
+        .await
+        .unwrap_err();
+    let expected_row = format!("chunk {towels} of document \"pool\"");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Corrupt { collection, row, column: "section", .. }
+                if collection == "hotel" && *row == expected_row
+        ),
+        "{err:?}"
+    );
+    let hits = keyword(&store, "hotel", "heated", 1).await;
+    assert_eq!(hits[0].text, "the pool is heated");
+}
