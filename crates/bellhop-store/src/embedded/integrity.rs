@@ -6,7 +6,7 @@ use rusqlite::params;
 
 use super::{Inner, schema};
 use crate::error::Result;
-use crate::model::IntegrityReport;
+use crate::model::{IntegrityReport, counter_problems};
 
 impl Inner {
     pub(super) fn check_integrity(&self) -> Result<IntegrityReport> {
@@ -39,14 +39,39 @@ impl Inner {
             ) {
                 problems.push(format!("{name}: keyword index: {err}"));
             }
-            let (chunks, bad_vectors, empty_documents): (i64, i64, i64) = writer.query_row(
+            let counts: [i64; 6] = writer.query_row(
                 "SELECT (SELECT count(*) FROM chunks WHERE collection_id = ?1),
                         (SELECT count(*) FROM chunks WHERE collection_id = ?1 AND length(vector) <> ?2),
                         (SELECT count(*) FROM documents d WHERE collection_id = ?1
-                           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id))",
+                           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id)),
+                        (SELECT count(*) FROM documents WHERE collection_id = ?1),
+                        document_count, chunk_count
+                 FROM collections WHERE id = ?1",
                 params![state.id, (state.spec.dim * 4) as i64],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok([
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ])
+                },
             )?;
+            let [
+                chunks,
+                bad_vectors,
+                empty_documents,
+                documents,
+                document_count,
+                chunk_count,
+            ] = counts;
+            problems.extend(counter_problems(
+                name,
+                (document_count, documents),
+                (chunk_count, chunks),
+            ));
             let indexed: i64 =
                 writer.query_row(&format!("SELECT count(*) FROM {fts}"), [], |row| row.get(0))?;
             let in_memory = state

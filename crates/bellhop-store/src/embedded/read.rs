@@ -15,9 +15,7 @@ impl Inner {
         state: &CollectionState,
     ) -> Result<CollectionInfo> {
         let (documents, chunks, version): (i64, i64, i64) = connection.query_row(
-            "SELECT (SELECT count(*) FROM documents WHERE collection_id = ?1),
-                    (SELECT count(*) FROM chunks WHERE collection_id = ?1),
-                    (SELECT version FROM collections WHERE id = ?1)",
+            "SELECT document_count, chunk_count, version FROM collections WHERE id = ?1",
             [state.id],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;

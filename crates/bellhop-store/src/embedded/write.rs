@@ -83,11 +83,15 @@ impl Inner {
         let tx = writer.transaction()?;
         let fts = schema::fts_table(state.id);
         let mut removed_chunks = Vec::new();
+        let mut replaced_documents = 0;
         let mut added = Vec::new();
         let mut chunk_count = 0;
         let timestamp = now();
         for document in &documents {
-            removed_chunks.extend(remove_document(&tx, state.id, &fts, &document.id)?);
+            if let Some(chunks) = remove_document(&tx, state.id, &fts, &document.id)? {
+                removed_chunks.extend(chunks);
+                replaced_documents += 1;
+            }
             tx.execute(
                 "INSERT INTO documents (collection_id, external_id, title, source, metadata, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -144,7 +148,8 @@ impl Inner {
                     .collect()
             };
             for id in &stale {
-                removed_chunks.extend(remove_document(&tx, state.id, &fts, id)?);
+                removed_chunks
+                    .extend(remove_document(&tx, state.id, &fts, id)?.unwrap_or_default());
             }
             removed_documents = stale.len();
             tx.execute(
@@ -154,7 +159,12 @@ impl Inner {
                 params![state.id, source.name, source.content_hash, timestamp],
             )?;
         }
-        let version = bump_version(&tx, state.id)?;
+        let version = record_write(
+            &tx,
+            state.id,
+            documents.len() as i64 - (replaced_documents + removed_documents) as i64,
+            added.len() as i64 - removed_chunks.len() as i64,
+        )?;
         let mut index = state.index.write().unwrap_or_else(PoisonError::into_inner);
         tx.commit()?;
         index.remove_many(&removed_chunks)?;
@@ -177,21 +187,13 @@ impl Inner {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = writer.transaction()?;
         let fts = schema::fts_table(state.id);
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM documents WHERE collection_id = ?1 AND external_id = ?2",
-                params![state.id, document_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
+        let Some(removed) = remove_document(&tx, state.id, &fts, document_id)? else {
             return Err(StoreError::DocumentNotFound {
                 collection: collection.to_string(),
                 document: document_id.to_string(),
             });
-        }
-        let removed = remove_document(&tx, state.id, &fts, document_id)?;
-        let version = bump_version(&tx, state.id)?;
+        };
+        let version = record_write(&tx, state.id, -1, -(removed.len() as i64))?;
         let mut index = state.index.write().unwrap_or_else(PoisonError::into_inner);
         tx.commit()?;
         index.remove_many(&removed)?;
@@ -205,13 +207,14 @@ impl Inner {
     }
 }
 
-/// Deletes a document (if present) with its chunks and keyword rows; returns the chunk ids.
+/// Deletes a document with its chunks and keyword rows; returns the chunk ids, or `None` if
+/// there was no such document.
 fn remove_document(
     tx: &Transaction<'_>,
     collection_id: i64,
     fts: &str,
     external_id: &str,
-) -> Result<Vec<u64>> {
+) -> Result<Option<Vec<u64>>> {
     let Some(document_row): Option<i64> = tx
         .query_row(
             "SELECT id FROM documents WHERE collection_id = ?1 AND external_id = ?2",
@@ -220,7 +223,7 @@ fn remove_document(
         )
         .optional()?
     else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let chunk_ids: Vec<i64> = tx
         .prepare_cached("SELECT id FROM chunks WHERE document_id = ?1")?
@@ -231,13 +234,21 @@ fn remove_document(
         delete_fts.execute([id])?;
     }
     tx.execute("DELETE FROM documents WHERE id = ?1", [document_row])?;
-    Ok(chunk_ids.into_iter().map(|id| id as u64).collect())
+    Ok(Some(chunk_ids.into_iter().map(|id| id as u64).collect()))
 }
 
-fn bump_version(tx: &Transaction<'_>, collection_id: i64) -> Result<u64> {
+/// Bumps the collection's version and moves its counts by what the write added and removed;
+/// returns the new version.
+fn record_write(
+    tx: &Transaction<'_>,
+    collection_id: i64,
+    documents_added: i64,
+    chunks_added: i64,
+) -> Result<u64> {
     let version: i64 = tx.query_row(
-        "UPDATE collections SET version = version + 1 WHERE id = ?1 RETURNING version",
-        [collection_id],
+        "UPDATE collections SET version = version + 1, document_count = document_count + ?2,
+         chunk_count = chunk_count + ?3 WHERE id = ?1 RETURNING version",
+        params![collection_id, documents_added, chunks_added],
         |row| row.get(0),
     )?;
     Ok(version as u64)

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "vectors inline",
         include_str!("../../migrations/postgres/0002_vectors_inline.sql"),
     ),
+    (
+        3,
+        "collection counts",
+        include_str!("../../migrations/postgres/0003_collection_counts.sql"),
+    ),
 ];
 
 /// Connection and index settings of the PostgreSQL backend.

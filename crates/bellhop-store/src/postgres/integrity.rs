@@ -7,20 +7,25 @@ use sqlx_core::row::Row;
 use super::sql::{hnsw_index, query};
 use super::{COLLECTION_COLUMNS, PostgresStore, collection_row};
 use crate::error::Result;
-use crate::model::{IndexKind, IntegrityReport};
+use crate::model::{IndexKind, IntegrityReport, counter_problems};
 
 pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityReport> {
     let mut problems = Vec::new();
+    // One snapshot, so that a write committed meanwhile cannot look like counts that drifted.
+    let mut tx = store
+        .pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
     let collections = query(format!(
         "SELECT {COLLECTION_COLUMNS} FROM bellhop_collections ORDER BY name"
     ))
-    .fetch_all(&store.pool)
+    .fetch_all(&mut *tx)
     .await?;
     let orphans: i64 = sqlx_core::query_scalar::query_scalar(
         "SELECT count(*) FROM bellhop_chunks c LEFT JOIN bellhop_documents d ON d.id = c.document_id
          WHERE d.id IS NULL OR d.collection_id <> c.collection_id",
     )
-    .fetch_one(&store.pool)
+    .fetch_one(&mut *tx)
     .await?;
     if orphans > 0 {
         problems.push(format!("{orphans} chunks without a matching document"));
@@ -33,6 +38,7 @@ pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityRe
         let name = &collection.spec.name;
         let counts = sqlx_core::query::query(
             "SELECT (SELECT count(*) FROM bellhop_chunks WHERE collection_id = $1) AS chunks,
+                    (SELECT count(*) FROM bellhop_documents WHERE collection_id = $1) AS documents,
                     (SELECT count(*) FROM bellhop_chunks WHERE collection_id = $1
                        AND vector_dims(embedding) <> $2) AS bad_vectors,
                     (SELECT count(*) FROM bellhop_documents d WHERE collection_id = $1
@@ -43,12 +49,18 @@ pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityRe
         .bind(collection.id)
         .bind(collection.spec.dim as i32)
         .bind(hnsw_index(collection.id))
-        .fetch_one(&store.pool)
+        .fetch_one(&mut *tx)
         .await?;
         let chunks: i64 = counts.try_get("chunks")?;
         let bad_vectors: i64 = counts.try_get("bad_vectors")?;
         let empty_documents: i64 = counts.try_get("empty_documents")?;
         let indexed: bool = counts.try_get("indexed")?;
+        let documents: i64 = counts.try_get("documents")?;
+        problems.extend(counter_problems(
+            name,
+            (collection.documents, documents),
+            (collection.chunks, chunks),
+        ));
         if bad_vectors > 0 {
             problems.push(format!("{name}: {bad_vectors} vectors of the wrong size"));
         }
@@ -62,6 +74,7 @@ pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityRe
         }
         total_chunks += chunks as u64;
     }
+    tx.commit().await?;
     Ok(IntegrityReport {
         problems,
         collections: seen.len(),

@@ -58,16 +58,18 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A collection row: its id, spec and version.
+/// A collection row: its id, spec, version and kept counts.
 #[derive(Clone)]
 struct CollectionRow {
     id: i64,
     spec: CollectionSpec,
     version: i64,
+    documents: i64,
+    chunks: i64,
 }
 
 /// The columns of `bellhop_collections` that [`collection_row`] reads.
-const COLLECTION_COLUMNS: &str = "id, name, spec, version";
+const COLLECTION_COLUMNS: &str = "id, name, spec, version, document_count, chunk_count";
 
 fn collection_row(row: &PgRow) -> Result<CollectionRow> {
     let name: String = row.try_get("name")?;
@@ -76,6 +78,8 @@ fn collection_row(row: &PgRow) -> Result<CollectionRow> {
         id: row.try_get("id")?,
         spec,
         version: row.try_get("version")?,
+        documents: row.try_get("document_count")?,
+        chunks: row.try_get("chunk_count")?,
     })
 }
 

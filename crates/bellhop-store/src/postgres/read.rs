@@ -19,24 +19,16 @@ impl PostgresStore {
         .ok_or_else(|| StoreError::CollectionNotFound(name.to_string()))?;
         collection_row(&row)
     }
+}
 
-    pub(super) async fn info(&self, collection: &CollectionRow) -> Result<CollectionInfo> {
-        let row = sqlx_core::query::query(
-            "SELECT (SELECT count(*) FROM bellhop_documents WHERE collection_id = $1) AS documents,
-                    (SELECT count(*) FROM bellhop_chunks WHERE collection_id = $1) AS chunks",
-        )
-        .bind(collection.id)
-        .fetch_one(&self.pool)
-        .await?;
-        let documents: i64 = row.try_get("documents")?;
-        let chunks: i64 = row.try_get("chunks")?;
-        Ok(CollectionInfo {
-            spec: collection.spec.clone(),
-            documents: documents as u64,
-            chunks: chunks as u64,
-            version: collection.version as u64,
-            active_index: active_index(collection.spec.index),
-        })
+/// A collection's definition and kept counts, as its row has them.
+pub(super) fn info(collection: &CollectionRow) -> CollectionInfo {
+    CollectionInfo {
+        spec: collection.spec.clone(),
+        documents: collection.documents as u64,
+        chunks: collection.chunks as u64,
+        version: collection.version as u64,
+        active_index: active_index(collection.spec.index),
     }
 }
 
@@ -67,7 +59,7 @@ const DOCUMENT_COLUMNS: &str = "d.external_id, d.title, d.source, d.metadata, d.
 
 pub(super) async fn collection(store: &PostgresStore, name: &str) -> Result<CollectionInfo> {
     let collection = store.collection_row(name).await?;
-    store.info(&collection).await
+    Ok(info(&collection))
 }
 
 pub(super) async fn list_collections(store: &PostgresStore) -> Result<Vec<CollectionInfo>> {
@@ -78,7 +70,7 @@ pub(super) async fn list_collections(store: &PostgresStore) -> Result<Vec<Collec
     .await?;
     let mut collections = Vec::with_capacity(rows.len());
     for row in &rows {
-        collections.push(store.info(&collection_row(row)?).await?);
+        collections.push(info(&collection_row(row)?));
     }
     Ok(collections)
 }

@@ -3,7 +3,7 @@
 
 use sqlx_core::row::Row;
 use sqlx_core::types::Json;
-use sqlx_postgres::Postgres;
+use sqlx_postgres::{PgRow, Postgres};
 
 use super::sql::{embedding, hnsw_index, query, vector_text};
 use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, now};
@@ -13,21 +13,69 @@ use crate::model::{
 };
 use crate::validate::validate_documents;
 
+/// Documents and chunks that a write deleted.
+#[derive(Default)]
+struct Removed {
+    documents: i64,
+    chunks: i64,
+}
+
+impl Removed {
+    fn from_row(row: &PgRow) -> Result<Self> {
+        Ok(Self {
+            documents: row.try_get("documents")?,
+            chunks: row.try_get("chunks")?,
+        })
+    }
+}
+
+/// `delete` (of `bellhop_documents`, whose chunks go with them) as a statement that says
+/// what it deleted. Every part of a statement reads the snapshot from before it, so the
+/// count still sees the chunks the delete takes.
+fn counting_deletes(delete: &str) -> String {
+    format!(
+        "WITH gone AS ({delete} RETURNING id)
+         SELECT (SELECT count(*) FROM gone) AS documents,
+                (SELECT count(*) FROM bellhop_chunks WHERE document_id IN (SELECT id FROM gone))
+                AS chunks"
+    )
+}
+
 impl PostgresStore {
-    /// Deletes a document with its chunks inside `tx`; true if it existed.
+    /// Deletes a document with its chunks inside `tx`; no documents removed if it did not
+    /// exist.
     async fn remove_document(
         tx: &mut sqlx_core::transaction::Transaction<'static, Postgres>,
         collection_id: i64,
         external_id: &str,
-    ) -> Result<bool> {
-        let deleted = sqlx_core::query::query(
+    ) -> Result<Removed> {
+        let deleted = query(counting_deletes(
             "DELETE FROM bellhop_documents WHERE collection_id = $1 AND external_id = $2",
-        )
+        ))
         .bind(collection_id)
         .bind(external_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        Removed::from_row(&deleted)
+    }
+
+    /// Moves a collection's kept counts by what a write added (negative: removed).
+    async fn move_counts(
+        tx: &mut sqlx_core::transaction::Transaction<'static, Postgres>,
+        collection_id: i64,
+        documents: i64,
+        chunks: i64,
+    ) -> Result<()> {
+        sqlx_core::query::query(
+            "UPDATE bellhop_collections SET document_count = document_count + $2,
+             chunk_count = chunk_count + $3 WHERE id = $1",
+        )
+        .bind(collection_id)
+        .bind(documents)
+        .bind(chunks)
         .execute(&mut **tx)
         .await?;
-        Ok(deleted.rows_affected() > 0)
+        Ok(())
     }
 
     /// Starts a write to a collection: locks its row (writers to one collection take turns,
@@ -57,15 +105,16 @@ impl PostgresStore {
         collection_id: i64,
         documents: &[NewDocument],
         timestamp: i64,
-    ) -> Result<()> {
+    ) -> Result<Removed> {
         let ids: Vec<String> = documents.iter().map(|d| d.id.clone()).collect();
-        sqlx_core::query::query(
+        let replaced = query(counting_deletes(
             "DELETE FROM bellhop_documents WHERE collection_id = $1 AND external_id = ANY($2)",
-        )
+        ))
         .bind(collection_id)
         .bind(ids.clone())
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
+        let replaced = Removed::from_row(&replaced)?;
         let rows = sqlx_core::query::query(
             "INSERT INTO bellhop_documents (collection_id, external_id, title, source, metadata, updated_at)
              SELECT $1, i, t, s, m, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]) AS x(i, t, s, m)
@@ -128,7 +177,7 @@ impl PostgresStore {
         .bind(headings)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(replaced)
     }
 }
 
@@ -169,8 +218,10 @@ pub(super) async fn create_collection(
         id,
         spec,
         version: 0,
+        documents: 0,
+        chunks: 0,
     };
-    store.info(&collection).await
+    Ok(super::read::info(&collection))
 }
 
 pub(super) async fn delete_collection(store: &PostgresStore, name: &str) -> Result<()> {
@@ -203,23 +254,25 @@ pub(super) async fn put_documents(
     let (mut tx, row) = store.begin_write(collection).await?;
     validate_documents(&row.spec, &documents)?;
     let timestamp = now();
-    let chunk_count = documents.iter().map(|d| d.chunks.len()).sum();
-    if !documents.is_empty() {
-        PostgresStore::insert_documents(&mut tx, row.id, &documents, timestamp).await?;
-    }
-    let mut removed = 0;
+    let chunk_count: usize = documents.iter().map(|d| d.chunks.len()).sum();
+    let replaced = if documents.is_empty() {
+        Removed::default()
+    } else {
+        PostgresStore::insert_documents(&mut tx, row.id, &documents, timestamp).await?
+    };
+    let mut stale = Removed::default();
     if let Some(source) = &source {
         let kept: Vec<String> = documents.iter().map(|d| d.id.clone()).collect();
-        let stale = sqlx_core::query::query(
+        let deleted = query(counting_deletes(
             "DELETE FROM bellhop_documents
              WHERE collection_id = $1 AND source = $2 AND NOT (external_id = ANY($3))",
-        )
+        ))
         .bind(row.id)
         .bind(source.name.clone())
         .bind(kept)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        removed = stale.rows_affected() as usize;
+        stale = Removed::from_row(&deleted)?;
         sqlx_core::query::query(
             "INSERT INTO bellhop_sources (collection_id, name, content_hash, updated_at)
              VALUES ($1, $2, $3, $4)
@@ -233,12 +286,19 @@ pub(super) async fn put_documents(
         .execute(&mut *tx)
         .await?;
     }
+    PostgresStore::move_counts(
+        &mut tx,
+        row.id,
+        documents.len() as i64 - replaced.documents - stale.documents,
+        chunk_count as i64 - replaced.chunks - stale.chunks,
+    )
+    .await?;
     tx.commit().await?;
     Ok(WriteReceipt {
         version: row.version as u64,
         documents: documents.len(),
         chunks: chunk_count,
-        removed,
+        removed: stale.documents as usize,
     })
 }
 
@@ -248,12 +308,14 @@ pub(super) async fn delete_document(
     document_id: &str,
 ) -> Result<WriteReceipt> {
     let (mut tx, row) = store.begin_write(collection).await?;
-    if !PostgresStore::remove_document(&mut tx, row.id, document_id).await? {
+    let removed = PostgresStore::remove_document(&mut tx, row.id, document_id).await?;
+    if removed.documents == 0 {
         return Err(StoreError::DocumentNotFound {
             collection: collection.to_string(),
             document: document_id.to_string(),
         });
     }
+    PostgresStore::move_counts(&mut tx, row.id, -1, -removed.chunks).await?;
     tx.commit().await?;
     Ok(WriteReceipt {
         version: row.version as u64,
