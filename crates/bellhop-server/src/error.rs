@@ -95,7 +95,10 @@ impl From<StoreError> for ApiError {
                 error.retry_after = Some(1);
                 error
             }
-            StoreError::Database(_) | StoreError::Io { .. } | StoreError::Index(_) => {
+            StoreError::Database(_)
+            | StoreError::Io { .. }
+            | StoreError::Index(_)
+            | StoreError::Corrupt { .. } => {
                 tracing::error!(%message, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", message)
             }

@@ -41,6 +41,45 @@ pub enum StoreError {
     /// The vector index failed.
     #[error("vector index error: {0}")]
     Index(String),
+    /// A stored value that cannot be read back, such as JSON changed outside bellhop.
+    #[error("collection {collection:?}: {row} has an unreadable {column}: {reason}")]
+    Corrupt {
+        /// The collection.
+        collection: String,
+        /// The row, such as `document "faq"` or `chunk 7 of document "faq"`.
+        row: String,
+        /// The column.
+        column: &'static str,
+        /// Why it cannot be read.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::Corrupt`] for `column` of `row` in `collection`.
+    pub(crate) fn corrupt(
+        collection: &str,
+        row: impl Into<String>,
+        column: &'static str,
+        reason: impl std::fmt::Display,
+    ) -> Self {
+        Self::Corrupt {
+            collection: collection.to_string(),
+            row: row.into(),
+            column,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// How a document's row is named in errors.
+pub(crate) fn document_row(document: &str) -> String {
+    format!("document {document:?}")
+}
+
+/// How a chunk's row is named in errors.
+pub(crate) fn chunk_row(chunk_id: u64, document: &str) -> String {
+    format!("chunk {chunk_id} of document {document:?}")
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -14,6 +14,7 @@ mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod search;
+mod search_plan;
 mod store;
 mod validate;
 

@@ -323,3 +323,18 @@ impl IntegrityReport {
         self.problems.is_empty()
     }
 }
+
+/// Disagreements between a collection's kept counts and its rows, `(kept, counted)` each.
+pub(crate) fn counter_problems(
+    collection: &str,
+    documents: (i64, i64),
+    chunks: (i64, i64),
+) -> Vec<String> {
+    [("documents", documents), ("chunks", chunks)]
+        .into_iter()
+        .filter(|(_, (kept, counted))| kept != counted)
+        .map(|(what, (kept, counted))| {
+            format!("{collection}: counts {kept} {what} where there are {counted}")
+        })
+        .collect()
+}

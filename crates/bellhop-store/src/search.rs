@@ -178,24 +178,6 @@ impl SearchRequest {
     }
 }
 
-/// The ranked hits in rank order, each with its score and retrievers, from the fetched rows
-/// by chunk id. A chunk replaced since it was ranked has no row and is left out.
-pub(crate) fn in_rank_order(
-    ranked: Vec<(u64, f32, Vec<RetrieverMatch>)>,
-    mut rows: HashMap<u64, Hit>,
-) -> Vec<Hit> {
-    ranked
-        .into_iter()
-        .filter_map(|(id, score, found_by)| {
-            rows.remove(&id).map(|hit| Hit {
-                score,
-                found_by,
-                ..hit
-            })
-        })
-        .collect()
-}
-
 /// One retriever's list, each hit marked with its rank.
 fn single(retriever: Retriever, list: Vec<(u64, f32)>) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
     list.into_iter()

@@ -18,7 +18,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a collection; fails if the name is taken.
     async fn create_collection(&self, spec: CollectionSpec) -> Result<CollectionInfo>;
 
-    /// A collection's definition and counts.
+    /// A collection's definition and counts; the counts are kept by every write, so reading
+    /// them counts no rows.
     async fn collection(&self, name: &str) -> Result<CollectionInfo>;
 
     /// All collections, by name.

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The schema version this code writes; older stores are migrated on open.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE collections (
@@ -46,6 +46,16 @@ CREATE TABLE sources (
 );
 ";
 
+/// Per-collection counts kept by every write, so that reading them never counts rows; filled
+/// from the rows once for a store written before.
+const SCHEMA_V2: &str = "
+ALTER TABLE collections ADD COLUMN document_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collections ADD COLUMN chunk_count INTEGER NOT NULL DEFAULT 0;
+UPDATE collections SET
+    document_count = (SELECT count(*) FROM documents WHERE collection_id = collections.id),
+    chunk_count = (SELECT count(*) FROM chunks WHERE collection_id = collections.id);
+";
+
 /// Durable, concurrent settings for every connection: WAL lets readers run beside the
 /// writer; `synchronous = FULL` makes a committed transaction survive power loss, not only
 /// a process crash. Memory-mapped reads spare a system call per page when search fetches
@@ -71,11 +81,13 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<()> {
             "the store was written by a newer bellhop (schema {version}, this build reads up to {SCHEMA_VERSION})"
         )));
     }
-    if version < 1 {
-        let tx = connection.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
+    for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        if version < target {
+            let tx = connection.transaction()?;
+            tx.execute_batch(schema)?;
+            tx.pragma_update(None, "user_version", target)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }

@@ -37,6 +37,7 @@ impl Backend {
             Backend::Embedded => {
                 let (dir, store) = temp_store();
                 TestStore {
+                    database: Database::Sqlite(store.path().to_path_buf()),
                     store: Arc::new(store),
                     _dir: Some(Arc::new(dir)),
                 }
@@ -46,12 +47,14 @@ impl Backend {
                     tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
                         .await
                         .expect("creating a database");
+                let name = url.rsplit('/').next().expect("a database name").to_string();
                 let store =
                     PostgresStore::connect(PostgresOptions::new(url), Duration::from_secs(10))
                         .await
                         .expect("the PostgreSQL store connects");
                 TestStore {
                     store: Arc::new(store),
+                    database: Database::Postgres(name),
                     _dir: None,
                 }
             }
@@ -63,7 +66,37 @@ impl Backend {
 #[derive(Clone)]
 pub struct TestStore {
     store: Arc<dyn Store>,
+    database: Database,
     _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Where a test store keeps its rows, for tests that change them behind its back.
+#[derive(Clone)]
+enum Database {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl TestStore {
+    /// Runs SQL on the store's database directly, as something other than bellhop would.
+    pub async fn execute_sql(&self, sql: &str) {
+        let sql = sql.to_string();
+        let database = self.database.clone();
+        tokio::task::spawn_blocking(move || match database {
+            Database::Sqlite(path) => {
+                let connection = rusqlite::Connection::open(path).expect("the database opens");
+                connection
+                    .busy_timeout(Duration::from_secs(10))
+                    .expect("a busy timeout");
+                connection.execute_batch(&sql).expect("the SQL runs");
+            }
+            Database::Postgres(name) => {
+                PostgresServer::shared().psql(&name, &sql);
+            }
+        })
+        .await
+        .expect("running SQL");
+    }
 }
 
 /// Every call goes to the backend under test.

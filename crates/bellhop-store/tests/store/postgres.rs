@@ -304,3 +304,42 @@ async fn a_replica_searches_a_collection_another_replica_deleted_and_created_aga
         writer.delete_collection("hotel").await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_before_kept_counts_gets_them() {
+    let server = PostgresServer::shared();
+    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+        .await
+        .unwrap();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let connect =
+        || PostgresStore::connect(PostgresOptions::new(url.clone()), Duration::from_secs(10));
+    let store = connect().await.unwrap();
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    let mut rng = Rng::new(3);
+    let documents = vec![
+        document(
+            "a",
+            vec![
+                chunk("one", rng.unit_vector(DIM)),
+                chunk("two", rng.unit_vector(DIM)),
+            ],
+        ),
+        document("b", vec![chunk("three", rng.unit_vector(DIM))]),
+    ];
+    store.put_documents("hotel", documents, None).await.unwrap();
+    drop(store);
+    // The schema before the counts existed.
+    server.psql(
+        &database,
+        "ALTER TABLE bellhop_collections DROP COLUMN document_count, DROP COLUMN chunk_count;
+         DELETE FROM _sqlx_migrations WHERE version = 3",
+    );
+    let store = connect().await.unwrap();
+    let info = store.collection("hotel").await.unwrap();
+    assert_eq!((info.documents, info.chunks), (2, 3));
+    assert!(store.check_integrity().await.unwrap().is_ok());
+    store.delete_document("hotel", "a").await.unwrap();
+    let info = store.collection("hotel").await.unwrap();
+    assert_eq!((info.documents, info.chunks), (1, 1));
+}

@@ -2,8 +2,8 @@
 //! atomic replacement, source updates, and reopening a data directory.
 
 use crate::common::{
-    Backend, Rng, axis, chunk, create, dense, document, document_ids, keyword, metadata, normalize,
-    single, temp_store,
+    Backend, Rng, TestStore, axis, chunk, create, dense, document, document_ids, keyword, metadata,
+    normalize, request, single, temp_store,
 };
 use bellhop_store::{
     ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest, SourceUpdate,
@@ -700,4 +700,259 @@ backend_tests!(
     deleting_a_document_removes_it_everywhere,
     a_source_update_records_its_hash_and_drops_documents_it_no_longer_yields,
     invalid_writes_leave_the_store_unchanged,
+    unreadable_stored_json_names_its_collection_and_row,
+    kept_counts_follow_puts_replacements_deletes_and_source_updates,
+    the_integrity_check_finds_counts_that_drifted,
 );
+
+/// Stored JSON that no longer reads back is an error naming the collection and the row,
+/// on every path that reads it, and costs nothing else.
+async fn unreadable_stored_json_names_its_collection_and_row(backend: Backend) {
+    let store = backend.store().await;
+    create(&store, "hotel", DIM, IndexKind::Exact).await;
+    let mut spa = single("spa", "the sauna opens at noon", axis(DIM, 0));
+    spa.metadata = metadata(json!({"floor": 2}));
+    let pool = document(
+        "pool",
+        vec![
+            chunk("the pool is heated", axis(DIM, 1)),
+            chunk("towels at the pool", axis(DIM, 2)),
+        ],
+    );
+    store
+        .put_documents("hotel", vec![spa, pool], None)
+        .await
+        .unwrap();
+    let (documents, chunks) = match backend {
+        Backend::Embedded => ("documents", "chunks"),
+        Backend::Postgres => ("bellhop_documents", "bellhop_chunks"),
+    };
+    // Not JSON at all on SQLite; on PostgreSQL jsonb always parses, so the wrong shape.
+    let unreadable = match backend {
+        Backend::Embedded => "'{\"floor\": '",
+        Backend::Postgres => "'\"not an object\"'",
+    };
+    store
+        .execute_sql(&format!(
+            "UPDATE {documents} SET metadata = {unreadable} WHERE external_id = 'spa'"
+        ))
+        .await;
+
+    let names_spa = |err: StoreError| {
+        assert!(
+            matches!(
+                &err,
+                StoreError::Corrupt { collection, row, column: "metadata", .. }
+                    if collection == "hotel" && row == "document \"spa\""
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("hotel") && err.to_string().contains("spa"));
+    };
+    names_spa(store.document("hotel", "spa").await.unwrap_err());
+    names_spa(store.list_documents("hotel", 0, 10).await.unwrap_err());
+    names_spa(store.export_documents("hotel", None, 10).await.unwrap_err());
+    names_spa(
+        store
+            .search("hotel", &request("sauna", 5, SearchMode::Keyword), None)
+            .await
+            .unwrap_err(),
+    );
+    names_spa(
+        store
+            .search(
+                "hotel",
+                &request("sauna", 5, SearchMode::Dense),
+                Some(&axis(DIM, 0)),
+            )
+            .await
+            .unwrap_err(),
+    );
+
+    // The other document reads as it did.
+    assert_eq!(store.document("hotel", "pool").await.unwrap().chunks, 2);
+    let hits = keyword(&store, "hotel", "heated", 5).await;
+    assert_eq!(document_ids(&hits), ["pool"]);
+    assert_eq!(
+        document_ids(&dense(&store, "hotel", &axis(DIM, 1), 1).await),
+        ["pool"]
+    );
+    let page = store.export_documents("hotel", None, 1).await.unwrap();
+    assert_eq!(page[0].id, "pool");
+
+    // A chunk's section is named by the chunk and its document.
+    let towels = keyword(&store, "hotel", "towels", 1).await[0].chunk_id;
+    let unreadable = match backend {
+        Backend::Embedded => "'[\"Spa\"'",
+        Backend::Postgres => "'{\"Spa\": 1}'",
+    };
+    store
+        .execute_sql(&format!(
+            "UPDATE {chunks} SET section = {unreadable} WHERE id = {towels}"
+        ))
+        .await;
+    let err = store
+        .search("hotel", &request("towels", 5, SearchMode::Keyword), None)
+        .await
+        .unwrap_err();
+    let expected_row = format!("chunk {towels} of document \"pool\"");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Corrupt { collection, row, column: "section", .. }
+                if collection == "hotel" && *row == expected_row
+        ),
+        "{err:?}"
+    );
+    let hits = keyword(&store, "hotel", "heated", 1).await;
+    assert_eq!(hits[0].text, "the pool is heated");
+}
+
+/// The counts a collection reports, and what its documents add up to.
+async fn counts(store: &TestStore) -> ((u64, u64), (u64, u64)) {
+    let info = store.collection("hotel").await.unwrap();
+    let documents = store.list_documents("hotel", 0, 100).await.unwrap();
+    let listed = store.list_collections().await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&info));
+    assert!(store.check_integrity().await.unwrap().is_ok());
+    (
+        (info.documents, info.chunks),
+        (
+            documents.len() as u64,
+            documents.iter().map(|document| document.chunks).sum(),
+        ),
+    )
+}
+
+async fn kept_counts_follow_puts_replacements_deletes_and_source_updates(backend: Backend) {
+    let store = backend.store().await;
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    let from = |source: &str, id: &str, chunks: usize| {
+        let mut document = document(
+            id,
+            (0..chunks)
+                .map(|i| chunk(format!("{id} part {i}"), axis(DIM, i % DIM)))
+                .collect(),
+        );
+        document.source = source.to_string();
+        document
+    };
+    let update = |hash: &str| {
+        Some(SourceUpdate {
+            name: "menu.md".into(),
+            content_hash: hash.into(),
+        })
+    };
+    store
+        .put_documents(
+            "hotel",
+            vec![
+                from("menu.md", "a", 2),
+                from("menu.md", "b", 1),
+                from("menu.md", "c", 3),
+            ],
+            update("1"),
+        )
+        .await
+        .unwrap();
+    store
+        .put_documents("hotel", vec![from("spa.md", "spa", 2)], None)
+        .await
+        .unwrap();
+    assert_eq!(counts(&store).await, ((4, 8), (4, 8)));
+
+    // Replacing a document counts its new chunks, not its old ones.
+    store
+        .put_documents("hotel", vec![from("menu.md", "a", 1)], None)
+        .await
+        .unwrap();
+    assert_eq!(counts(&store).await, ((4, 7), (4, 7)));
+
+    store.delete_document("hotel", "b").await.unwrap();
+    assert_eq!(counts(&store).await, ((3, 6), (3, 6)));
+    assert!(store.delete_document("hotel", "b").await.is_err());
+    assert_eq!(counts(&store).await, ((3, 6), (3, 6)));
+
+    // A source update that no longer yields `a` and `c` removes them, and rewrites `d`.
+    let receipt = store
+        .put_documents("hotel", vec![from("menu.md", "d", 4)], update("2"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.removed, 2);
+    assert_eq!(counts(&store).await, ((2, 6), (2, 6)));
+    store
+        .put_documents("hotel", vec![from("menu.md", "d", 2)], update("3"))
+        .await
+        .unwrap();
+    assert_eq!(counts(&store).await, ((2, 4), (2, 4)));
+    store
+        .put_documents("hotel", vec![], update("4"))
+        .await
+        .unwrap();
+    assert_eq!(counts(&store).await, ((1, 2), (1, 2)));
+
+    // A refused write moves nothing.
+    let mut bad = from("menu.md", "e", 1);
+    bad.chunks[0].vector = vec![1.0; DIM + 1];
+    assert!(store.put_documents("hotel", vec![bad], None).await.is_err());
+    assert_eq!(counts(&store).await, ((1, 2), (1, 2)));
+}
+
+async fn the_integrity_check_finds_counts_that_drifted(backend: Backend) {
+    let store = backend.store().await;
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    store
+        .put_documents("hotel", vec![single("a", "lobby", axis(DIM, 0))], None)
+        .await
+        .unwrap();
+    let collections = match backend {
+        Backend::Embedded => "collections",
+        Backend::Postgres => "bellhop_collections",
+    };
+    store
+        .execute_sql(&format!(
+            "UPDATE {collections} SET document_count = 5, chunk_count = 0"
+        ))
+        .await;
+    let report = store.check_integrity().await.unwrap();
+    assert_eq!(
+        report.problems,
+        [
+            "hotel: counts 5 documents where there are 1",
+            "hotel: counts 0 chunks where there are 1"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_written_before_kept_counts_gets_them_at_open() {
+    let (dir, store) = temp_store();
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    let documents = vec![
+        document(
+            "a",
+            vec![chunk("one", axis(DIM, 0)), chunk("two", axis(DIM, 1))],
+        ),
+        single("b", "three", axis(DIM, 2)),
+    ];
+    store.put_documents("hotel", documents, None).await.unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    // The schema before the counts existed.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "ALTER TABLE collections DROP COLUMN document_count;
+             ALTER TABLE collections DROP COLUMN chunk_count;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    drop(connection);
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let info = store.collection("hotel").await.unwrap();
+    assert_eq!((info.documents, info.chunks), (2, 3));
+    assert!(store.check_integrity().await.unwrap().is_ok());
+    store.delete_document("hotel", "a").await.unwrap();
+    let info = store.collection("hotel").await.unwrap();
+    assert_eq!((info.documents, info.chunks), (1, 1));
+}
