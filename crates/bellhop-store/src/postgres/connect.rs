@@ -113,7 +113,7 @@ impl PostgresStore {
                 ("hnsw.iterative_scan", "strict_order".to_string()),
                 // The planner prices a small collection's rows, fetched by collection id and
                 // sorted, below the HNSW walk, but reading every row's vector costs far more
-                // than it thinks (9.7 ms against 0.24 ms at 2,000 chunks). Without sorting,
+                // than it thinks (see `bench/RESULTS.md`). Without sorting,
                 // the index, which yields rows in order, is the only plan for a dense search.
                 // The store's other statements sort in every plan (keyword ranking, exact
                 // scans), so theirs stay as they were, or can read a B-tree in order instead
