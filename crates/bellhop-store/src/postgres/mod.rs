@@ -30,6 +30,7 @@ use crate::model::{
     SourceUpdate, WriteReceipt,
 };
 use crate::search::{Hit, SearchRequest};
+use crate::settings::SettingsUpdate;
 use crate::store::{ExportedDocuments, PoolStats, Store};
 
 /// The PostgreSQL backend.
@@ -118,6 +119,10 @@ impl Store for PostgresStore {
 
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         read::list_collections(self).await
+    }
+
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo> {
+        write::update_settings(self, name, update).await
     }
 
     async fn delete_collection(&self, name: &str) -> Result<()> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bellhop_store::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, EmbeddedStore,
     ExportedDocuments, Filter, Hit, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
-    PostgresOptions, PostgresStore, Result, SearchMode, SearchRequest, SourceUpdate, Store,
-    WriteReceipt,
+    PostgresOptions, PostgresStore, Result, SearchMode, SearchRequest, SettingsUpdate,
+    SourceUpdate, Store, WriteReceipt,
 };
 use bellhop_test_support::PostgresServer;
 use serde_json::Value;
@@ -110,6 +110,9 @@ impl Store for TestStore {
     }
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         self.store.list_collections().await
+    }
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo> {
+        self.store.update_settings(name, update).await
     }
     async fn delete_collection(&self, name: &str) -> Result<()> {
         self.store.delete_collection(name).await
