@@ -7,8 +7,8 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod extract;
+mod generators;
 mod metrics;
-mod models;
 mod openapi;
 mod routes;
 mod state;
@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
-pub use crate::models::AnswerModels;
+pub use crate::generators::AnswerModels;
 pub use crate::openapi::openapi_json;
 pub use crate::state::AppState;
 pub use crate::wire::search::AskResponse;

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 
 use bellhop_answer::AnswerEngine;
 
-use crate::models::AnswerModels;
+use crate::generators::AnswerModels;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -11,8 +11,8 @@ use tokio::sync::Semaphore;
 
 use crate::auth::ApiKeys;
 use crate::config::ServerConfig;
+use crate::generators::AnswerModels;
 use crate::metrics::Metrics;
-use crate::models::AnswerModels;
 
 /// Shared state of one server.
 pub struct AppState {

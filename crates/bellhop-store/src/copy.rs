@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use crate::collection::{IndexKind, NewDocument, SourceUpdate};
 use crate::error::{Result, StoreError};
-use crate::model::{IndexKind, NewDocument, SourceUpdate};
 use crate::store::Store;
 
 /// Documents read per page.

@@ -6,11 +6,11 @@
 //! an exact SIMD scan or an HNSW index. With the `postgres` feature, [`PostgresStore`]
 //! keeps everything in PostgreSQL with pgvector, for stateless replicas on one database. Callers embed; the store never loads a model.
 
+mod collection;
 mod copy;
 mod embedded;
 mod error;
 mod filter;
-mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod search;
@@ -19,15 +19,15 @@ mod settings;
 mod store;
 mod validate;
 
-pub use copy::{CopyReport, copy_collection};
-pub use embedded::EmbeddedStore;
-pub use error::{Result, StoreError};
-pub use filter::{Condition, Filter, FilterOp};
-pub use model::{
+pub use collection::{
     ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, CollectionSpec,
     CollectionVersion, DocumentInfo, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+pub use copy::{CopyReport, copy_collection};
+pub use embedded::EmbeddedStore;
+pub use error::{Result, StoreError};
+pub use filter::{Condition, Filter, FilterOp};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use search::{

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
+use crate::collection::CollectionSpec;
 use crate::error::{Result, StoreError};
 use crate::filter::Filter;
-use crate::model::CollectionSpec;
 use crate::search::{Hit, RetrieverMatch, SearchMode, SearchRequest};
 
 /// What a backend does its own way in a search, over one consistent view of one collection

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::collection::{AnswerabilitySettings, CollectionSpec};
 use crate::error::Result;
-use crate::model::{AnswerabilitySettings, CollectionSpec};
 
 /// A change to a collection's answer settings, as a JSON merge patch reads (RFC 7396): a
 /// field left out keeps its value, `null` clears it, any other value replaces it.

@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
-use crate::error::Result;
-use crate::model::{
+use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::error::Result;
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
 

@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
+use crate::collection::{CollectionSpec, Metadata, NewDocument};
 use crate::error::{Result, StoreError};
-use crate::model::{CollectionSpec, Metadata, NewDocument};
 
 /// Rejects empty or repeated ids, documents without chunks, vectors of the wrong dimension
 /// or not finite, and metadata that is not a scalar or a list of scalars.

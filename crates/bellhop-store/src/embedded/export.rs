@@ -3,8 +3,8 @@
 use rusqlite::{Connection, params};
 
 use super::{Inner, stored_json, vector_from_bytes};
+use crate::collection::{Metadata, NewChunk, NewDocument};
 use crate::error::{Result, chunk_row, document_row};
-use crate::model::{Metadata, NewChunk, NewDocument};
 use crate::store::ExportedDocuments;
 
 impl Inner {

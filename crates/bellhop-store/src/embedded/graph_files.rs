@@ -67,7 +67,7 @@ impl Drop for Inner {
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         for state in collections.values() {
             let index = state.index.read().unwrap_or_else(PoisonError::into_inner);
-            if index.active() != crate::model::ActiveIndex::Hnsw {
+            if index.active() != crate::collection::ActiveIndex::Hnsw {
                 continue;
             }
             let version = writer.query_row(

@@ -5,8 +5,8 @@ use std::sync::PoisonError;
 use rusqlite::params;
 
 use super::{Inner, schema};
+use crate::collection::{IntegrityReport, counter_problems};
 use crate::error::Result;
-use crate::model::{IntegrityReport, counter_problems};
 
 impl Inner {
     pub(super) fn check_integrity(&self) -> Result<IntegrityReport> {

@@ -30,11 +30,11 @@ use rusqlite::Connection;
 
 use self::readers::ReaderPool;
 use self::vector_index::VectorIndex;
-use crate::error::{Result, StoreError};
-use crate::model::{
+use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::error::{Result, StoreError};
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
 use crate::store::{ExportedDocuments, Store};

@@ -14,8 +14,8 @@ use super::vector_index::VectorIndex;
 use super::{
     CollectionState, EmbeddedStore, Inner, io_error, schema, stored_json, vector_from_bytes,
 };
+use crate::collection::CollectionSpec;
 use crate::error::{Result, StoreError};
-use crate::model::CollectionSpec;
 
 /// File name of the database inside the data directory.
 const DATABASE_FILE: &str = "bellhop.sqlite3";

@@ -5,8 +5,8 @@ use std::sync::PoisonError;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{CollectionState, Inner, stored_json};
+use crate::collection::{CollectionInfo, DocumentInfo, Metadata, SourceUpdate};
 use crate::error::{Result, StoreError, document_row};
-use crate::model::{CollectionInfo, DocumentInfo, Metadata, SourceUpdate};
 
 impl Inner {
     pub(super) fn info(
@@ -25,7 +25,7 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner)
             .active();
         Ok(CollectionInfo {
-            spec: crate::model::CollectionSpec::clone(&state.spec()),
+            spec: crate::collection::CollectionSpec::clone(&state.spec()),
             documents: documents as u64,
             chunks: chunks as u64,
             version: version as u64,

@@ -10,9 +10,9 @@ use super::vector_index::VectorIndex;
 use std::sync::Arc;
 
 use super::{CollectionState, Inner, schema, sql_filter, stored_json};
+use crate::collection::CollectionSpec;
 use crate::error::{Result, chunk_row, document_row};
 use crate::filter::Filter;
-use crate::model::CollectionSpec;
 use crate::search::{Hit, SearchRequest};
 use crate::search_plan::{self, SearchBackend};
 

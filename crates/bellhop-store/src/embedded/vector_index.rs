@@ -13,8 +13,8 @@ use numkong::Dot;
 use rayon::prelude::*;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use crate::collection::{ActiveIndex, IndexKind};
 use crate::error::{Result, StoreError};
-use crate::model::{ActiveIndex, IndexKind};
 
 /// Rows per parallel task of the exact scan; below two of these the scan stays on one
 /// thread, where waking the pool costs more than it saves.

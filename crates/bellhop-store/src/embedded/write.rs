@@ -10,8 +10,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::graph_files::GraphFiles;
 use super::vector_index::VectorIndex;
 use super::{CollectionState, Inner, now, schema, vector_bytes};
+use crate::collection::{CollectionInfo, CollectionSpec, NewDocument, SourceUpdate, WriteReceipt};
 use crate::error::{Result, StoreError};
-use crate::model::{CollectionInfo, CollectionSpec, NewDocument, SourceUpdate, WriteReceipt};
 use crate::settings::SettingsUpdate;
 use crate::validate::validate_documents;
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use sqlx_core::row::Row;
 
 use super::{PostgresStore, stored_json};
+use crate::collection::{NewChunk, NewDocument};
 use crate::error::{Result, chunk_row, document_row};
-use crate::model::{NewChunk, NewDocument};
 use crate::store::ExportedDocuments;
 
 pub(super) async fn export_documents(

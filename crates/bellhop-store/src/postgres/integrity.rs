@@ -6,8 +6,8 @@ use sqlx_core::row::Row;
 
 use super::sql::{hnsw_index, query};
 use super::{COLLECTION_COLUMNS, PostgresStore, collection_row};
+use crate::collection::{IndexKind, IntegrityReport, counter_problems};
 use crate::error::Result;
-use crate::model::{IndexKind, IntegrityReport, counter_problems};
 
 pub(super) async fn check_integrity(store: &PostgresStore) -> Result<IntegrityReport> {
     let mut problems = Vec::new();

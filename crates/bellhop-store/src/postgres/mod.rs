@@ -24,11 +24,11 @@ use sqlx_core::types::Json;
 use sqlx_postgres::{PgPool, PgRow};
 
 pub use self::connect::{PostgresOptions, redact};
-use crate::error::{Result, StoreError};
-use crate::model::{
+use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::error::{Result, StoreError};
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
 use crate::store::{ExportedDocuments, PoolStats, Store};

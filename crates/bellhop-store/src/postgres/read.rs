@@ -5,8 +5,8 @@ use sqlx_postgres::PgRow;
 
 use super::sql::query;
 use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, stored_json};
+use crate::collection::{ActiveIndex, CollectionInfo, DocumentInfo, IndexKind, SourceUpdate};
 use crate::error::{Result, StoreError, document_row};
-use crate::model::{ActiveIndex, CollectionInfo, DocumentInfo, IndexKind, SourceUpdate};
 
 impl PostgresStore {
     pub(super) async fn collection_row(&self, name: &str) -> Result<CollectionRow> {

@@ -10,9 +10,9 @@ use sqlx_postgres::{PgConnection, PgRow};
 use super::sql::{bind_all, embedding, query, vector_text};
 use super::sql_filter::{self, Param, Query};
 use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, stored_json};
+use crate::collection::{CollectionSpec, IndexKind};
 use crate::error::{Result, StoreError, chunk_row, document_row};
 use crate::filter::Filter;
-use crate::model::{CollectionSpec, IndexKind};
 use crate::search::{Hit, SearchMode, SearchRequest};
 use crate::search_plan::{self, SearchBackend, in_rank_order};
 

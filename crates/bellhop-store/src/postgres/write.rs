@@ -7,10 +7,10 @@ use sqlx_postgres::{PgRow, Postgres};
 
 use super::sql::{embedding, hnsw_index, query, vector_text};
 use super::{COLLECTION_COLUMNS, CollectionRow, PostgresStore, collection_row, now};
-use crate::error::{Result, StoreError};
-use crate::model::{
+use crate::collection::{
     CollectionInfo, CollectionSpec, IndexKind, NewDocument, SourceUpdate, WriteReceipt,
 };
+use crate::error::{Result, StoreError};
 use crate::settings::SettingsUpdate;
 use crate::validate::validate_documents;
 
