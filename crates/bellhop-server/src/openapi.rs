@@ -58,6 +58,8 @@ impl Modify for BearerKey {
         routes::documents::delete,
         routes::search::search,
         routes::search::ask,
+        routes::feedback::feedback,
+        routes::feedback::questions,
         routes::openai::embeddings,
         routes::openai::models,
         routes::openai::chat_completions,

@@ -6,6 +6,7 @@
 //! an exact SIMD scan or an HNSW index. With the `postgres` feature, [`PostgresStore`]
 //! keeps everything in PostgreSQL with pgvector, for stateless replicas on one database. Callers embed; the store never loads a model.
 
+mod conversations;
 mod copy;
 mod embedded;
 mod error;
@@ -18,6 +19,10 @@ mod search_plan;
 mod store;
 mod validate;
 
+pub use conversations::{
+    AnswerRecord, DEFAULT_QUESTION_RETENTION_DAYS, Feedback, MAX_FEEDBACK_COMMENT_CHARS,
+    MAX_QUESTION_RETENTION_DAYS, MAX_QUESTIONS_PAGE, NewAnswerRecord, QuestionQuery, Rating,
+};
 pub use copy::{CopyReport, copy_collection};
 pub use embedded::EmbeddedStore;
 pub use error::{Result, StoreError};
@@ -25,7 +30,7 @@ pub use filter::{Condition, Filter, FilterOp};
 pub use model::{
     ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, CollectionSpec,
     CollectionVersion, DocumentInfo, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
-    SourceUpdate, WriteReceipt,
+    SourceUpdate, WriteReceipt, validate_collection_name,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};

@@ -51,6 +51,10 @@ pub struct CreateCollection {
     /// Overrides of the embedding model's calibrated thresholds for abstaining.
     #[serde(default)]
     answerability: bellhop_store::AnswerabilitySettings,
+    /// Days the question log keeps guests' questions, answers and feedback (default 30).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
+    question_retention_days: Option<u32>,
 }
 
 /// The collections a key may use.
@@ -97,6 +101,7 @@ pub async fn create(
     spec.fallback_text = body.fallback_text;
     spec.fallback_texts = body.fallback_texts;
     spec.answerability = body.answerability;
+    spec.question_retention_days = body.question_retention_days;
     let info = state.engine.store().create_collection(spec).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }

@@ -63,9 +63,10 @@ pub struct EmbeddingsBody {
     responses((status = 200, description = "OpenAI's embeddings list"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(body): ApiJson<EmbeddingsBody>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_model_access()?;
     let embedder = state.engine.queue().embedder();
     let served = embedder.model_id();
     // A local copy of `owner/name` is served as `name`: either spelling names it.
@@ -361,7 +362,8 @@ pub async fn chat_completions(
     if let Some(local) = &state.models.local
         && body.model == local.model()
     {
-        // The model itself holds no collection's data: any valid key may use it.
+        // The model itself holds no collection's data: any valid key but a guest's may use it.
+        caller.require_model_access()?;
         return local_completion(&state, local, body).await;
     }
     let collection = body

@@ -19,6 +19,7 @@ use super::{check_k, check_query, parse_filter};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
+use crate::question_log;
 use crate::state::AppState;
 
 /// `POST /v1/collections/{name}/search`.
@@ -259,6 +260,10 @@ const MAX_SENTENCES: usize = 10;
 /// A finished answer, as `/ask` sends it (and as the `done` event of its stream carries it).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AskResponse {
+    /// The answer's id, which feedback refers to (absent where answers are not logged, as
+    /// in `bellhop ask`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The answer, citing its sources as `[n]`; the collection's fallback text when it
     /// abstained.
     pub answer: String,
@@ -293,6 +298,7 @@ impl From<&AskOutcome> for AskResponse {
     fn from(outcome: &AskOutcome) -> Self {
         let answer = &outcome.answer;
         Self {
+            id: None,
             answer: answer.answer.clone(),
             citations: answer.citations.clone(),
             generator: answer.generator.clone(),
@@ -305,6 +311,16 @@ impl From<&AskOutcome> for AskResponse {
             deadline_ms: u64::try_from(outcome.deadline.as_millis()).unwrap_or(u64::MAX),
             answerability: outcome.answerability.clone(),
             question_language: outcome.question_language.clone(),
+        }
+    }
+}
+
+impl AskResponse {
+    /// The response sent with the id it is logged under.
+    pub fn with_id(self, id: String) -> Self {
+        Self {
+            id: Some(id),
+            ..self
         }
     }
 }
@@ -332,7 +348,7 @@ pub async fn ask(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<AskBody>,
 ) -> Result<Response, ApiError> {
-    caller.require_collection(&name)?;
+    caller.require_answers(&name)?;
     let limits = &state.config.limits;
     check_query(limits, "question", &body.question)?;
     check_k(limits, body.k)?;
@@ -362,11 +378,20 @@ pub async fn ask(
         .with_mode(body.mode)
         .with_filter(parse_filter(limits, body.filter)?);
     let reply = state.engine.ask(&name, &request, options).await?;
+    let answer_id = question_log::new_answer_id();
     if body.stream {
-        return Ok(stream_answer(reply.into_events()).into_response());
+        let events = question_log::logged_events(
+            &state,
+            &name,
+            &body.question,
+            &answer_id,
+            reply.into_events(),
+        );
+        return Ok(stream_answer(events, answer_id).into_response());
     }
     let outcome = finished(reply).await?;
-    Ok(Json(AskResponse::from(&outcome)).into_response())
+    question_log::record(&state, &name, &body.question, &answer_id, &outcome).await;
+    Ok(Json(AskResponse::from(&outcome).with_id(answer_id)).into_response())
 }
 
 /// The first event of an answer stream: the sources the answer may cite.
@@ -380,21 +405,25 @@ pub struct CitationsEvent {
 /// answer.
 fn stream_answer(
     events: tokio::sync::mpsc::Receiver<AskEvent>,
+    answer_id: String,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>> + use<>> {
-    let stream = futures::stream::unfold(events, |mut events| async move {
-        let event = match events.recv().await? {
-            AskEvent::Citations(citations) => Event::default()
-                .event("citations")
-                .json_data(CitationsEvent { citations }),
-            AskEvent::Delta(text) => Event::default()
-                .event("delta")
-                .json_data(json!({"text": text})),
-            AskEvent::Done(outcome) => Event::default()
-                .event("done")
-                .json_data(AskResponse::from(&*outcome)),
+    let stream = futures::stream::unfold(events, move |mut events| {
+        let answer_id = answer_id.clone();
+        async move {
+            let event = match events.recv().await? {
+                AskEvent::Citations(citations) => Event::default()
+                    .event("citations")
+                    .json_data(CitationsEvent { citations }),
+                AskEvent::Delta(text) => Event::default()
+                    .event("delta")
+                    .json_data(json!({"text": text})),
+                AskEvent::Done(outcome) => Event::default()
+                    .event("done")
+                    .json_data(AskResponse::from(&*outcome).with_id(answer_id)),
+            }
+            .expect("events serialise");
+            Some((Ok(event), events))
         }
-        .expect("events serialise");
-        Some((Ok(event), events))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -10,3 +10,4 @@ mod load;
 mod openai;
 mod openapi;
 mod replicas;
+mod widget;
