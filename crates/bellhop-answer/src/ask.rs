@@ -27,7 +27,6 @@ use crate::language::detect_language;
 /// Which generator writes an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GeneratorChoice {
     /// No model: the best matching sentences of the passages.
     Extractive,
@@ -164,7 +163,6 @@ impl Default for AskOptions {
 
 /// Where the time of one answer went.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AskTimings {
     /// Embedding and search.
     pub retrieval_ms: f64,

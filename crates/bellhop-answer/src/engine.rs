@@ -22,6 +22,7 @@ use crate::ask::{
 };
 use crate::error::{AnswerError, Result};
 use crate::extractive::{Answer, DEFAULT_FALLBACK, extractive_answer};
+use crate::language::detect_language_among;
 
 /// Entries per cache; 0 switches a cache off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +264,18 @@ impl AnswerEngine {
                 cosine(&whole, &reduced)
             };
             answerability.weigh_meaning_kept(kept, &thresholds);
+        }
+        if answerability.question_language.is_none() && !spec.fallback_texts.is_empty() {
+            // A guest's few words, told among the languages the collection answers in.
+            let mut candidates: Vec<&str> =
+                spec.fallback_texts.keys().map(String::as_str).collect();
+            candidates.push(
+                vocabulary
+                    .as_deref()
+                    .and_then(Vocabulary::language)
+                    .unwrap_or("en"),
+            );
+            answerability.question_language = detect_language_among(request.query(), &candidates);
         }
         let question_language = answerability.question_language.clone();
         let finished = |answer: Arc<Answer>, cached: bool, answerability: Answerability| {

@@ -27,7 +27,6 @@ const STOPWORDS: &[&str] = &[
 
 /// One source an answer cites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation {
     /// The number the answer cites it by (`[1]` is 1).
     pub index: usize,
@@ -64,7 +63,6 @@ impl Citation {
 
 /// An answer with the sources it cites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
     /// The answer text, citing sources as `[n]`.
     pub answer: String,
@@ -82,7 +80,6 @@ pub struct Answer {
     pub reason: Option<String>,
     /// Tokens of the model's prompt and answer (absent for extractive answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub usage: Option<bellhop_generate::Usage>,
 }
 

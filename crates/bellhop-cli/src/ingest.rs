@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::bail;
 use bellhop_ingest::{FileOutcome, IngestEvent, Ingestor, ReadOptions};
-use bellhop_store::{ChunkingSettings, IndexKind};
+use bellhop_store::{ChunkingSettings, IndexKind, SettingsUpdate};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -64,6 +64,14 @@ pub struct IngestArgs {
     /// Record field or CSV column holding the record id (default: `id`).
     #[arg(long)]
     id_field: Option<String>,
+    /// What answers say when the sources do not hold the answer, e.g. "I don't have that
+    /// information. Reception is happy to help: dial 9." (sets the collection's fallback text).
+    #[arg(long)]
+    fallback_text: Option<String>,
+    /// The fallback text in another language, as `LANG=TEXT` with an ISO 639-1 code
+    /// (`de=Die Rezeption hilft gern.`); repeat for more. Replaces the collection's others.
+    #[arg(long = "fallback-text-in", value_name = "LANG=TEXT", value_parser = language_text)]
+    fallback_texts: Vec<(String, String)>,
     /// Re-ingest files whose content has not changed.
     #[arg(long)]
     force: bool,
@@ -72,10 +80,41 @@ pub struct IngestArgs {
     json: bool,
 }
 
+/// Reads `LANG=TEXT`.
+fn language_text(value: &str) -> Result<(String, String), String> {
+    let (language, text) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected LANG=TEXT, got {value:?}"))?;
+    let language = language.trim().to_lowercase();
+    if language.len() != 2 || !language.chars().all(|c| c.is_ascii_lowercase()) {
+        return Err(format!(
+            "{language:?} is not an ISO 639-1 language code (two letters, e.g. de)"
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(format!("the fallback text for {language} is empty"));
+    }
+    Ok((language, text.trim().to_string()))
+}
+
+impl IngestArgs {
+    /// The collection settings these arguments change, if any.
+    fn settings_update(&self) -> SettingsUpdate {
+        SettingsUpdate {
+            fallback_text: self.fallback_text.clone().map(Some),
+            fallback_texts: (!self.fallback_texts.is_empty())
+                .then(|| Some(self.fallback_texts.iter().cloned().collect())),
+            ..SettingsUpdate::default()
+        }
+    }
+}
+
 /// Runs `bellhop ingest`.
 pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
     let runtime = runtime()?;
     let store = args.store.open(&runtime)?;
+    let settings = args.settings_update();
+    let settings_store = Arc::clone(&store);
     let embedder = load_embedder(&args.model)?;
     let ingestor = Ingestor::new(store, embedder)
         .with_force(args.force)
@@ -119,6 +158,11 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         ingestor
             .ensure_collection(&args.collection, chunking, index)
             .await?;
+        if !settings.is_empty() {
+            settings_store
+                .update_settings(&args.collection, &settings)
+                .await?;
+        }
         ingestor
             .ingest_paths(&args.collection, &args.paths, Some(sink))
             .await

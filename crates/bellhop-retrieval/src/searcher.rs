@@ -56,7 +56,7 @@ pub struct Searcher {
     embeddings: BoundedCache<String, Arc<Vec<f32>>>,
     /// Specs of collections (by uid, which a re-created collection does not reuse) whose
     /// model was checked against the queue's.
-    specs: BoundedCache<u64, Arc<CollectionSpec>>,
+    specs: BoundedCache<CollectionVersion, Arc<CollectionSpec>>,
 }
 
 impl Searcher {
@@ -97,17 +97,18 @@ impl Searcher {
         Ok(vector)
     }
 
-    /// The collection's spec at `version`, read once per collection.
+    /// The collection's spec at `version`, read once per version: its answer settings may
+    /// change, and every change is a new version.
     pub async fn spec(
         &self,
         collection: &str,
         version: CollectionVersion,
     ) -> Result<Arc<CollectionSpec>> {
-        if let Some(spec) = self.specs.get(&version.collection_uid) {
+        if let Some(spec) = self.specs.get(&version) {
             return Ok(spec);
         }
         let spec = Arc::new(self.store.collection(collection).await?.spec);
-        self.specs.insert(version.collection_uid, Arc::clone(&spec));
+        self.specs.insert(version, Arc::clone(&spec));
         Ok(spec)
     }
 

@@ -12,6 +12,8 @@ use bellhop_ingest::IngestError;
 use bellhop_retrieval::{ModelMismatch, RetrievalError};
 use bellhop_store::StoreError;
 
+use crate::wire::{ErrorBody, ErrorDetail};
+
 /// An error answered to a client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -55,10 +57,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The body this error is answered with.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

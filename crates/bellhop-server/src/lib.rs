@@ -14,6 +14,7 @@ mod openapi;
 mod question_log;
 mod routes;
 mod state;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,8 +33,8 @@ pub use crate::config::ServerConfig;
 pub use crate::error::ApiError;
 pub use crate::models::AnswerModels;
 pub use crate::openapi::openapi_json;
-pub use crate::routes::search::AskResponse;
 pub use crate::state::AppState;
+pub use crate::wire::search::AskResponse;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

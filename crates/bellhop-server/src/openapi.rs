@@ -1,32 +1,11 @@
 //! The OpenAPI document, generated from the handlers' annotations and the types they
 //! exchange. `docs/openapi.json` is this document, committed; a test keeps them equal.
 
-use bellhop_answer::Citation;
-use bellhop_store::{
-    ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, DocumentInfo, Hit,
-    IndexKind, Retriever, RetrieverMatch, SearchMode, WriteReceipt,
-};
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::routes;
-
-/// Every error response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// A stable code and a message for people.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Machine-readable code, e.g. `collection_not_found`.
-    pub code: String,
-    /// What went wrong.
-    pub message: String,
-}
+use crate::wire;
 
 struct BearerKey;
 
@@ -37,6 +16,40 @@ impl Modify for BearerKey {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// A chat completion's messages hold a user message: a constraint utoipa has no attribute
+/// for, added to the generated schema.
+struct ChatNeedsAUserMessage;
+
+impl Modify for ChatNeedsAUserMessage {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(request))) =
+            components.schemas.get_mut("ChatCompletionRequest")
+        else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Array(messages))) = request.properties.get_mut("messages") {
+            // `contains` is standard JSON Schema; the extensions map serialises flattened
+            // into the array's schema, unprefixed when inserted directly.
+            messages
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "contains".into(),
+                    serde_json::json!({
+                        "type": "object",
+                        "properties": {"role": {"const": "user"}},
+                        "required": ["role"],
+                    }),
+                );
+        }
     }
 }
 
@@ -67,11 +80,8 @@ impl Modify for BearerKey {
         routes::operations::ready,
         routes::operations::metrics,
     ),
-    components(schemas(
-        ErrorBody, ErrorDetail, Hit, RetrieverMatch, Retriever, SearchMode, CollectionInfo,
-        ChunkingSettings, IndexKind, ActiveIndex, DocumentInfo, WriteReceipt, Citation, AnswerabilitySettings,
-    )),
-    modifiers(&BearerKey),
+    components(schemas(wire::search::Condition, wire::search::Operators, wire::documents::Scalar)),
+    modifiers(&BearerKey, &ChatNeedsAUserMessage),
     security(("api_key" = []))
 )]
 struct ApiDoc;

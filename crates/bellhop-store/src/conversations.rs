@@ -65,7 +65,6 @@ impl NewAnswerRecord {
 
 /// A guest's verdict on an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Rating {
     /// Helpful.
@@ -95,7 +94,6 @@ impl Rating {
 
 /// Feedback on one answer; a later verdict replaces an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Feedback {
     /// Up or down.
     pub rating: Rating,
@@ -123,7 +121,6 @@ impl Feedback {
 
 /// A logged answer with its feedback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerRecord {
     /// The answer's id.
     pub id: String,

@@ -16,6 +16,7 @@ mod model;
 mod postgres;
 mod search;
 mod search_plan;
+mod settings;
 mod store;
 mod validate;
 
@@ -38,4 +39,5 @@ pub use search::{
     Hit, KEYWORD_FUSION_WEIGHT, MAX_K, RRF_K, RankedList, Retriever, RetrieverMatch, SearchMode,
     SearchRequest, reciprocal_rank_fusion,
 };
+pub use settings::SettingsUpdate;
 pub use store::{ExportedDocuments, PoolStats, Store};

@@ -12,7 +12,6 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// How a collection's documents are chunked (kept with the collection so every writer uses
 /// the same settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChunkingSettings {
     /// Most tokens per chunk, context header and special tokens included.
     pub max_tokens: usize,
@@ -32,7 +31,6 @@ impl Default for ChunkingSettings {
 /// Which vector index a collection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IndexKind {
     /// Exact scan below [`IndexKind::AUTO_HNSW_THRESHOLD`] chunks, HNSW above.
     #[default]
@@ -56,7 +54,6 @@ impl IndexKind {
 /// The index a collection is searched with right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ActiveIndex {
     /// Exact scan.
     Exact,
@@ -66,7 +63,6 @@ pub enum ActiveIndex {
 
 /// What a collection is: its name, the model its vectors come from, and its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionSpec {
     /// Name: letters, digits, `-` and `_`, at most 64 characters.
     pub name: String,
@@ -109,7 +105,6 @@ pub struct CollectionSpec {
 /// A collection's overrides of the thresholds that decide whether its sources answer a
 /// question; each unset value keeps the model's calibrated one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AnswerabilitySettings {
     /// Below this cosine of the best chunk, the answer abstains.
@@ -230,7 +225,6 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
 
 /// A collection with its counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionInfo {
     /// Its definition.
     #[serde(flatten)]
@@ -283,7 +277,6 @@ pub struct SourceUpdate {
 
 /// A collection's identity and committed version: equal stamps mean equal contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionVersion {
     /// Never reused, so a collection deleted and created again under the same name differs.
     pub collection_uid: u64,
@@ -293,7 +286,6 @@ pub struct CollectionVersion {
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WriteReceipt {
     /// The collection's version after the write.
     pub version: u64,
@@ -307,7 +299,6 @@ pub struct WriteReceipt {
 
 /// A stored document, without its chunks' vectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentInfo {
     /// Document id.
     pub id: String,
@@ -316,7 +307,6 @@ pub struct DocumentInfo {
     /// Source.
     pub source: String,
     /// Metadata.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     /// Number of chunks.
     pub chunks: u64,

@@ -11,7 +11,6 @@ use crate::model::Metadata;
 /// Which retrievers to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SearchMode {
     /// Vector similarity only.
     Dense,
@@ -199,7 +198,6 @@ fn single(retriever: Retriever, list: Vec<(u64, f32)>) -> Vec<(u64, f32, Vec<Ret
 /// A retriever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Retriever {
     /// Vector similarity.
     Dense,
@@ -209,7 +207,6 @@ pub enum Retriever {
 
 /// Where one retriever ranked a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetrieverMatch {
     /// The retriever.
     pub retriever: Retriever,
@@ -221,7 +218,6 @@ pub struct RetrieverMatch {
 
 /// One search result: a chunk with its document's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hit {
     /// Chunk id, stable while the document is not rewritten.
     pub chunk_id: u64,
@@ -236,7 +232,6 @@ pub struct Hit {
     /// Document source.
     pub source: String,
     /// Document metadata.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     /// The score in the requested mode.
     pub score: f32,

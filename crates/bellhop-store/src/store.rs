@@ -9,6 +9,7 @@ use crate::model::{
     SourceUpdate, WriteReceipt,
 };
 use crate::search::{Hit, SearchRequest};
+use crate::settings::SettingsUpdate;
 
 /// Collections of embedded chunks with atomic writes and search.
 ///
@@ -25,6 +26,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// All collections, by name.
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>>;
+
+    /// Changes a collection's answer settings; a new version, so cached answers go stale.
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo>;
 
     /// Deletes a collection and everything in it.
     async fn delete_collection(&self, name: &str) -> Result<()>;

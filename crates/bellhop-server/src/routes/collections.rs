@@ -7,66 +7,23 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bellhop_answer::GeneratorChoice;
-use bellhop_store::{ChunkingSettings, CollectionInfo, CollectionSpec, IndexKind};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use bellhop_store::CollectionSpec;
 
 use super::search::check_deadline;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
-
-/// `POST /v1/collections`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCollection {
-    /// Letters, digits, `-` and `_`, at most 64 characters.
-    name: String,
-    /// Must name the served model when given.
-    model: Option<String>,
-    /// Chunk size and overlap in tokens (default 256 and 32).
-    #[serde(default)]
-    chunking: Option<ChunkingSettings>,
-    /// `auto` (exact scan, HNSW from 100k chunks), `exact` or `hnsw`.
-    #[serde(default)]
-    index: IndexKind,
-    /// Instructions for answer generation.
-    system_prompt: Option<String>,
-    /// The generator of answers that name none: `extractive`, `local` or `openai` (the
-    /// server's default when absent).
-    #[serde(default)]
-    generator: Option<GeneratorChoice>,
-    /// The deadline of answers that set none, in milliseconds (the server's default when
-    /// absent).
-    #[serde(default)]
-    answer_deadline_ms: Option<u64>,
-    /// What answers say when the sources do not hold the answer, e.g. "I don't have that
-    /// information. Reception is happy to help: dial 9."
-    #[serde(default)]
-    fallback_text: Option<String>,
-    /// The same in other languages, by ISO 639-1 code.
-    #[serde(default)]
-    fallback_texts: std::collections::BTreeMap<String, String>,
-    /// Overrides of the embedding model's calibrated thresholds for abstaining.
-    #[serde(default)]
-    answerability: bellhop_store::AnswerabilitySettings,
-    /// Days the question log keeps guests' questions, answers and feedback (default 30).
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 3650)]
-    question_retention_days: Option<u32>,
-}
-
-/// The collections a key may use.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CollectionList {
-    collections: Vec<CollectionInfo>,
-}
+use crate::wire::ErrorBody;
+use crate::wire::collections::{CollectionInfo, CollectionList, CollectionPath, CreateCollection};
+use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
 /// Creates a collection for the served model.
 #[utoipa::path(post, path = "/v1/collections", tag = "collections", request_body = CreateCollection,
-    responses((status = 201, body = CollectionInfo), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = CollectionInfo), JsonBodyErrors, ApiErrors,
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "`model` is not the served embedding model", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -77,13 +34,17 @@ pub async fn create(
     if let Some(model) = &body.model
         && model != embedder.model_id()
     {
-        return Err(ApiError::invalid(format!(
-            "this server embeds with {:?}; a collection of model {model:?} cannot be served",
-            embedder.model_id()
-        )));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!(
+                "this server embeds with {:?}; a collection of model {model:?} cannot be served",
+                embedder.model_id()
+            ),
+        ));
     }
     let mut spec = CollectionSpec::new(body.name, embedder.model_id(), embedder.dim());
-    if let Some(chunking) = body.chunking {
+    if let Some(chunking) = body.chunking.map(bellhop_store::ChunkingSettings::from) {
         if chunking.max_tokens > embedder.max_seq_length() {
             return Err(ApiError::invalid(format!(
                 "chunking.max_tokens is {}; the model reads at most {} tokens",
@@ -93,55 +54,65 @@ pub async fn create(
         }
         spec.chunking = chunking;
     }
-    spec.index = body.index;
+    spec.index = body.index.into();
     spec.system_prompt = body.system_prompt;
-    spec.generator = body.generator.map(|choice| choice.as_str().to_string());
+    spec.generator = body
+        .generator
+        .map(|choice| GeneratorChoice::from(choice).as_str().to_string());
     spec.answer_deadline_ms = check_deadline(&state, body.answer_deadline_ms)?
         .map(|deadline| deadline.as_millis() as u64);
     spec.fallback_text = body.fallback_text;
     spec.fallback_texts = body.fallback_texts;
-    spec.answerability = body.answerability;
+    spec.answerability = body.answerability.into();
     spec.question_retention_days = body.question_retention_days;
     let info = state.engine.store().create_collection(spec).await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    Ok((StatusCode::CREATED, Json(CollectionInfo::from(info))))
 }
 
 /// Lists the collections this key may use, with counts.
-#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList)))]
+#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors,
+    (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<CollectionList>, ApiError> {
-    let collections: Vec<CollectionInfo> = state
+    let collections = state
         .engine
         .store()
         .list_collections()
         .await?
         .into_iter()
         .filter(|info| caller.can_use(&info.spec.name))
+        .map(CollectionInfo::from)
         .collect();
     Ok(Json(CollectionList { collections }))
 }
 
 /// A collection's settings and counts.
-#[utoipa::path(get, path = "/v1/collections/{name}", tag = "collections", params(("name" = String, Path)),
-    responses((status = 200, body = CollectionInfo), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+    responses((status = 200, body = CollectionInfo), ApiErrors,
+        (status = 400, description = "The name is not a collection name", body = ErrorBody),
+        (status = 403, description = "The key may not use the collection", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
 ) -> Result<Json<CollectionInfo>, ApiError> {
     caller.require_collection(&name)?;
-    Ok(Json(state.engine.store().collection(&name).await?))
+    Ok(Json(state.engine.store().collection(&name).await?.into()))
 }
 
 /// Deletes a collection and everything in it.
-#[utoipa::path(delete, path = "/v1/collections/{name}", tag = "collections", params(("name" = String, Path)),
-    responses((status = 204), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+    responses((status = 204, description = "Deleted"), ApiErrors,
+        (status = 400, description = "The name is not a collection name", body = ErrorBody),
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     state.engine.store().delete_collection(&name).await?;

@@ -9,46 +9,30 @@ use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use bellhop_ingest::{FileOutcome, Format, ParsedDocument};
-use bellhop_store::{DocumentInfo, Metadata, WriteReceipt};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
-
-/// One document sent as JSON.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDocumentBody {
-    id: String,
-    #[serde(default)]
-    title: Option<String>,
-    text: String,
-    /// String, number, bool or string-list values, for filters.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    metadata: Metadata,
-    #[serde(default)]
-    source: Option<String>,
-}
-
-/// `POST /v1/collections/{name}/documents`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddDocuments {
-    documents: Vec<NewDocumentBody>,
-}
+use crate::wire::ErrorBody;
+use crate::wire::collections::CollectionPath;
+use crate::wire::documents::{
+    AddDocuments, DocumentInfo, DocumentPage, DocumentPath, FileResult, FileStatus, Page,
+    UploadReport, WriteReceipt,
+};
+use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
 /// Adds or replaces documents (chunked, embedded and written in one transaction).
-#[utoipa::path(post, path = "/v1/collections/{name}/documents", tag = "documents", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/v1/collections/{name}/documents", tag = "documents", params(CollectionPath),
     request_body = AddDocuments,
-    responses((status = 200, body = WriteReceipt), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = WriteReceipt), JsonBodyErrors, ApiErrors,
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody),
+        (status = 409, description = "The collection's model is not the served one", body = ErrorBody)))]
 pub async fn add(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
     ApiJson(body): ApiJson<AddDocuments>,
 ) -> Result<Json<WriteReceipt>, ApiError> {
     caller.require_admin()?;
@@ -60,8 +44,14 @@ pub async fn add(
             body.documents.len()
         )));
     }
-    let mut parsed = Vec::with_capacity(body.documents.len());
-    for document in body.documents {
+    // A later document with the same id replaces an earlier one, as a later write would.
+    let mut documents = body.documents;
+    let mut seen = std::collections::HashSet::new();
+    documents.reverse();
+    documents.retain(|document| seen.insert(document.id.clone()));
+    documents.reverse();
+    let mut parsed = Vec::with_capacity(documents.len());
+    for document in documents {
         if document.id.trim().is_empty() {
             return Err(ApiError::invalid("a document id is empty"));
         }
@@ -90,19 +80,26 @@ pub async fn add(
         .ingestor
         .put_parsed(&name, parsed, None, true, None)
         .await?;
-    Ok(Json(receipt))
+    Ok(Json(receipt.into()))
 }
 
 /// `POST /v1/collections/{name}/files`: multipart, one part per file (any field name), each
 /// read by its file name's extension. Each file is one transaction; the first that fails
 /// stops the upload with its error, and files before it stay written (and are listed).
-#[utoipa::path(post, path = "/v1/collections/{name}/files", tag = "documents", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/v1/collections/{name}/files", tag = "documents", params(CollectionPath),
     request_body(content_type = "multipart/form-data", description = "One part per file, with a file name (txt, md, html, pdf, csv, json, jsonl)"),
-    responses((status = 200, body = UploadReport), (status = 413, body = crate::openapi::ErrorBody), (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = UploadReport), ApiErrors,
+        (status = 400, description = "Not multipart, or no part with a file name", body = ErrorBody),
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody),
+        (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
+        (status = 413, description = "The upload is larger than the limit", body = ErrorBody),
+        (status = 415, description = "A file of a type that cannot be read", body = ErrorBody),
+        (status = 422, description = "A file that cannot be parsed", body = ErrorBody)))]
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
     request: Request,
 ) -> Result<Json<UploadReport>, ApiError> {
     caller.require_admin()?;
@@ -164,7 +161,7 @@ pub async fn upload(
                 removed,
             } => FileResult {
                 name,
-                status: "ingested",
+                status: FileStatus::Ingested,
                 documents,
                 chunks,
                 removed,
@@ -172,7 +169,7 @@ pub async fn upload(
             FileOutcome::Unchanged | FileOutcome::Failed { .. } => FileResult {
                 name,
                 // A failed file is an error above; only unchanged files get here.
-                status: "unchanged",
+                status: FileStatus::Unchanged,
                 documents: 0,
                 chunks: 0,
                 removed: 0,
@@ -182,47 +179,22 @@ pub async fn upload(
     Ok(Json(UploadReport { files }))
 }
 
-/// What an upload did, file by file.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UploadReport {
-    files: Vec<FileResult>,
-}
+/// Most documents in one page.
+const MAX_PAGE: usize = crate::wire::documents::MAX_PAGE;
 
-/// One uploaded file.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FileResult {
-    name: String,
-    /// `ingested`, or `unchanged` when the same content was ingested before.
-    status: &'static str,
-    documents: usize,
-    chunks: usize,
-    /// Documents the file no longer yields, removed.
-    removed: usize,
-}
-
-/// Paging of `GET /v1/collections/{name}/documents`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    #[serde(default)]
-    offset: usize,
-    #[serde(default = "default_limit")]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    100
-}
-
-const MAX_PAGE: usize = 1000;
+/// Furthest offset of a page.
+const MAX_OFFSET: usize = u32::MAX as usize;
 
 /// Documents by id, paged.
-#[utoipa::path(get, path = "/v1/collections/{name}/documents", tag = "documents", params(("name" = String, Path), Page),
-    responses((status = 200, body = DocumentPage), (status = 404, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/collections/{name}/documents", tag = "documents", params(CollectionPath, Page),
+    responses((status = 200, body = DocumentPage), ApiErrors,
+        (status = 400, description = "A query parameter out of range", body = ErrorBody),
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<DocumentPage>, ApiError> {
     caller.require_admin()?;
@@ -231,48 +203,58 @@ pub async fn list(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
+    if page.offset > MAX_OFFSET {
+        return Err(ApiError::invalid(format!(
+            "offset must be at most {MAX_OFFSET}"
+        )));
+    }
     let documents = state
         .engine
         .store()
         .list_documents(&name, page.offset, page.limit)
         .await?;
     Ok(Json(DocumentPage {
-        documents,
+        documents: documents.into_iter().map(DocumentInfo::from).collect(),
         offset: page.offset,
         limit: page.limit,
     }))
 }
 
-/// One page of documents.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentPage {
-    documents: Vec<DocumentInfo>,
-    offset: usize,
-    limit: usize,
-}
-
 /// One document's fields and chunk count.
-#[utoipa::path(get, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(("name" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = DocumentInfo), (status = 404, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(DocumentPath),
+    responses((status = 200, body = DocumentInfo), ApiErrors,
+        (status = 400, description = "The name is not a collection name", body = ErrorBody),
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection or document", body = ErrorBody)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath((name, id)): ApiPath<(String, String)>,
+    ApiPath(DocumentPath { name, id }): ApiPath<DocumentPath>,
 ) -> Result<Json<DocumentInfo>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(state.engine.store().document(&name, &id).await?))
+    Ok(Json(
+        state.engine.store().document(&name, &id).await?.into(),
+    ))
 }
 
 /// Deletes one document and its chunks.
-#[utoipa::path(delete, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(("name" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = WriteReceipt), (status = 404, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(DocumentPath),
+    responses((status = 200, body = WriteReceipt), ApiErrors,
+        (status = 400, description = "The name is not a collection name", body = ErrorBody),
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection or document", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath((name, id)): ApiPath<(String, String)>,
+    ApiPath(DocumentPath { name, id }): ApiPath<DocumentPath>,
 ) -> Result<Json<WriteReceipt>, ApiError> {
     caller.require_admin()?;
     Ok(Json(
-        state.engine.store().delete_document(&name, &id).await?,
+        state
+            .engine
+            .store()
+            .delete_document(&name, &id)
+            .await?
+            .into(),
     ))
 }

@@ -15,21 +15,29 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bellhop_answer::{AskEvent, AskOptions, AskOutcome, GeneratorChoice};
 use bellhop_generate::{
-    ChatMessage as GenerateMessage, FinishReason, GenerationEvent, GenerationRequest, Generator,
-    LocalGenerator, Role,
+    ChatMessage as GenerateMessage, GenerationEvent, GenerationRequest, Generator, LocalGenerator,
+    Role,
 };
 use bellhop_store::{SearchMode, SearchRequest};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::ToSchema;
+use serde::Serialize;
+use tokio::sync::mpsc;
 
 use super::check_query;
 use super::search::{GenerationParams, check_deadline, check_history, finished};
 use crate::auth::Caller;
+use crate::config::Limits;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
-use tokio::sync::mpsc;
+use crate::wire::ErrorBody;
+use crate::wire::errors::{ApiErrors, JsonBodyErrors};
+use crate::wire::openai::{
+    AssistantMessage, AssistantRole, ChatCompletion, ChatCompletionChunk, ChatCompletionEvent,
+    ChatCompletionRequest, ChatMessage, Choice, ChunkChoice, ChunkObject, CompletionObject,
+    CompletionUsage, Delta, Embedding, EmbeddingInput, EmbeddingObject, EmbeddingUsage,
+    EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, EncodingFormat, FinishReason,
+    Grounding, ListObject, Model, ModelList, ModelObject,
+};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -45,27 +53,16 @@ fn model_not_found(model: &str) -> ApiError {
     )
 }
 
-/// `POST /v1/embeddings`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct EmbeddingsBody {
-    /// A string or an array of strings.
-    #[schema(value_type = Object)]
-    input: Value,
-    model: String,
-    #[serde(default)]
-    encoding_format: Option<String>,
-    #[serde(default)]
-    dimensions: Option<usize>,
-}
-
 /// Embeds texts with the served model, as OpenAI's embeddings endpoint does.
-#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingsBody,
-    responses((status = 200, description = "OpenAI's embeddings list"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingsRequest,
+    responses((status = 200, body = EmbeddingsResponse), JsonBodyErrors, ApiErrors,
+        (status = 403, description = "A widget key, or a page's origin the key does not list", body = ErrorBody),
+        (status = 404, description = "No such embedding model", body = ErrorBody)))]
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(body): ApiJson<EmbeddingsBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<EmbeddingsRequest>,
+) -> Result<Json<EmbeddingsResponse>, ApiError> {
     caller.require_model_access()?;
     let embedder = state.engine.queue().embedder();
     let served = embedder.model_id();
@@ -82,29 +79,14 @@ pub async fn embeddings(
             embedder.dim()
         )));
     }
-    let base64 = match body.encoding_format.as_deref() {
-        None | Some("float") => false,
-        Some("base64") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "encoding_format must be \"float\" or \"base64\", got {other:?}"
-            )));
-        }
-    };
+    let base64 = body.encoding_format.unwrap_or_default() == EncodingFormat::Base64;
     let inputs: Vec<String> = match body.input {
-        Value::String(text) => vec![text],
-        Value::Array(items) if items.iter().all(Value::is_string) => items
-            .into_iter()
-            .map(|item| item.as_str().unwrap_or_default().to_string())
-            .collect(),
-        Value::Array(_) => {
+        EmbeddingInput::Text(text) => vec![text],
+        EmbeddingInput::Texts(texts) => texts,
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenArrays(_) => {
             return Err(ApiError::invalid(
-                "input must be a string or an array of strings (token arrays are not accepted)",
-            ));
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "input must be a string or an array of strings",
+                "input must be a string or an array of strings: token ids are not accepted, \
+                 since this model's tokens are not OpenAI's",
             ));
         }
     };
@@ -132,131 +114,64 @@ pub async fn embeddings(
         tokens += embedder.count_tokens(text)?;
     }
     let vectors = state.engine.queue().embed_many(&inputs).await?;
-    let data: Vec<Value> = vectors
+    let data = vectors
         .iter()
         .enumerate()
-        .map(|(index, vector)| {
-            let embedding = if base64 {
+        .map(|(index, vector)| Embedding {
+            object: EmbeddingObject::Embedding,
+            index,
+            embedding: if base64 {
                 let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(vector)
-            };
-            json!({"object": "embedding", "index": index, "embedding": embedding})
+                EmbeddingVector::Float(vector.to_vec())
+            },
         })
         .collect();
-    Ok(Json(json!({
-        "object": "list",
-        "data": data,
-        "model": served,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })))
+    Ok(Json(EmbeddingsResponse {
+        object: ListObject::List,
+        data,
+        model: served.to_string(),
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
 }
 
 /// The embedding model, the local chat model and the collections this key may use, as models.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI's model list")))]
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors,
+    (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn models(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ModelList>, ApiError> {
     let created = now();
-    let mut data = vec![json!({
-        "id": state.engine.queue().embedder().model_id(),
-        "object": "model",
-        "created": created,
-        "owned_by": "bellhop",
-    })];
+    let model = |id: &str| Model {
+        id: id.to_string(),
+        object: ModelObject::Model,
+        created,
+        owned_by: "bellhop".into(),
+    };
+    let mut data = vec![model(state.engine.queue().embedder().model_id())];
     if let Some(local) = &state.models.local {
-        data.push(json!({
-            "id": local.model(),
-            "object": "model",
-            "created": created,
-            "owned_by": "bellhop",
-        }));
+        data.push(model(local.model()));
     }
     for info in state.engine.store().list_collections().await? {
         if caller.can_use(&info.spec.name) {
-            data.push(json!({
-                "id": info.spec.name,
-                "object": "model",
-                "created": created,
-                "owned_by": "bellhop",
-            }));
+            data.push(model(&info.spec.name));
         }
     }
-    Ok(Json(json!({"object": "list", "data": data})))
+    Ok(Json(ModelList {
+        object: ListObject::List,
+        data,
+    }))
 }
 
-/// One chat message; content is a string or a list of parts of which text parts count.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ChatMessage {
-    role: String,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    content: Value,
-}
+/// Most messages a chat completion may carry.
+const MAX_CHAT_MESSAGES: usize = 64;
 
-impl ChatMessage {
-    fn text(&self) -> String {
-        match &self.content {
-            Value::String(text) => text.clone(),
-            Value::Array(parts) => parts
-                .iter()
-                .filter_map(|part| part.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        }
-    }
-
-    fn role(&self) -> Result<Role, ApiError> {
-        match self.role.as_str() {
-            "system" | "developer" => Ok(Role::System),
-            "user" => Ok(Role::User),
-            "assistant" => Ok(Role::Assistant),
-            other => Err(ApiError::invalid(format!(
-                "unsupported message role {other:?}: expected system, user or assistant"
-            ))),
-        }
-    }
-}
-
-/// `POST /v1/chat/completions`, with bellhop's own `generator` and `deadline_ms`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ChatBody {
-    /// A collection (`NAME` or `collection:NAME`): a grounded answer with citations. Or the
-    /// local chat model's name: the model itself, without retrieval.
-    model: String,
-    messages: Vec<ChatMessage>,
-    #[serde(default)]
-    stream: bool,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    stream_options: Option<Value>,
-    #[serde(default)]
-    n: Option<u32>,
-    #[serde(default)]
-    max_tokens: Option<usize>,
-    #[serde(default)]
-    max_completion_tokens: Option<usize>,
-    #[serde(default)]
-    temperature: Option<f64>,
-    #[serde(default)]
-    top_p: Option<f64>,
-    #[serde(default)]
-    seed: Option<u64>,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    stop: Option<Value>,
-    /// `extractive`, `local` or `openai` (collections only).
-    #[serde(default)]
-    generator: Option<GeneratorChoice>,
-    /// The answer's deadline in milliseconds (collections only).
-    #[serde(default)]
-    deadline_ms: Option<u64>,
-}
-
-impl ChatBody {
+impl ChatCompletionRequest {
     fn generation_params(&self) -> GenerationParams {
         GenerationParams {
             max_tokens: self.max_completion_tokens.or(self.max_tokens),
@@ -270,9 +185,51 @@ impl ChatBody {
     fn include_usage(&self) -> bool {
         self.stream_options
             .as_ref()
-            .and_then(|options| options.get("include_usage"))
-            .and_then(Value::as_bool)
+            .and_then(|options| options.include_usage)
             .unwrap_or(false)
+    }
+
+    /// Checks what the schema states of every message, whichever path answers.
+    fn check(&self, limits: &Limits) -> Result<(), ApiError> {
+        if self.n.is_some_and(|n| n != 1) {
+            return Err(ApiError::invalid("n must be 1"));
+        }
+        for (name, value) in [
+            ("max_tokens", self.max_tokens),
+            ("max_completion_tokens", self.max_completion_tokens),
+        ] {
+            if value.is_some_and(|tokens| tokens == 0 || tokens > super::search::MAX_TOKENS) {
+                return Err(ApiError::invalid(format!(
+                    "{name} must be between 1 and {}",
+                    super::search::MAX_TOKENS
+                )));
+            }
+        }
+        if self.messages.is_empty() || self.messages.len() > MAX_CHAT_MESSAGES {
+            return Err(ApiError::invalid(format!(
+                "messages must hold between 1 and {MAX_CHAT_MESSAGES} messages"
+            )));
+        }
+        if !self
+            .messages
+            .iter()
+            .any(|message| matches!(message, ChatMessage::User { .. }))
+        {
+            return Err(ApiError::invalid("messages must hold a user message"));
+        }
+        for message in &self.messages {
+            for piece in message.pieces() {
+                if matches!(message, ChatMessage::User { .. }) {
+                    check_query(limits, "a user message", piece)?;
+                } else if piece.chars().count() > limits.max_text_chars {
+                    return Err(ApiError::invalid(format!(
+                        "a message is longer than {} characters",
+                        limits.max_text_chars
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -292,54 +249,85 @@ impl Completion {
         }
     }
 
-    fn whole(&self, content: &str, finish: &str, usage: Value) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": finish,
-                "logprobs": null,
+    fn whole(
+        &self,
+        content: String,
+        finish_reason: FinishReason,
+        usage: CompletionUsage,
+        grounding: Grounding,
+    ) -> ChatCompletion {
+        ChatCompletion {
+            id: self.id.clone(),
+            object: CompletionObject::Completion,
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![Choice {
+                index: 0,
+                message: AssistantMessage {
+                    role: AssistantRole::Assistant,
+                    content,
+                },
+                finish_reason,
+                logprobs: None,
             }],
-            "usage": usage,
-        })
+            usage,
+            grounding,
+        }
     }
 
-    fn chunk(&self, delta: Value, finish: Value) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
-        })
+    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatCompletionChunk {
+        ChatCompletionChunk {
+            id: self.id.clone(),
+            object: ChunkObject::Chunk,
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason,
+                logprobs: None,
+            }],
+            usage: None,
+            grounding: Grounding::default(),
+        }
     }
 
-    fn usage_chunk(&self, usage: Value) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        })
+    /// The first chunk: the assistant's role.
+    fn opening(&self) -> ChatCompletionChunk {
+        self.chunk(
+            Delta {
+                role: Some(AssistantRole::Assistant),
+                content: Some(String::new()),
+            },
+            None,
+        )
+    }
+
+    fn text(&self, text: String) -> ChatCompletionChunk {
+        self.chunk(
+            Delta {
+                role: None,
+                content: Some(text),
+            },
+            None,
+        )
+    }
+
+    fn usage_chunk(&self, usage: CompletionUsage) -> ChatCompletionChunk {
+        ChatCompletionChunk {
+            id: self.id.clone(),
+            object: ChunkObject::Chunk,
+            created: self.created,
+            model: self.model.clone(),
+            choices: Vec::new(),
+            usage: Some(usage),
+            grounding: Grounding::default(),
+        }
     }
 }
 
-fn usage_json(prompt: usize, completion: usize) -> Value {
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    })
-}
-
-fn sse_event(value: &Value) -> Result<Event, Infallible> {
-    Ok(Event::default().data(value.to_string()))
+fn sse_event(value: &impl Serialize) -> Result<Event, Infallible> {
+    Ok(Event::default().json_data(value).expect("chunks serialise"))
 }
 
 fn sse_done() -> Result<Event, Infallible> {
@@ -349,16 +337,20 @@ fn sse_done() -> Result<Event, Infallible> {
 /// A grounded answer from the collection named by `model` (the last user message is the
 /// question, earlier turns are the conversation), or the local model's own completion when
 /// `model` names it; in OpenAI's chat completion format, streamed as chunks with `stream`.
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatBody,
-    responses((status = 200, description = "OpenAI's chat.completion (with `citations`, `generator`, `degraded` for collections), or chat.completion.chunk events"), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 503, body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest,
+    responses((status = 200, description = "The completion (with `citations`, `generator`, `degraded` and `abstained` for collections); with `stream`, `chat.completion.chunk` events, then `[DONE]`",
+            content((ChatCompletion = "application/json"), (ChatCompletionEvent = "text/event-stream"))),
+        JsonBodyErrors, ApiErrors,
+        (status = 403, description = "A widget key asking the local model itself, or a page's origin the key does not list", body = ErrorBody),
+        (status = 404, description = "No such model, or the key may not use it", body = ErrorBody),
+        (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
+        (status = 502, description = "The upstream model failed", body = ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(body): ApiJson<ChatBody>,
+    ApiJson(body): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
-    if body.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid("n must be 1"));
-    }
+    body.check(&state.config.limits)?;
     if let Some(local) = &state.models.local
         && body.model == local.model()
     {
@@ -374,26 +366,23 @@ pub async fn chat_completions(
     if !caller.can_use(&collection) {
         return Err(model_not_found(&body.model));
     }
-    let (last_user, _) = body
+    let last_user = body
         .messages
         .iter()
-        .enumerate()
-        .rev()
-        .find(|(_, message)| message.role == "user")
+        .rposition(|message| matches!(message, ChatMessage::User { .. }))
         .ok_or_else(|| ApiError::invalid("messages must hold a user message"))?;
     let question = body.messages[last_user].text();
-    check_query(&state.config.limits, "the last user message", &question)?;
     let mut history = Vec::new();
     for message in &body.messages[..last_user] {
         // The collection's own system prompt governs grounded answers.
-        let role = message.role()?;
+        let role = message.role();
         if role != Role::System {
             history.push(GenerateMessage::new(role, message.text()));
         }
     }
     check_history(&state, &history)?;
     let mut options = AskOptions {
-        generator: body.generator,
+        generator: body.generator.map(GeneratorChoice::from),
         deadline: check_deadline(&state, body.deadline_ms)?,
         history,
         streaming: body.stream,
@@ -409,10 +398,10 @@ pub async fn chat_completions(
             error if error.code == "collection_not_found" => model_not_found(&body.model),
             error => error,
         })?;
-    let embedder = state.engine.queue().embedder();
-    let usage_of = |outcome: &AskOutcome| match outcome.answer.usage {
-        Some(usage) => usage_json(usage.prompt_tokens, usage.completion_tokens),
-        None => usage_json(
+    let embedder = Arc::clone(state.engine.queue().embedder());
+    let usage_of = move |outcome: &AskOutcome| match outcome.answer.usage {
+        Some(usage) => CompletionUsage::new(usage.prompt_tokens, usage.completion_tokens),
+        None => CompletionUsage::new(
             embedder.count_tokens(&question).unwrap_or(0),
             embedder.count_tokens(&outcome.answer.answer).unwrap_or(0),
         ),
@@ -420,50 +409,42 @@ pub async fn chat_completions(
     let completion = Completion::new(&body.model);
     if !body.stream {
         let outcome = finished(reply).await?;
-        let mut response = completion.whole(&outcome.answer.answer, "stop", usage_of(&outcome));
-        annotate(&mut response, &outcome);
+        let response = completion.whole(
+            outcome.answer.answer.clone(),
+            FinishReason::Stop,
+            usage_of(&outcome),
+            Grounding::from(&outcome),
+        );
         return Ok(Json(response).into_response());
     }
     let include_usage = body.include_usage();
-    let embedder = Arc::clone(embedder);
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(async move {
         let mut events = reply.into_events();
-        let send = |value: Value| sender.send(sse_event(&value));
-        if send(completion.chunk(json!({"role": "assistant", "content": ""}), Value::Null))
-            .await
-            .is_err()
-        {
+        let send = |chunk: ChatCompletionChunk| sender.send(sse_event(&chunk));
+        if send(completion.opening()).await.is_err() {
             return;
         }
         while let Some(event) = events.recv().await {
             match event {
                 AskEvent::Citations(_) => {}
                 AskEvent::Delta(text) => {
-                    if send(completion.chunk(json!({"content": text}), Value::Null))
-                        .await
-                        .is_err()
-                    {
+                    if send(completion.text(text)).await.is_err() {
                         return;
                     }
                 }
                 AskEvent::Done(outcome) => {
-                    let mut last = completion.chunk(json!({}), json!("stop"));
-                    annotate(&mut last, &outcome);
+                    let mut last = completion.chunk(Delta::default(), Some(FinishReason::Stop));
+                    last.grounding = Grounding::from(&*outcome);
                     if send(last).await.is_err() {
                         return;
                     }
-                    if include_usage {
-                        let usage = match outcome.answer.usage {
-                            Some(usage) => usage_json(usage.prompt_tokens, usage.completion_tokens),
-                            None => usage_json(
-                                embedder.count_tokens(&question).unwrap_or(0),
-                                embedder.count_tokens(&outcome.answer.answer).unwrap_or(0),
-                            ),
-                        };
-                        if send(completion.usage_chunk(usage)).await.is_err() {
-                            return;
-                        }
+                    if include_usage
+                        && send(completion.usage_chunk(usage_of(&outcome)))
+                            .await
+                            .is_err()
+                    {
+                        return;
                     }
                     let _ = sender.send(sse_done()).await;
                     return;
@@ -472,18 +453,6 @@ pub async fn chat_completions(
         }
     });
     Ok(event_stream(receiver).into_response())
-}
-
-/// The answer's citations, generator and degradation, on a completion or its last chunk.
-fn annotate(response: &mut Value, outcome: &AskOutcome) {
-    let answer = &outcome.answer;
-    response["citations"] = json!(answer.citations);
-    response["generator"] = json!(answer.generator);
-    response["degraded"] = json!(answer.degraded);
-    response["abstained"] = json!(answer.abstained);
-    if let Some(reason) = &answer.reason {
-        response["reason"] = json!(reason);
-    }
 }
 
 /// Server-Sent Events from a channel of events.
@@ -496,27 +465,18 @@ fn event_stream(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn finish_name(reason: FinishReason) -> &'static str {
-    match reason {
-        FinishReason::Stop => "stop",
-        FinishReason::Length => "length",
-    }
-}
-
 /// The local model's own completion of the conversation, without retrieval: what lets one
 /// bellhop serve its model to others as an OpenAI-compatible upstream.
 async fn local_completion(
     state: &AppState,
     local: &Arc<LocalGenerator>,
-    body: ChatBody,
+    body: ChatCompletionRequest,
 ) -> Result<Response, ApiError> {
-    let mut messages = Vec::with_capacity(body.messages.len());
-    for message in &body.messages {
-        messages.push(GenerateMessage::new(message.role()?, message.text()));
-    }
-    if !messages.iter().any(|message| message.role == Role::User) {
-        return Err(ApiError::invalid("messages must hold a user message"));
-    }
+    let messages: Vec<GenerateMessage> = body
+        .messages
+        .iter()
+        .map(|message| GenerateMessage::new(message.role(), message.text()))
+        .collect();
     check_history(state, &messages)?;
     let mut options = AskOptions::default();
     body.generation_params().apply(state, &mut options)?;
@@ -532,44 +492,32 @@ async fn local_completion(
         let timeout = Duration::from_millis(state.config.limits.request_timeout_ms);
         let (text, reason, usage) = tokens.collect_text(timeout).await?;
         return Ok(Json(completion.whole(
-            &text,
-            finish_name(reason),
-            usage_json(usage.prompt_tokens, usage.completion_tokens),
+            text,
+            reason.into(),
+            CompletionUsage::new(usage.prompt_tokens, usage.completion_tokens),
+            Grounding::default(),
         ))
         .into_response());
     }
     let include_usage = body.include_usage();
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(async move {
-        let send = |value: Value| sender.send(sse_event(&value));
-        if send(completion.chunk(json!({"role": "assistant", "content": ""}), Value::Null))
-            .await
-            .is_err()
-        {
+        let send = |chunk: ChatCompletionChunk| sender.send(sse_event(&chunk));
+        if send(completion.opening()).await.is_err() {
             return;
         }
         while let Some(event) = tokens.next().await {
             let chunk = match event {
-                Ok(GenerationEvent::Text(text)) => {
-                    completion.chunk(json!({"content": text}), Value::Null)
-                }
+                Ok(GenerationEvent::Text(text)) => completion.text(text),
                 Ok(GenerationEvent::Finished { reason, usage }) => {
-                    if send(completion.chunk(json!({}), json!(finish_name(reason))))
+                    if send(completion.chunk(Delta::default(), Some(reason.into())))
                         .await
                         .is_err()
                     {
                         return;
                     }
-                    if include_usage
-                        && send(
-                            completion.usage_chunk(usage_json(
-                                usage.prompt_tokens,
-                                usage.completion_tokens,
-                            )),
-                        )
-                        .await
-                        .is_err()
-                    {
+                    let usage = CompletionUsage::new(usage.prompt_tokens, usage.completion_tokens);
+                    if include_usage && send(completion.usage_chunk(usage)).await.is_err() {
                         return;
                     }
                     let _ = sender.send(sse_done()).await;
@@ -577,9 +525,7 @@ async fn local_completion(
                 }
                 Err(err) => {
                     // OpenAI reports a failure mid-stream as an error object, without [DONE].
-                    let error = ApiError::from(err);
-                    let _ = send(json!({"error": {"code": error.code, "message": error.message}}))
-                        .await;
+                    let _ = sender.send(sse_event(&ApiError::from(err).body())).await;
                     return;
                 }
             };

@@ -7,23 +7,27 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::json;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::ErrorBody;
+use crate::wire::errors::ApiErrors;
+use crate::wire::operations::{Generators, Health, HealthStatus, Ready, UpstreamStatus};
 
 /// Alive.
-#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
-pub async fn health() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 /// Ready to answer: the model is loaded (it is, once the state exists), the store answers,
 /// and shutdown has not begun.
 #[utoipa::path(get, path = "/ready", tag = "operations", security(()),
-    responses((status = 200, description = "`{\"ready\": true, \"model\": ..., \"collections\": n}`"), (status = 503, body = crate::openapi::ErrorBody)))]
-pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    responses((status = 200, body = Ready), (status = 503, description = "Shutting down, or the store does not answer", body = ErrorBody)))]
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, ApiError> {
     if state.draining.load(Ordering::SeqCst) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -52,22 +56,32 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<impl IntoRespon
         .as_ref()
         .map(|pool| pool.status())
         .unwrap_or_default();
-    Ok(Json(json!({
-        "ready": true,
-        "model": state.engine.queue().embedder().model_id(),
-        "collections": collections,
-        "generators": {
-            "default": state.engine.generators().default_choice().as_str(),
-            "local": state.models.local.as_ref().map(|local| bellhop_generate::Generator::model(local.as_ref())),
-            "upstreams": upstreams,
+    Ok(Json(Ready {
+        ready: true,
+        model: state.engine.queue().embedder().model_id().to_string(),
+        collections,
+        generators: Generators {
+            default: state
+                .engine
+                .generators()
+                .default_choice()
+                .as_str()
+                .to_string(),
+            local: state
+                .models
+                .local
+                .as_ref()
+                .map(|local| bellhop_generate::Generator::model(local.as_ref()).to_string()),
+            upstreams: upstreams.into_iter().map(UpstreamStatus::from).collect(),
         },
-    })))
+    }))
 }
 
 /// Prometheus text exposition; admin only when keys are configured, since labels name
 /// every collection.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "application/openmetrics-text"), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Prometheus text exposition", content_type = "application/openmetrics-text", body = String), ApiErrors,
+        (status = 403, description = "The key is not an admin's", body = ErrorBody)))]
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -10,7 +10,7 @@ use bellhop_server::config::UpstreamSettings;
 use bellhop_server::{AnswerModels, ServerConfig};
 use serde_json::{Value, json};
 
-use crate::common::{HOTEL, TestServer, assert_error, sse_events};
+use crate::common::{HOTEL, TestServer, assert_error, read_text, sse_events};
 
 fn gguf_path() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +107,7 @@ async fn the_local_model_answers_with_citations_caches_and_streams() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let events = sse_events(&response.text().await.unwrap());
+    let events = sse_events(&read_text(response).await.1);
     assert_eq!(events.first().unwrap().0, "citations");
     let (last, done) = events.last().unwrap();
     assert_eq!(last, "done");
@@ -405,7 +405,7 @@ async fn a_second_bellhop_is_the_upstream_and_takes_over_from_faulty_ones() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    let text = read_text(response).await.1;
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     let chunks = sse_events(&text);
     let usage = chunks.last().unwrap().1["usage"].clone();

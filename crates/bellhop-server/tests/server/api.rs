@@ -1,6 +1,6 @@
 //! The HTTP API end to end over loopback: every endpoint and its error cases.
 
-use crate::common::{HOTEL, TestServer, assert_error, read, sse_events};
+use crate::common::{HOTEL, TestServer, assert_error, read, read_text, sse_events};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,7 +89,7 @@ async fn collections_and_documents_round_trip() {
             json!({"name": "other", "model": "bert-base"}),
         )
         .await;
-    assert_error(status, &body, 400, "invalid_request");
+    assert_error(status, &body, 404, "model_not_found");
     let (status, body) = server
         .post("/v1/collections", json!({"name": "bad name!"}))
         .await;
@@ -221,7 +221,7 @@ async fn ask_streams_server_sent_events() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let events = sse_events(&response.text().await.unwrap());
+    let events = sse_events(&read_text(response).await.1);
     assert_eq!(events.first().unwrap().0, "citations");
     assert_eq!(events.last().unwrap().0, "done");
     let streamed: String = events
@@ -498,7 +498,7 @@ async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_lang
         .send()
         .await
         .unwrap();
-    let events = sse_events(&response.text().await.unwrap());
+    let events = sse_events(&read_text(response).await.1);
     let done = &events.last().unwrap().1;
     assert_eq!(done["abstained"], true, "{done}");
     assert_eq!(done["question_language"], "de", "{done}");

@@ -98,41 +98,41 @@ impl TestServer {
         self.task.take().expect("running")
     }
 
+    /// Sends `request`, checks the response against the OpenAPI document, and returns its
+    /// status and body (JSON, or the text).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let (status, text) = self.send_text(request).await;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    /// Like [`Self::send`], with the body as text (event streams, `/metrics`).
+    pub async fn send_text(&self, request: reqwest::RequestBuilder) -> (u16, String) {
+        let request = request.build().unwrap();
+        let method = request.method().to_string();
+        let path = request.url().path().to_string();
+        let response = self.client.execute(request).await.unwrap();
+        let (status, content_type, text) = parts(response).await;
+        crate::schema::check_response(Some(&method), &path, status, content_type.as_deref(), &text);
+        (status, text)
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
+        self.send(self.client.post(self.url(path)).json(&body))
             .await
-            .unwrap();
-        read(response).await
     }
 
     /// The body of `GET path` as text (`/metrics`).
     pub async fn get_text(&self, path: &str) -> String {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.send_text(self.client.get(self.url(path))).await.1
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        read(self.client.get(self.url(path)).send().await.unwrap()).await
+        self.send(self.client.get(self.url(path))).await
     }
 
     pub async fn delete(&self, path: &str) -> u16 {
-        self.client
-            .delete(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        self.send(self.client.delete(self.url(path))).await.0
     }
 
     /// Creates `name` and adds `documents` (id, title, text).
@@ -153,11 +153,32 @@ impl TestServer {
     }
 }
 
-pub async fn read(response: reqwest::Response) -> (u16, Value) {
+async fn parts(response: reqwest::Response) -> (u16, Option<String>, String) {
     let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// The status and body (JSON, or the text) of a response, checked against the OpenAPI
+/// document for any operation on its path.
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let path = response.url().path().to_string();
+    let (status, content_type, text) = parts(response).await;
+    crate::schema::check_response(None, &path, status, content_type.as_deref(), &text);
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
+}
+
+/// The text of a response (an event stream), checked like [`read`].
+pub async fn read_text(response: reqwest::Response) -> (u16, String) {
+    let path = response.url().path().to_string();
+    let (status, content_type, text) = parts(response).await;
+    crate::schema::check_response(None, &path, status, content_type.as_deref(), &text);
+    (status, text)
 }
 
 /// Asserts the error shape and code.

@@ -2,6 +2,7 @@
 //! free loopback port over a temporary store and the real model.
 
 mod common;
+mod schema;
 
 mod answers;
 mod api;

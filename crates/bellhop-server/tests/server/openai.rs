@@ -71,8 +71,13 @@ async fn embeddings_in_float_and_base64_match_the_engine() {
         ),
         (json!({"input": [], "model": model}), 400, "invalid_request"),
         (
-            json!({"input": "x", "model": model, "encoding_format": "hex"}),
+            json!({"input": [[1, 2], [3]], "model": model}),
             400,
+            "invalid_request",
+        ),
+        (
+            json!({"input": "x", "model": model, "encoding_format": "hex"}),
+            422,
             "invalid_request",
         ),
         (
@@ -118,16 +123,14 @@ async fn chat_completions_answer_from_a_collection_and_stream_chunks() {
     let mut streaming = question.clone();
     streaming["stream"] = json!(true);
     streaming["model"] = json!("collection:hotel");
-    let text = server
-        .client
-        .post(server.url("/v1/chat/completions"))
-        .json(&streaming)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = server
+        .send_text(
+            server
+                .client
+                .post(server.url("/v1/chat/completions"))
+                .json(&streaming),
+        )
+        .await;
     let data: Vec<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("data: "))

@@ -102,7 +102,7 @@ impl Inner {
         for state in states {
             deleted += writer.execute(
                 "DELETE FROM answers WHERE collection_id = ?1 AND asked_at < ?2",
-                params![state.id, expiry_cutoff(now, state.spec.retention_days())],
+                params![state.id, expiry_cutoff(now, state.spec().retention_days())],
             )? as u64;
         }
         Ok(deleted)

@@ -16,7 +16,7 @@ impl Inner {
     ) -> Result<ExportedDocuments> {
         let state = self.state(collection)?;
         self.with_reader(|connection| {
-            export_documents(connection, &state.spec.name, state.id, after, limit)
+            export_documents(connection, &state.spec().name, state.id, after, limit)
         })
     }
 }

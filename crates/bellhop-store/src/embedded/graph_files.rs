@@ -81,7 +81,7 @@ impl Drop for Inner {
                 continue;
             }
             if let Err(err) = graph.save(&index, version as u64) {
-                tracing::warn!(collection = %state.spec.name, %err, "could not save the vector graph; it will be rebuilt at open");
+                tracing::warn!(collection = %state.spec().name, %err, "could not save the vector graph; it will be rebuilt at open");
             }
         }
     }

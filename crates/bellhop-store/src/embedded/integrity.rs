@@ -31,7 +31,8 @@ impl Inner {
         }
         let mut total_chunks = 0;
         for state in &collections {
-            let name = &state.spec.name;
+            let spec = state.spec();
+            let name = &spec.name;
             let fts = schema::fts_table(state.id);
             if let Err(err) = writer.execute(
                 &format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"),
@@ -47,7 +48,7 @@ impl Inner {
                         (SELECT count(*) FROM documents WHERE collection_id = ?1),
                         document_count, chunk_count
                  FROM collections WHERE id = ?1",
-                params![state.id, (state.spec.dim * 4) as i64],
+                params![state.id, (spec.dim * 4) as i64],
                 |row| {
                     Ok([
                         row.get(0)?,

@@ -38,6 +38,7 @@ use crate::model::{
     SourceUpdate, WriteReceipt,
 };
 use crate::search::{Hit, SearchRequest};
+use crate::settings::SettingsUpdate;
 use crate::store::{ExportedDocuments, Store};
 
 /// The default store: durable on local disk, nothing to install.
@@ -61,10 +62,17 @@ struct Inner {
 
 struct CollectionState {
     id: i64,
-    spec: CollectionSpec,
+    /// Its name, dimension and index never change; its answer settings may.
+    spec: RwLock<Arc<CollectionSpec>>,
     index: RwLock<VectorIndex>,
     /// The committed version, set before a write returns; read without touching SQLite.
     version: AtomicU64,
+}
+
+impl CollectionState {
+    fn spec(&self) -> Arc<CollectionSpec> {
+        Arc::clone(&self.spec.read().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -145,7 +153,7 @@ impl Inner {
             .values()
             .cloned()
             .collect();
-        states.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        states.sort_by_key(|state| state.spec().name.clone());
         states
     }
 }
@@ -173,6 +181,13 @@ impl Store for EmbeddedStore {
 
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         self.blocking(|inner| inner.list_collections()).await
+    }
+
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo> {
+        let name = name.to_string();
+        let update = update.clone();
+        self.blocking(move |inner| inner.update_settings(&name, &update))
+            .await
     }
 
     async fn delete_collection(&self, name: &str) -> Result<()> {

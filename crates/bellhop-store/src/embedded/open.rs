@@ -108,7 +108,7 @@ fn load_collections(
             spec.name.clone(),
             Arc::new(CollectionState {
                 id,
-                spec,
+                spec: RwLock::new(Arc::new(spec)),
                 index: RwLock::new(index),
                 version: AtomicU64::new(version as u64),
             }),

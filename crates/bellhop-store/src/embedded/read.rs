@@ -25,7 +25,7 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner)
             .active();
         Ok(CollectionInfo {
-            spec: state.spec.clone(),
+            spec: crate::model::CollectionSpec::clone(&state.spec()),
             documents: documents as u64,
             chunks: chunks as u64,
             version: version as u64,

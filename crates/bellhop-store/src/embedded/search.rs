@@ -7,6 +7,8 @@ use std::sync::PoisonError;
 use rusqlite::{Connection, params_from_iter};
 
 use super::vector_index::VectorIndex;
+use std::sync::Arc;
+
 use super::{CollectionState, Inner, schema, sql_filter, stored_json};
 use crate::error::{Result, chunk_row, document_row};
 use crate::filter::Filter;
@@ -27,6 +29,7 @@ impl Inner {
             let mut backend = EmbeddedSearch {
                 connection,
                 state: &state,
+                spec: state.spec(),
                 index: &index,
             };
             // Every step is synchronous SQLite or in-memory work, so the outline finishes on
@@ -41,12 +44,14 @@ impl Inner {
 struct EmbeddedSearch<'a> {
     connection: &'a Connection,
     state: &'a CollectionState,
+    /// The collection's spec when the search began.
+    spec: Arc<CollectionSpec>,
     index: &'a VectorIndex,
 }
 
 impl SearchBackend for EmbeddedSearch<'_> {
     fn collection(&self) -> &CollectionSpec {
-        &self.state.spec
+        &self.spec
     }
 
     async fn dense_candidates(
@@ -75,7 +80,7 @@ impl SearchBackend for EmbeddedSearch<'_> {
     }
 
     async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
-        fetch_hits(self.connection, &self.state.spec.name, chunk_ids)
+        fetch_hits(self.connection, &self.spec.name, chunk_ids)
     }
 }
 

@@ -12,6 +12,7 @@ use super::vector_index::VectorIndex;
 use super::{CollectionState, Inner, now, schema, vector_bytes};
 use crate::error::{Result, StoreError};
 use crate::model::{CollectionInfo, CollectionSpec, NewDocument, SourceUpdate, WriteReceipt};
+use crate::settings::SettingsUpdate;
 use crate::validate::validate_documents;
 
 impl Inner {
@@ -41,10 +42,31 @@ impl Inner {
         let state = Arc::new(CollectionState {
             id,
             index: RwLock::new(index),
-            spec: spec.clone(),
+            spec: RwLock::new(Arc::new(spec.clone())),
             version: AtomicU64::new(0),
         });
         collections.insert(spec.name.clone(), Arc::clone(&state));
+        self.info(&writer, &state)
+    }
+
+    pub(super) fn update_settings(
+        &self,
+        name: &str,
+        update: &SettingsUpdate,
+    ) -> Result<CollectionInfo> {
+        let state = self.state(name)?;
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let spec = update.applied_to(&state.spec())?;
+        let tx = writer.transaction()?;
+        let spec_json = serde_json::to_string(&spec).expect("a spec serialises");
+        tx.execute(
+            "UPDATE collections SET spec = ?2 WHERE id = ?1",
+            params![state.id, spec_json],
+        )?;
+        let version = record_write(&tx, state.id, 0, 0)?;
+        tx.commit()?;
+        *state.spec.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(spec);
+        state.version.store(version, Ordering::Release);
         self.info(&writer, &state)
     }
 
@@ -78,7 +100,7 @@ impl Inner {
         source: Option<SourceUpdate>,
     ) -> Result<WriteReceipt> {
         let state = self.state(collection)?;
-        validate_documents(&state.spec, &documents)?;
+        validate_documents(&state.spec(), &documents)?;
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = writer.transaction()?;
         let fts = schema::fts_table(state.id);

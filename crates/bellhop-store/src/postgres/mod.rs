@@ -32,6 +32,7 @@ use crate::model::{
     SourceUpdate, WriteReceipt,
 };
 use crate::search::{Hit, SearchRequest};
+use crate::settings::SettingsUpdate;
 use crate::store::{ExportedDocuments, PoolStats, Store};
 
 /// The PostgreSQL backend.
@@ -120,6 +121,10 @@ impl Store for PostgresStore {
 
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         read::list_collections(self).await
+    }
+
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo> {
+        write::update_settings(self, name, update).await
     }
 
     async fn delete_collection(&self, name: &str) -> Result<()> {

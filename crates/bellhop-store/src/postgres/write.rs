@@ -11,6 +11,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{
     CollectionInfo, CollectionSpec, IndexKind, NewDocument, SourceUpdate, WriteReceipt,
 };
+use crate::settings::SettingsUpdate;
 use crate::validate::validate_documents;
 
 /// Documents and chunks that a write deleted.
@@ -221,6 +222,25 @@ pub(super) async fn create_collection(
         documents: 0,
         chunks: 0,
     };
+    Ok(super::read::info(&collection))
+}
+
+pub(super) async fn update_settings(
+    store: &PostgresStore,
+    name: &str,
+    update: &SettingsUpdate,
+) -> Result<CollectionInfo> {
+    // Its row stays locked until the commit, so concurrent updates apply in turn rather
+    // than one overwriting the other.
+    let (mut tx, mut collection) = store.begin_write(name).await?;
+    collection.spec = update.applied_to(&collection.spec)?;
+    sqlx_core::query::query("UPDATE bellhop_collections SET spec = $2 WHERE id = $1")
+        .bind(collection.id)
+        .bind(Json(&collection.spec))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    store.forget(name);
     Ok(super::read::info(&collection))
 }
 

@@ -9,7 +9,7 @@ use bellhop_store::{
     AnswerRecord, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, EmbeddedStore,
     ExportedDocuments, Feedback, Filter, Hit, IndexKind, IntegrityReport, Metadata,
     NewAnswerRecord, NewChunk, NewDocument, PostgresOptions, PostgresStore, QuestionQuery, Result,
-    SearchMode, SearchRequest, SourceUpdate, Store, WriteReceipt,
+    SearchMode, SearchRequest, SettingsUpdate, SourceUpdate, Store, WriteReceipt,
 };
 use bellhop_test_support::PostgresServer;
 use serde_json::Value;
@@ -110,6 +110,9 @@ impl Store for TestStore {
     }
     async fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         self.store.list_collections().await
+    }
+    async fn update_settings(&self, name: &str, update: &SettingsUpdate) -> Result<CollectionInfo> {
+        self.store.update_settings(name, update).await
     }
     async fn delete_collection(&self, name: &str) -> Result<()> {
         self.store.delete_collection(name).await

@@ -6,8 +6,8 @@ use crate::common::{
     normalize, request, single, temp_store,
 };
 use bellhop_store::{
-    ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest, SourceUpdate,
-    Store, StoreError,
+    ActiveIndex, CollectionSpec, EmbeddedStore, IndexKind, SearchMode, SearchRequest,
+    SettingsUpdate, SourceUpdate, Store, StoreError,
 };
 use serde_json::json;
 
@@ -703,7 +703,79 @@ backend_tests!(
     unreadable_stored_json_names_its_collection_and_row,
     kept_counts_follow_puts_replacements_deletes_and_source_updates,
     the_integrity_check_finds_counts_that_drifted,
+    answer_settings_change_with_a_new_version_and_nothing_else,
 );
+
+/// Answer settings change in place: the spec's other fields, the documents and the counts
+/// stay, the version moves (so cached answers go stale), and a bad change changes nothing.
+async fn answer_settings_change_with_a_new_version_and_nothing_else(backend: Backend) {
+    let store = backend.store().await;
+    let mut spec = CollectionSpec::new("hotel", "all-MiniLM-L6-v2", DIM);
+    spec.system_prompt = Some("You are the concierge.".into());
+    store.create_collection(spec.clone()).await.unwrap();
+    store
+        .put_documents("hotel", vec![single("d", "lobby", axis(DIM, 0))], None)
+        .await
+        .unwrap();
+    let before = store.collection("hotel").await.unwrap();
+    let update: SettingsUpdate = serde_json::from_value(json!({
+        "fallback_text": "Reception is happy to help: dial 9.",
+        "fallback_texts": {"de": "Die Rezeption hilft gern: Wählen Sie die 9."},
+        "system_prompt": null,
+        "answerability": {"min_dense": 0.3},
+    }))
+    .unwrap();
+    let updated = store.update_settings("hotel", &update).await.unwrap();
+    assert_eq!(
+        updated.spec.fallback_text.as_deref(),
+        Some("Reception is happy to help: dial 9.")
+    );
+    assert_eq!(updated.spec.fallback_texts.len(), 1);
+    assert_eq!(updated.spec.system_prompt, None);
+    assert_eq!(updated.spec.answerability.min_dense, Some(0.3));
+    assert_eq!(
+        (
+            updated.spec.model.as_str(),
+            updated.spec.dim,
+            updated.spec.index
+        ),
+        (spec.model.as_str(), spec.dim, spec.index)
+    );
+    assert_eq!((updated.documents, updated.chunks), (1, 1));
+    assert!(updated.version > before.version);
+    assert_eq!(store.collection("hotel").await.unwrap(), updated);
+    let stamp = store.version("hotel").await.unwrap();
+    assert_eq!(stamp.version, updated.version);
+    assert_eq!(keyword(&store, "hotel", "lobby", 5).await.len(), 1);
+
+    // Out of range: refused, and nothing changes.
+    let bad: SettingsUpdate =
+        serde_json::from_value(json!({"answerability": {"min_meaning_kept": 1.5}})).unwrap();
+    let err = store.update_settings("hotel", &bad).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.collection("hotel").await.unwrap(), updated);
+    assert!(matches!(
+        store.update_settings("nowhere", &update).await,
+        Err(StoreError::CollectionNotFound(name)) if name == "nowhere"
+    ));
+    assert!(store.check_integrity().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn answer_settings_last_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        create(&store, "hotel", DIM, IndexKind::Exact).await;
+        let update: SettingsUpdate =
+            serde_json::from_value(json!({"fallback_text": "Dial 9."})).unwrap();
+        store.update_settings("hotel", &update).await.unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let info = store.collection("hotel").await.unwrap();
+    assert_eq!(info.spec.fallback_text.as_deref(), Some("Dial 9."));
+    assert_eq!(info.version, 1);
+}
 
 /// Stored JSON that no longer reads back is an error naming the collection and the row,
 /// on every path that reads it, and costs nothing else.

@@ -1,0 +1,126 @@
+//! What goes over HTTP: every request and response body, with the constraints the handlers
+//! check, so that the OpenAPI document describes exactly what is accepted and sent. Core
+//! types never appear on the wire; these convert to and from them.
+//!
+//! Constraints are stated for the default [`crate::config::Limits`]; a server configured
+//! with other limits checks those instead.
+
+pub mod collections;
+pub mod documents;
+pub mod errors;
+pub mod feedback;
+pub mod openai;
+pub mod operations;
+pub mod search;
+
+pub use errors::{ErrorBody, ErrorDetail};
+
+/// A collection name: 1-64 of `[A-Za-z0-9_-]`, starting with a letter or digit.
+pub const COLLECTION_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
+
+/// Text with something other than whitespace in it.
+pub const NOT_BLANK_PATTERN: &str = "\\S";
+
+/// JSON Schema's integers include numbers such as `5.0`; these read them as serde's integers
+/// do not.
+pub mod integer {
+    use serde::{Deserialize, Deserializer};
+
+    fn whole<T: TryFrom<u64>, E: serde::de::Error>(number: &serde_json::Number) -> Result<T, E> {
+        let value = match number.as_u64() {
+            Some(value) => Some(value),
+            None => number.as_f64().and_then(|value| {
+                // Below 2^64, so that the conversion is exact.
+                (value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0)
+                    .then_some(value as u64)
+            }),
+        };
+        value
+            .and_then(|value| T::try_from(value).ok())
+            .ok_or_else(|| E::custom(format!("expected a whole number in range, got {number}")))
+    }
+
+    /// A whole number.
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        whole(&serde_json::Number::deserialize(deserializer)?)
+    }
+
+    /// A whole number, or null.
+    pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(|number| whole::<T, D::Error>(&number))
+            .transpose()
+    }
+}
+
+/// Strings and lists with constraints that utoipa's attributes cannot put on an enum's
+/// variants: newtypes that read and write as their content.
+macro_rules! constrained {
+    ($(#[$meta:meta])* $name:ident($inner:ty): $schema:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $inner);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema.into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+pub(crate) use constrained;
+
+/// A string schema.
+fn string(
+    min_length: Option<usize>,
+    max_length: usize,
+    pattern: Option<&str>,
+) -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(min_length)
+        .max_length(Some(max_length))
+        .pattern(pattern)
+}
+
+constrained!(
+    /// A question: not blank, at most 2000 characters.
+    QuestionText(String): string(None, 2000, Some(NOT_BLANK_PATTERN))
+);
+
+constrained!(
+    /// A text of at most 200000 characters.
+    LongText(String): string(None, 200_000, None)
+);
+
+constrained!(
+    /// A text to embed: 1 to 200000 characters.
+    EmbeddingText(String): string(Some(1), 200_000, None)
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Limits;
+
+    /// The literals in the schema attributes are the default limits.
+    #[test]
+    fn schema_constraints_are_the_default_limits() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_query_chars, super::search::MAX_QUERY_CHARS);
+        assert_eq!(limits.max_text_chars, super::documents::MAX_TEXT_CHARS);
+        assert_eq!(limits.max_batch, super::documents::MAX_BATCH);
+        assert_eq!(limits.max_k, super::search::MAX_K);
+        assert_eq!(
+            limits.max_answer_deadline().as_millis() as u64,
+            super::search::MAX_DEADLINE_MS
+        );
+    }
+}
