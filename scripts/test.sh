@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model files and PostgreSQL the tests use, checks
 # formatting and lints, runs every test of the workspace, drives the server's
-# OpenAI-compatible endpoints with the official openai Python client (tests/python), then
+# OpenAI-compatible endpoints with the official openai Python client (tests/python), drives the
+# guest widget in Chromium (scripts/browser-tests.sh), then
 # builds the bellhop Python package and runs its tests (crates/bellhop-py/tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +26,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q -r tests/python/requirements.txt
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q tests/python
+BELLHOP_BIN="$bellhop_bin" bash scripts/browser-tests.sh
 
 BELLHOP_VENV="$venv" bash crates/bellhop-py/scripts/develop.sh
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q crates/bellhop-py/tests

@@ -161,6 +161,9 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         let state = Arc::new(AppState::new(config, store, embedder, models));
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "serving");
         eprintln!("bellhop listening on http://{addr}");
+        if args.demo {
+            eprintln!("demo hotel page with the guest widget: http://{addr}/demo");
+        }
         bellhop_server::serve(listener, state, bellhop_server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())

@@ -60,7 +60,9 @@ pub fn embed_error(err: EmbedError) -> PyErr {
 
 pub fn store_error(err: StoreError) -> PyErr {
     let kind = match &err {
-        StoreError::CollectionNotFound(_) | StoreError::DocumentNotFound { .. } => Kind::NotFound,
+        StoreError::CollectionNotFound(_)
+        | StoreError::DocumentNotFound { .. }
+        | StoreError::AnswerNotFound { .. } => Kind::NotFound,
         StoreError::CollectionExists(_) => Kind::Conflict,
         StoreError::Invalid(_) | StoreError::InvalidFilter(_) => Kind::InvalidInput,
         _ => Kind::Bellhop,

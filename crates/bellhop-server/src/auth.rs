@@ -13,12 +13,14 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{ApiKeyConfig, Role};
 use crate::error::ApiError;
+use crate::guest_access::{GuestRateLimits, cross_origin, origin_refused};
 use crate::state::AppState;
 
 /// The configured keys, decoded.
 #[derive(Debug, Default)]
 pub struct ApiKeys {
     keys: Vec<(ApiKeyConfig, [u8; 32])>,
+    guest_limits: GuestRateLimits,
 }
 
 impl ApiKeys {
@@ -33,7 +35,13 @@ impl ApiKeys {
                     (config.clone(), digest)
                 })
                 .collect(),
+            guest_limits: GuestRateLimits::new(configs),
         }
+    }
+
+    /// The widget keys' rate limits.
+    pub fn guest_limits(&self) -> &GuestRateLimits {
+        &self.guest_limits
     }
 
     /// Whether any key is configured; without keys every request is an admin.
@@ -70,7 +78,7 @@ pub enum Caller {
         name: String,
         /// Its role.
         role: Role,
-        /// Its collections (for `query`).
+        /// Its collections (for `query` and `widget`).
         collections: Vec<String>,
     },
 }
@@ -111,8 +119,36 @@ impl Caller {
         }
     }
 
-    /// 403 unless the caller may use `collection`; the same answer whether it exists or not.
+    fn is_widget(&self) -> bool {
+        matches!(
+            self,
+            Caller::Key {
+                role: Role::Widget,
+                ..
+            }
+        )
+    }
+
+    fn widget_refused() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a widget key may only ask, chat and send feedback",
+        )
+    }
+
+    /// 403 unless the caller may search and read `collection`; the same answer whether it
+    /// exists or not.
     pub fn require_collection(&self, collection: &str) -> Result<(), ApiError> {
+        if self.is_widget() {
+            return Err(Self::widget_refused());
+        }
+        self.require_answers(collection)
+    }
+
+    /// 403 unless the caller may ask `collection` and send feedback on its answers (widget
+    /// keys included).
+    pub fn require_answers(&self, collection: &str) -> Result<(), ApiError> {
         if self.can_use(collection) {
             Ok(())
         } else {
@@ -121,6 +157,17 @@ impl Caller {
                 "forbidden",
                 format!("this key may not use collection {collection:?}"),
             ))
+        }
+    }
+}
+
+impl Caller {
+    /// 403 for a widget key: embeddings and the bare chat model are not a guest's business.
+    pub fn require_model_access(&self) -> Result<(), ApiError> {
+        if self.is_widget() {
+            Err(Self::widget_refused())
+        } else {
+            Ok(())
         }
     }
 }
@@ -143,8 +190,14 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        // Browsers send `Origin`; a page on another site may only use a widget key that
+        // lists it.
+        let foreign_origin = cross_origin(parts).map(str::to_string);
         if !state.keys.enabled() {
-            return Ok(Caller::Open);
+            return match foreign_origin {
+                Some(origin) => Err(origin_refused(&origin)),
+                None => Ok(Caller::Open),
+            };
         }
         let Some(presented) = presented_key(parts) else {
             return Err(ApiError::new(
@@ -154,11 +207,21 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             ));
         };
         match state.keys.find(presented) {
-            Some(config) => Ok(Caller::Key {
-                name: config.name.clone(),
-                role: config.role,
-                collections: config.collections.clone(),
-            }),
+            Some(config) => {
+                if let Some(origin) = foreign_origin
+                    && !(config.role == Role::Widget && config.allowed_origins.contains(&origin))
+                {
+                    return Err(origin_refused(&origin));
+                }
+                if config.role == Role::Widget {
+                    state.keys.guest_limits().admit(&config.name, parts)?;
+                }
+                Ok(Caller::Key {
+                    name: config.name.clone(),
+                    role: config.role,
+                    collections: config.collections.clone(),
+                })
+            }
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_api_key",

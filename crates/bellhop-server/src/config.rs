@@ -278,6 +278,9 @@ pub enum Role {
     Admin,
     /// Search, ask, chat and embeddings on its collections.
     Query,
+    /// Ask, chat and send feedback on its collections, from its allowed origins, within its
+    /// rate limit: a key that a hotel's web page shows to every guest.
+    Widget,
 }
 
 /// One API key, stored as the hex SHA-256 of the key (`bellhop hash-key` prints it).
@@ -290,9 +293,54 @@ pub struct ApiKeyConfig {
     pub sha256: String,
     /// What the key may do.
     pub role: Role,
-    /// The collections a `query` key may use.
+    /// The collections a `query` or `widget` key may use.
     #[serde(default)]
     pub collections: Vec<String>,
+    /// The web origins (`https://hotel.example`) whose pages may use a `widget` key.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// How often one client address may use a `widget` key.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket per client address: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests a minute, sustained.
+    pub per_minute: u32,
+    /// Requests at once.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_minute: 30,
+            burst: 10,
+        }
+    }
+}
+
+impl ApiKeyConfig {
+    /// The rate limit of a `widget` key (the default when unset); none for other roles.
+    pub fn widget_rate_limit(&self) -> Option<RateLimit> {
+        (self.role == Role::Widget).then(|| self.rate_limit.unwrap_or_default())
+    }
+}
+
+/// Whether `origin` is a web origin as browsers send it: a scheme, a host and an optional
+/// port, with no path.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 /// Why settings could not be loaded.
@@ -350,9 +398,36 @@ impl ServerConfig {
                     key.name
                 )));
             }
-            if key.role == Role::Query && key.collections.is_empty() {
+            if matches!(key.role, Role::Query | Role::Widget) && key.collections.is_empty() {
                 return Err(ConfigError(format!(
-                    "key {:?}: a query key needs the collections it may use",
+                    "key {:?}: a {} key needs the collections it may use",
+                    key.name,
+                    if key.role == Role::Widget {
+                        "widget"
+                    } else {
+                        "query"
+                    }
+                )));
+            }
+            if key.role != Role::Widget
+                && (!key.allowed_origins.is_empty() || key.rate_limit.is_some())
+            {
+                return Err(ConfigError(format!(
+                    "key {:?}: only widget keys take allowed_origins and rate_limit",
+                    key.name
+                )));
+            }
+            if let Some(origin) = key.allowed_origins.iter().find(|origin| !is_origin(origin)) {
+                return Err(ConfigError(format!(
+                    "key {:?}: allowed origin {origin:?} must be scheme://host[:port], without a path",
+                    key.name
+                )));
+            }
+            if let Some(limit) = key.rate_limit
+                && (limit.per_minute == 0 || limit.burst == 0)
+            {
+                return Err(ConfigError(format!(
+                    "key {:?}: rate_limit.per_minute and rate_limit.burst must be above 0",
                     key.name
                 )));
             }

@@ -94,6 +94,9 @@ impl From<StoreError> for ApiError {
             StoreError::DocumentNotFound { .. } => {
                 Self::new(StatusCode::NOT_FOUND, "document_not_found", message)
             }
+            StoreError::AnswerNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "answer_not_found", message)
+            }
             StoreError::Invalid(_) => Self::invalid(message),
             StoreError::InvalidFilter(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_filter", message)

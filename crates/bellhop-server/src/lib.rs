@@ -8,8 +8,10 @@ pub mod config;
 pub mod error;
 mod extract;
 mod generators;
+mod guest_access;
 mod metrics;
 mod openapi;
+mod question_log;
 mod routes;
 mod state;
 pub mod wire;
@@ -40,12 +42,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = &state.config.limits;
     let api = routes::api()
+        .merge(routes::feedback::routes())
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .merge(routes::uploads().layer(DefaultBodyLimit::max(limits.max_upload_bytes)))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), admit));
-    Router::new()
+    let cors = guest_access::cors(&state.config.keys);
+    let router = Router::new()
         .merge(api)
         .merge(routes::operations())
+        .merge(routes::widget::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -66,8 +71,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    // Outermost, so that preflights are answered before routing and admission.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Counts and times every request by route and status.
@@ -128,7 +138,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms);
-    let app = router(Arc::clone(&state));
+    let app =
+        router(Arc::clone(&state)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let expiry = question_log::spawn_expiry(Arc::clone(&state));
     let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     let draining_state = Arc::clone(&state);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -137,7 +149,10 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         let _ = begun_tx.send(());
     });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(async move {
+        let _expiry = expiry;
+        server.await
+    });
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result.map_err(std::io::Error::other)?,

@@ -71,6 +71,8 @@ impl Modify for ChatNeedsAUserMessage {
         routes::documents::delete,
         routes::search::search,
         routes::search::ask,
+        routes::feedback::feedback,
+        routes::feedback::questions,
         routes::openai::embeddings,
         routes::openai::models,
         routes::openai::chat_completions,

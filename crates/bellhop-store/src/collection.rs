@@ -97,6 +97,9 @@ pub struct CollectionSpec {
     /// Overrides of the embedding model's calibrated answerability thresholds.
     #[serde(default, skip_serializing_if = "AnswerabilitySettings::is_unset")]
     pub answerability: AnswerabilitySettings,
+    /// Days the question log keeps guests' questions, answers and feedback (30 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_retention_days: Option<u32>,
 }
 
 /// A collection's overrides of the thresholds that decide whether its sources answer a
@@ -161,7 +164,14 @@ impl CollectionSpec {
             fallback_text: None,
             fallback_texts: BTreeMap::new(),
             answerability: AnswerabilitySettings::default(),
+            question_retention_days: None,
         }
+    }
+
+    /// Days the question log keeps this collection's records.
+    pub fn retention_days(&self) -> u32 {
+        self.question_retention_days
+            .unwrap_or(crate::conversations::DEFAULT_QUESTION_RETENTION_DAYS)
     }
 
     /// Checks the name and settings.
@@ -184,6 +194,14 @@ impl CollectionSpec {
             ));
         }
         self.answerability.validate()?;
+        if let Some(days) = self.question_retention_days
+            && !(1..=crate::conversations::MAX_QUESTION_RETENTION_DAYS).contains(&days)
+        {
+            return Err(StoreError::Invalid(format!(
+                "question_retention_days must be between 1 and {}, got {days}",
+                crate::conversations::MAX_QUESTION_RETENTION_DAYS
+            )));
+        }
         Ok(())
     }
 }

@@ -17,6 +17,14 @@ pub enum StoreError {
         /// The document id.
         document: String,
     },
+    /// No logged answer has this id in the collection (never given, or expired).
+    #[error("answer {answer:?} not found in collection {collection:?}")]
+    AnswerNotFound {
+        /// The collection.
+        collection: String,
+        /// The answer id.
+        answer: String,
+    },
     /// A request or value the store cannot accept (bad name, empty id, wrong dimension).
     #[error("{0}")]
     Invalid(String),

@@ -7,6 +7,7 @@
 //! keeps everything in PostgreSQL with pgvector, for stateless replicas on one database. Callers embed; the store never loads a model.
 
 mod collection;
+mod conversations;
 mod copy;
 mod embedded;
 mod error;
@@ -22,7 +23,11 @@ mod validate;
 pub use collection::{
     ActiveIndex, AnswerabilitySettings, ChunkingSettings, CollectionInfo, CollectionSpec,
     CollectionVersion, DocumentInfo, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
-    SourceUpdate, WriteReceipt,
+    SourceUpdate, WriteReceipt, validate_collection_name,
+};
+pub use conversations::{
+    AnswerRecord, DEFAULT_QUESTION_RETENTION_DAYS, Feedback, MAX_FEEDBACK_COMMENT_CHARS,
+    MAX_QUESTION_RETENTION_DAYS, MAX_QUESTIONS_PAGE, NewAnswerRecord, QuestionQuery, Rating,
 };
 pub use copy::{CopyReport, copy_collection};
 pub use embedded::EmbeddedStore;

@@ -6,6 +6,7 @@ use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::conversations::{AnswerRecord, Feedback, NewAnswerRecord, QuestionQuery};
 use crate::error::Result;
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
@@ -86,6 +87,27 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<ExportedDocuments>;
+
+    /// Logs an answer given on `collection`.
+    async fn record_answer(&self, collection: &str, record: NewAnswerRecord) -> Result<()>;
+
+    /// Records feedback on a logged answer, replacing any earlier feedback on it; fails with
+    /// [`StoreError::AnswerNotFound`](crate::StoreError::AnswerNotFound) for an id that was
+    /// never logged or has expired.
+    async fn record_feedback(
+        &self,
+        collection: &str,
+        answer_id: &str,
+        feedback: Feedback,
+    ) -> Result<()>;
+
+    /// Logged answers of `collection`, newest first.
+    async fn questions(&self, collection: &str, query: &QuestionQuery)
+    -> Result<Vec<AnswerRecord>>;
+
+    /// Deletes every collection's logged answers older than its retention at `now` (seconds
+    /// since the Unix epoch); returns how many were deleted.
+    async fn delete_expired_answers(&self, now: i64) -> Result<u64>;
 
     /// How many collections there are, without counting what is in them (for probes).
     async fn collection_count(&self) -> Result<usize> {

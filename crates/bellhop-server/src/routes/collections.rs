@@ -64,12 +64,14 @@ pub async fn create(
     spec.fallback_text = body.fallback_text;
     spec.fallback_texts = body.fallback_texts;
     spec.answerability = body.answerability.into();
+    spec.question_retention_days = body.question_retention_days;
     let info = state.engine.store().create_collection(spec).await?;
     Ok((StatusCode::CREATED, Json(CollectionInfo::from(info))))
 }
 
 /// Lists the collections this key may use, with counts.
-#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors))]
+#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors,
+    (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,

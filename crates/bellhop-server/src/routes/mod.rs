@@ -2,9 +2,11 @@
 
 pub mod collections;
 pub mod documents;
+pub mod feedback;
 pub mod openai;
 pub mod operations;
 pub mod search;
+pub mod widget;
 
 use std::sync::Arc;
 

@@ -56,12 +56,14 @@ fn model_not_found(model: &str) -> ApiError {
 /// Embeds texts with the served model, as OpenAI's embeddings endpoint does.
 #[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingsRequest,
     responses((status = 200, body = EmbeddingsResponse), JsonBodyErrors, ApiErrors,
+        (status = 403, description = "A widget key, or a page's origin the key does not list", body = ErrorBody),
         (status = 404, description = "No such embedding model", body = ErrorBody)))]
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(body): ApiJson<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
+    caller.require_model_access()?;
     let embedder = state.engine.queue().embedder();
     let served = embedder.model_id();
     // A local copy of `owner/name` is served as `name`: either spelling names it.
@@ -138,7 +140,8 @@ pub async fn embeddings(
 }
 
 /// The embedding model, the local chat model and the collections this key may use, as models.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors))]
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors,
+    (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn models(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -338,6 +341,7 @@ fn sse_done() -> Result<Event, Infallible> {
     responses((status = 200, description = "The completion (with `citations`, `generator`, `degraded` and `abstained` for collections); with `stream`, `chat.completion.chunk` events, then `[DONE]`",
             content((ChatCompletion = "application/json"), (ChatCompletionEvent = "text/event-stream"))),
         JsonBodyErrors, ApiErrors,
+        (status = 403, description = "A widget key asking the local model itself, or a page's origin the key does not list", body = ErrorBody),
         (status = 404, description = "No such model, or the key may not use it", body = ErrorBody),
         (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
         (status = 502, description = "The upstream model failed", body = ErrorBody)))]
@@ -350,7 +354,8 @@ pub async fn chat_completions(
     if let Some(local) = &state.models.local
         && body.model == local.model()
     {
-        // The model itself holds no collection's data: any valid key may use it.
+        // The model itself holds no collection's data: any valid key but a guest's may use it.
+        caller.require_model_access()?;
         return local_completion(&state, local, body).await;
     }
     let collection = body

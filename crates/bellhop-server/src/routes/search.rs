@@ -16,6 +16,7 @@ use super::{check_k, check_query, parse_filter};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
+use crate::question_log;
 use crate::state::AppState;
 use crate::wire::ErrorBody;
 use crate::wire::collections::CollectionPath;
@@ -191,7 +192,7 @@ pub async fn ask(
     ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
     ApiJson(body): ApiJson<AskBody>,
 ) -> Result<Response, ApiError> {
-    caller.require_collection(&name)?;
+    caller.require_answers(&name)?;
     let limits = &state.config.limits;
     check_query(limits, "question", &body.question)?;
     check_k(limits, body.k)?;
@@ -222,36 +223,48 @@ pub async fn ask(
         .with_mode(body.mode.into())
         .with_filter(parse_filter(limits, body.filter)?);
     let reply = state.engine.ask(&name, &request, options).await?;
+    let answer_id = question_log::new_answer_id();
     if body.stream {
-        return Ok(stream_answer(reply.into_events()).into_response());
+        let events = question_log::logged_events(
+            &state,
+            &name,
+            &body.question,
+            &answer_id,
+            reply.into_events(),
+        );
+        return Ok(stream_answer(events, answer_id).into_response());
     }
     let outcome = finished(reply).await?;
-    Ok(Json(AskResponse::from(&outcome)).into_response())
+    question_log::record(&state, &name, &body.question, &answer_id, &outcome).await;
+    Ok(Json(AskResponse::from(&outcome).with_id(answer_id)).into_response())
 }
 
 /// `citations`, then `delta` events with the text as it is written, then `done` with the whole
 /// answer.
 fn stream_answer(
     events: tokio::sync::mpsc::Receiver<AskEvent>,
+    answer_id: String,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>> + use<>> {
-    let stream = futures::stream::unfold(events, |mut events| async move {
-        let event = match events.recv().await? {
-            AskEvent::Citations(citations) => {
-                Event::default()
-                    .event("citations")
-                    .json_data(CitationsEvent {
-                        citations: crate::wire::search::citations(&citations),
-                    })
-            }
-            AskEvent::Delta(text) => Event::default()
-                .event("delta")
-                .json_data(DeltaEvent { text }),
-            AskEvent::Done(outcome) => Event::default()
-                .event("done")
-                .json_data(AskResponse::from(&*outcome)),
+    let stream = futures::stream::unfold(events, move |mut events| {
+        let answer_id = answer_id.clone();
+        async move {
+            let event =
+                match events.recv().await? {
+                    AskEvent::Citations(citations) => Event::default()
+                        .event("citations")
+                        .json_data(CitationsEvent {
+                            citations: crate::wire::search::citations(&citations),
+                        }),
+                    AskEvent::Delta(text) => Event::default()
+                        .event("delta")
+                        .json_data(DeltaEvent { text }),
+                    AskEvent::Done(outcome) => Event::default()
+                        .event("done")
+                        .json_data(AskResponse::from(&*outcome).with_id(answer_id)),
+                }
+                .expect("events serialise");
+            Some((Ok(event), events))
         }
-        .expect("events serialise");
-        Some((Ok(event), events))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

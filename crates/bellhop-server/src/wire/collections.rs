@@ -215,6 +215,11 @@ pub struct CreateCollection {
     /// Overrides of the embedding model's calibrated thresholds for abstaining.
     #[serde(default)]
     pub answerability: AnswerabilitySettings,
+    /// Days the question log keeps guests' questions, answers and feedback (default 30).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(deserialize_with = "super::integer::optional")]
+    pub question_retention_days: Option<u32>,
 }
 
 /// A collection: its settings and counts.
@@ -248,6 +253,10 @@ pub struct CollectionInfo {
     /// Overrides of the answerability thresholds, when set.
     #[serde(skip_serializing_if = "AnswerabilitySettings::is_unset")]
     pub answerability: AnswerabilitySettings,
+    /// Days the question log keeps guests' questions, answers and feedback, when set (30
+    /// otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question_retention_days: Option<u32>,
     /// Documents in it.
     pub documents: u64,
     /// Chunks in it.
@@ -273,6 +282,7 @@ impl From<bellhop_store::CollectionInfo> for CollectionInfo {
             fallback_text: spec.fallback_text,
             fallback_texts: spec.fallback_texts,
             answerability: spec.answerability.into(),
+            question_retention_days: spec.question_retention_days,
             documents: info.documents,
             chunks: info.chunks,
             version: info.version,

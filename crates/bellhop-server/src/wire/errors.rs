@@ -25,6 +25,10 @@ pub enum ApiErrors {
     /// No API key, or one that is not configured.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// A widget key's client address sent too many requests; retry after `Retry-After`
+    /// seconds.
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
     /// The store or the model failed.
     #[response(status = 500)]
     Internal(ErrorBody),

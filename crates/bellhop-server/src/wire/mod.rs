@@ -8,6 +8,7 @@
 pub mod collections;
 pub mod documents;
 pub mod errors;
+pub mod feedback;
 pub mod openai;
 pub mod operations;
 pub mod search;

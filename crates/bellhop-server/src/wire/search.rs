@@ -476,6 +476,10 @@ impl From<&bellhop_answer::Answerability> for Answerability {
 /// A finished answer, as `/ask` sends it (and as the `done` event of its stream carries it).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AskResponse {
+    /// The answer's id, which feedback refers to (absent where answers are not logged, as
+    /// in `bellhop ask`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The answer, citing its sources as `[n]`; the collection's fallback text when it
     /// abstained.
     pub answer: String,
@@ -504,10 +508,21 @@ pub struct AskResponse {
     pub question_language: Option<String>,
 }
 
+impl AskResponse {
+    /// The response sent with the id it is logged under.
+    pub fn with_id(self, id: String) -> Self {
+        Self {
+            id: Some(id),
+            ..self
+        }
+    }
+}
+
 impl From<&bellhop_answer::AskOutcome> for AskResponse {
     fn from(outcome: &bellhop_answer::AskOutcome) -> Self {
         let answer = &outcome.answer;
         Self {
+            id: None,
             answer: answer.answer.clone(),
             citations: citations(&answer.citations),
             generator: answer.generator.clone(),

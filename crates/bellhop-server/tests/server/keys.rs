@@ -30,12 +30,16 @@ async fn keys_are_required_scoped_and_leak_nothing() {
                 sha256: hash_key("admin-secret"),
                 role: Role::Admin,
                 collections: Vec::new(),
+                allowed_origins: Vec::new(),
+                rate_limit: None,
             },
             ApiKeyConfig {
                 name: "front-desk".into(),
                 sha256: hash_key("desk-secret"),
                 role: Role::Query,
                 collections: vec!["hotel".into()],
+                allowed_origins: Vec::new(),
+                rate_limit: None,
             },
         ],
         ..ServerConfig::default()

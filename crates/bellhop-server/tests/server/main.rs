@@ -11,3 +11,4 @@ mod load;
 mod openai;
 mod openapi;
 mod replicas;
+mod widget;

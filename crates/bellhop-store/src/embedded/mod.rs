@@ -7,6 +7,7 @@
 //! and updates the index under it; searches hold the read lock, so they see a write
 //! entirely or not at all.
 
+mod conversations;
 mod export;
 mod graph_files;
 mod integrity;
@@ -34,6 +35,7 @@ use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::conversations::{AnswerRecord, Feedback, NewAnswerRecord, QuestionQuery};
 use crate::error::{Result, StoreError};
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
@@ -273,6 +275,38 @@ impl Store for EmbeddedStore {
         let collection = collection.to_string();
         let after = after.map(|(source, id)| (source.to_string(), id.to_string()));
         self.blocking(move |inner| inner.export_documents(&collection, after, limit))
+            .await
+    }
+
+    async fn record_answer(&self, collection: &str, record: NewAnswerRecord) -> Result<()> {
+        let collection = collection.to_string();
+        self.blocking(move |inner| inner.record_answer(&collection, record))
+            .await
+    }
+
+    async fn record_feedback(
+        &self,
+        collection: &str,
+        answer_id: &str,
+        feedback: Feedback,
+    ) -> Result<()> {
+        let (collection, answer_id) = (collection.to_string(), answer_id.to_string());
+        self.blocking(move |inner| inner.record_feedback(&collection, &answer_id, feedback))
+            .await
+    }
+
+    async fn questions(
+        &self,
+        collection: &str,
+        query: &QuestionQuery,
+    ) -> Result<Vec<AnswerRecord>> {
+        let (collection, query) = (collection.to_string(), query.clone());
+        self.blocking(move |inner| inner.questions(&collection, &query))
+            .await
+    }
+
+    async fn delete_expired_answers(&self, now: i64) -> Result<u64> {
+        self.blocking(move |inner| inner.delete_expired_answers(now))
             .await
     }
 }

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// The schema version this code writes; older stores are migrated on open.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE collections (
@@ -56,6 +56,25 @@ UPDATE collections SET
     chunk_count = (SELECT count(*) FROM chunks WHERE collection_id = collections.id);
 ";
 
+/// The question log: one row per answer given, with the guest's feedback on it. No column
+/// says who asked.
+const SCHEMA_V3: &str = "
+CREATE TABLE answers (
+    id TEXT PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    cited_documents TEXT NOT NULL,
+    language TEXT,
+    asked_at INTEGER NOT NULL,
+    rating TEXT,
+    comment TEXT,
+    rated_at INTEGER
+);
+CREATE INDEX answers_by_time ON answers(collection_id, asked_at);
+";
+
 /// Durable, concurrent settings for every connection: WAL lets readers run beside the
 /// writer; `synchronous = FULL` makes a committed transaction survive power loss, not only
 /// a process crash. Memory-mapped reads spare a system call per page when search fetches
@@ -81,7 +100,7 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<()> {
             "the store was written by a newer bellhop (schema {version}, this build reads up to {SCHEMA_VERSION})"
         )));
     }
-    for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+    for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
         if version < target {
             let tx = connection.transaction()?;
             tx.execute_batch(schema)?;

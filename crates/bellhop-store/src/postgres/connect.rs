@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "collection counts",
         include_str!("../../migrations/postgres/0003_collection_counts.sql"),
     ),
+    (
+        4,
+        "question log",
+        include_str!("../../migrations/postgres/0004_question_log.sql"),
+    ),
 ];
 
 /// Connection and index settings of the PostgreSQL backend.

@@ -6,6 +6,7 @@
 //! no state of its own, so any replica answers with what the last committed write left.
 
 mod connect;
+mod conversations;
 mod error;
 mod export;
 mod integrity;
@@ -28,6 +29,7 @@ use crate::collection::{
     CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, IntegrityReport, NewDocument,
     SourceUpdate, WriteReceipt,
 };
+use crate::conversations::{AnswerRecord, Feedback, NewAnswerRecord, QuestionQuery};
 use crate::error::{Result, StoreError};
 use crate::search::{Hit, SearchRequest};
 use crate::settings::SettingsUpdate;
@@ -179,6 +181,31 @@ impl Store for PostgresStore {
         query_vector: Option<&[f32]>,
     ) -> Result<Vec<Hit>> {
         search::search(self, collection, request, query_vector).await
+    }
+
+    async fn record_answer(&self, collection: &str, record: NewAnswerRecord) -> Result<()> {
+        conversations::record_answer(self, collection, record).await
+    }
+
+    async fn record_feedback(
+        &self,
+        collection: &str,
+        answer_id: &str,
+        feedback: Feedback,
+    ) -> Result<()> {
+        conversations::record_feedback(self, collection, answer_id, feedback).await
+    }
+
+    async fn questions(
+        &self,
+        collection: &str,
+        query: &QuestionQuery,
+    ) -> Result<Vec<AnswerRecord>> {
+        conversations::questions(self, collection, query).await
+    }
+
+    async fn delete_expired_answers(&self, now: i64) -> Result<u64> {
+        conversations::delete_expired_answers(self, now).await
     }
 
     async fn version(&self, collection: &str) -> Result<CollectionVersion> {

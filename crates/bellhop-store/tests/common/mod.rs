@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellhop_store::{
-    CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, EmbeddedStore,
-    ExportedDocuments, Filter, Hit, IndexKind, IntegrityReport, Metadata, NewChunk, NewDocument,
-    PostgresOptions, PostgresStore, Result, SearchMode, SearchRequest, SettingsUpdate,
-    SourceUpdate, Store, WriteReceipt,
+    AnswerRecord, CollectionInfo, CollectionSpec, CollectionVersion, DocumentInfo, EmbeddedStore,
+    ExportedDocuments, Feedback, Filter, Hit, IndexKind, IntegrityReport, Metadata,
+    NewAnswerRecord, NewChunk, NewDocument, PostgresOptions, PostgresStore, QuestionQuery, Result,
+    SearchMode, SearchRequest, SettingsUpdate, SourceUpdate, Store, WriteReceipt,
 };
 use bellhop_test_support::PostgresServer;
 use serde_json::Value;
@@ -168,6 +168,29 @@ impl Store for TestStore {
         limit: usize,
     ) -> Result<ExportedDocuments> {
         self.store.export_documents(collection, after, limit).await
+    }
+    async fn record_answer(&self, collection: &str, record: NewAnswerRecord) -> Result<()> {
+        self.store.record_answer(collection, record).await
+    }
+    async fn record_feedback(
+        &self,
+        collection: &str,
+        answer_id: &str,
+        feedback: Feedback,
+    ) -> Result<()> {
+        self.store
+            .record_feedback(collection, answer_id, feedback)
+            .await
+    }
+    async fn questions(
+        &self,
+        collection: &str,
+        query: &QuestionQuery,
+    ) -> Result<Vec<AnswerRecord>> {
+        self.store.questions(collection, query).await
+    }
+    async fn delete_expired_answers(&self, now: i64) -> Result<u64> {
+        self.store.delete_expired_answers(now).await
     }
 }
 

@@ -29,6 +29,7 @@ macro_rules! backend_tests {
 }
 
 mod concurrency;
+mod conversations;
 mod postgres;
 mod search;
 mod store;

@@ -1010,11 +1010,12 @@ async fn a_store_written_before_kept_counts_gets_them_at_open() {
     store.put_documents("hotel", documents, None).await.unwrap();
     let path = store.path().to_path_buf();
     drop(store);
-    // The schema before the counts existed.
+    // The schema before the counts (and the question log that came after them) existed.
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection
         .execute_batch(
-            "ALTER TABLE collections DROP COLUMN document_count;
+            "DROP TABLE answers;
+             ALTER TABLE collections DROP COLUMN document_count;
              ALTER TABLE collections DROP COLUMN chunk_count;
              PRAGMA user_version = 1;",
         )
