@@ -63,6 +63,7 @@ impl Modify for ChatNeedsAUserMessage {
         routes::collections::create,
         routes::collections::list,
         routes::collections::get,
+        routes::collections::update,
         routes::collections::delete,
         routes::documents::add,
         routes::documents::upload,

@@ -1,4 +1,4 @@
-//! Collections: their settings and counts, and the request that creates one.
+//! Collections: their settings and counts, and the requests that create and change one.
 
 use std::collections::BTreeMap;
 
@@ -220,6 +220,51 @@ pub struct CreateCollection {
     #[schema(minimum = 1, maximum = 3650)]
     #[serde(deserialize_with = "super::integer::optional")]
     pub question_retention_days: Option<u32>,
+}
+
+/// `PATCH /v1/collections/{name}`: a JSON merge patch (RFC 7396) of the answer settings. A
+/// field left out keeps its value, `null` clears it (back to the server's default), any
+/// other value replaces it; the name, model, chunking and index cannot change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// Instructions for answer generation.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    /// The generator of answers that name none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Generator>)]
+    pub generator: Option<Option<Generator>>,
+    /// The deadline of answers that set none, in milliseconds.
+    #[serde(default, deserialize_with = "super::integer::present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 28000)]
+    pub answer_deadline_ms: Option<Option<u64>>,
+    /// What answers say when the sources do not hold the answer.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub fallback_text: Option<Option<String>>,
+    /// The same in other languages, by ISO 639-1 code; replaces all of them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub fallback_texts: Option<Option<BTreeMap<String, String>>>,
+    /// Overrides of the answerability thresholds; replaces all of them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AnswerabilitySettings>)]
+    pub answerability: Option<Option<AnswerabilitySettings>>,
+    /// Days the question log keeps guests' questions, answers and feedback.
+    #[serde(default, deserialize_with = "super::integer::present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    pub question_retention_days: Option<Option<u32>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A collection: its settings and counts.

@@ -55,6 +55,14 @@ pub mod integer {
             .map(|number| whole::<T, D::Error>(&number))
             .transpose()
     }
+
+    /// A whole number, or null told from a field left out (with `default`), as a merge
+    /// patch reads it.
+    pub fn present<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        optional(deserializer).map(Some)
+    }
 }
 
 /// Strings and lists with constraints that utoipa's attributes cannot put on an enum's
