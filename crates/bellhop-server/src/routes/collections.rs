@@ -25,7 +25,7 @@ use crate::wire::errors::{ApiErrors, JsonBodyErrors};
     responses((status = 201, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "`model` is not the served embedding model", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody)))]
+        (status = 409, description = "The name is taken, or `generator` is not configured on this server", body = ErrorBody)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -58,7 +58,10 @@ pub async fn create(
     }
     spec.index = body.index.into();
     spec.system_prompt = body.system_prompt;
-    spec.generator = body.generator.map(generator_name);
+    spec.generator = body
+        .generator
+        .map(|generator| available_generator(&state, generator))
+        .transpose()?;
     spec.answer_deadline_ms = check_deadline(&state, body.answer_deadline_ms)?
         .map(|deadline| deadline.as_millis() as u64);
     spec.fallback_text = body.fallback_text;
@@ -109,7 +112,8 @@ pub async fn get(
     request_body = SettingsUpdate,
     responses((status = 200, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
-        (status = 404, description = "No such collection", body = ErrorBody)))]
+        (status = 404, description = "No such collection", body = ErrorBody),
+        (status = 409, description = "`generator` is not configured on this server", body = ErrorBody)))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -125,7 +129,12 @@ pub async fn update(
         system_prompt: body.system_prompt,
         generator: body
             .generator
-            .map(|generator| generator.map(generator_name)),
+            .map(|generator| {
+                generator
+                    .map(|generator| available_generator(&state, generator))
+                    .transpose()
+            })
+            .transpose()?,
         answer_deadline_ms,
         fallback_text: body.fallback_text,
         fallback_texts: body.fallback_texts,
@@ -136,9 +145,23 @@ pub async fn update(
     Ok(Json(info.into()))
 }
 
-/// The generator's name as a collection stores it.
-fn generator_name(generator: Generator) -> String {
-    GeneratorChoice::from(generator).as_str().to_string()
+/// The generator's name as a collection stores it, once this server is known to have it:
+/// a collection whose every answer would fail is refused when it is made or changed.
+fn available_generator(state: &AppState, generator: Generator) -> Result<String, ApiError> {
+    let choice = GeneratorChoice::from(generator);
+    let configured = matches!(choice, GeneratorChoice::Extractive)
+        || state.engine.generators().get(choice).is_some();
+    if !configured {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "generator_unavailable",
+            format!(
+                "the {} generator is not configured on this server",
+                choice.as_str()
+            ),
+        ));
+    }
+    Ok(choice.as_str().to_string())
 }
 
 /// Deletes a collection and everything in it.

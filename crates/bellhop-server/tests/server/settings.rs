@@ -170,6 +170,8 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         json!({"chunking": {"max_tokens": 64, "overlap_tokens": 8}}),
         json!({"generator": "gpt"}),
         json!({"fallback_texts": ["Nope."]}),
+        json!([null, null]),
+        json!({"answerability": [0.1, 0.2, 0.3, 0.4]}),
     ] {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 422, "invalid_request");
@@ -182,6 +184,24 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 400, "invalid_request");
     }
+    // A generator this server lacks would fail every answer: refused at once.
+    let (status, body) = patch(
+        &server,
+        ADMIN,
+        "/v1/collections/hotel",
+        json!({"generator": "local"}),
+    )
+    .await;
+    assert_error(status, &body, 409, "generator_unavailable");
+    let (status, body) = call(
+        &server,
+        reqwest::Method::POST,
+        "/v1/collections",
+        ADMIN,
+        json!({"name": "upstream", "generator": "openai"}),
+    )
+    .await;
+    assert_error(status, &body, 409, "generator_unavailable");
     let (_, unchanged) = call(
         &server,
         reqwest::Method::GET,
