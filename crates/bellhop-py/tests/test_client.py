@@ -175,6 +175,34 @@ def test_list_and_get_collection(admin: Client, hotel: tuple[Collection, WriteRe
     assert collection.version == hotel[1].version
 
 
+def test_update_collection_changes_settings_and_none_clears_them(admin: Client) -> None:
+    name = "settings-hotel"
+    created = admin.create_collection(name, system_prompt="You are the concierge.")
+    fallback = "I don't have that information. Reception is happy to help: dial 9."
+    changed = admin.update_collection(
+        name, fallback_text=fallback, fallback_texts={"de": "Bitte wählen Sie die 9."}
+    )
+    assert changed.fallback_text == fallback
+    assert changed.fallback_texts == {"de": "Bitte wählen Sie die 9."}
+    assert changed.system_prompt == "You are the concierge."
+    assert changed.version > created.version
+    cleared = admin.update_collection(name, system_prompt=None, question_retention_days=7)
+    assert cleared.system_prompt is None
+    assert cleared.fallback_text == fallback
+    assert cleared.question_retention_days == 7
+    assert admin.get_collection(name) == cleared
+
+    with pytest.raises(TypeError, match="chunk_tokens"):
+        admin.update_collection(name, chunk_tokens=64)
+    with pytest.raises(APIError) as raised:
+        admin.update_collection(name, question_retention_days=0)
+    assert (raised.value.status_code, raised.value.code) == (400, "invalid_request")
+    with pytest.raises(APIError) as raised:
+        admin.update_collection("nowhere", fallback_text=fallback)
+    assert (raised.value.status_code, raised.value.code) == (404, "collection_not_found")
+    admin.delete_collection(name)
+
+
 def test_query_key_lists_only_its_collections(
     front_desk: Client, hotel: tuple[Collection, WriteReceipt]
 ) -> None:
@@ -559,6 +587,8 @@ def test_async_client_flows(server: serving.RunningServer, tmp_path: Path) -> No
             assert report.files[0].documents == 3
             assert name in {c.name for c in await client.list_collections()}
             assert (await client.get_collection(name)).documents == len(HOTEL_DOCUMENTS) + 3
+            changed = await client.update_collection(name, fallback_text="Dial 9.")
+            assert changed.fallback_text == "Dial 9." and changed.chunking.max_tokens == 200
 
             page = await client.list_documents(name, limit=2)
             assert len(page.documents) == 2

@@ -63,6 +63,7 @@ impl Modify for ChatNeedsAUserMessage {
         routes::collections::create,
         routes::collections::list,
         routes::collections::get,
+        routes::collections::update,
         routes::collections::delete,
         routes::documents::add,
         routes::documents::upload,
@@ -80,7 +81,8 @@ impl Modify for ChatNeedsAUserMessage {
         routes::operations::ready,
         routes::operations::metrics,
     ),
-    components(schemas(wire::search::Condition, wire::search::Operators, wire::documents::Scalar)),
+    components(schemas(wire::search::Condition, wire::search::Operators, wire::documents::Scalar,
+        wire::search::CitationsEvent, wire::search::DeltaEvent)),
     modifiers(&BearerKey, &ChatNeedsAUserMessage),
     security(("api_key" = []))
 )]

@@ -1,5 +1,5 @@
 //! Changes to a collection's answer settings, which are free to change after it is created:
-//! they shape answers, not the stored chunks and vectors.
+//! they shape answers and how long they are logged, not the stored chunks and vectors.
 
 use std::collections::BTreeMap;
 
@@ -55,6 +55,13 @@ pub struct SettingsUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub answerability: Option<Option<AnswerabilitySettings>>,
+    /// Days the question log keeps guests' questions, answers and feedback.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub question_retention_days: Option<Option<u32>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
@@ -92,6 +99,9 @@ impl SettingsUpdate {
         }
         if let Some(value) = self.answerability {
             spec.answerability = value.unwrap_or_default();
+        }
+        if let Some(value) = self.question_retention_days {
+            spec.question_retention_days = value;
         }
         spec.validate()?;
         Ok(spec)

@@ -1,4 +1,4 @@
-//! Collections: create, list, get, delete.
+//! Collections: create, list, get, change settings, delete.
 
 use std::sync::Arc;
 
@@ -15,7 +15,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::wire::ErrorBody;
-use crate::wire::collections::{CollectionInfo, CollectionList, CollectionPath, CreateCollection};
+use crate::wire::collections::{
+    CollectionInfo, CollectionList, CollectionPath, CreateCollection, Generator, SettingsUpdate,
+};
 use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
 /// Creates a collection for the served model.
@@ -23,7 +25,7 @@ use crate::wire::errors::{ApiErrors, JsonBodyErrors};
     responses((status = 201, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "`model` is not the served embedding model", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody)))]
+        (status = 409, description = "The name is taken, or `generator` is not configured on this server", body = ErrorBody)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -58,7 +60,8 @@ pub async fn create(
     spec.system_prompt = body.system_prompt;
     spec.generator = body
         .generator
-        .map(|choice| GeneratorChoice::from(choice).as_str().to_string());
+        .map(|generator| available_generator(&state, generator))
+        .transpose()?;
     spec.answer_deadline_ms = check_deadline(&state, body.answer_deadline_ms)?
         .map(|deadline| deadline.as_millis() as u64);
     spec.fallback_text = body.fallback_text;
@@ -101,6 +104,64 @@ pub async fn get(
 ) -> Result<Json<CollectionInfo>, ApiError> {
     caller.require_collection(&name)?;
     Ok(Json(state.engine.store().collection(&name).await?.into()))
+}
+
+/// Changes a collection's answer settings as a JSON merge patch, checked as at creation.
+/// Its version changes, so no answer given under the old settings comes from a cache.
+#[utoipa::path(patch, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+    request_body = SettingsUpdate,
+    responses((status = 200, body = CollectionInfo), JsonBodyErrors, ApiErrors,
+        (status = 403, description = "The key is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such collection", body = ErrorBody),
+        (status = 409, description = "`generator` is not configured on this server", body = ErrorBody)))]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(CollectionPath { name }): ApiPath<CollectionPath>,
+    ApiJson(body): ApiJson<SettingsUpdate>,
+) -> Result<Json<CollectionInfo>, ApiError> {
+    caller.require_admin()?;
+    let answer_deadline_ms = match body.answer_deadline_ms {
+        None => None,
+        Some(ms) => Some(check_deadline(&state, ms)?.map(|deadline| deadline.as_millis() as u64)),
+    };
+    let update = bellhop_store::SettingsUpdate {
+        system_prompt: body.system_prompt,
+        generator: body
+            .generator
+            .map(|generator| {
+                generator
+                    .map(|generator| available_generator(&state, generator))
+                    .transpose()
+            })
+            .transpose()?,
+        answer_deadline_ms,
+        fallback_text: body.fallback_text,
+        fallback_texts: body.fallback_texts,
+        answerability: body.answerability.map(|settings| settings.map(Into::into)),
+        question_retention_days: body.question_retention_days,
+    };
+    let info = state.engine.store().update_settings(&name, &update).await?;
+    Ok(Json(info.into()))
+}
+
+/// The generator's name as a collection stores it, once this server is known to have it:
+/// a collection whose every answer would fail is refused when it is made or changed.
+fn available_generator(state: &AppState, generator: Generator) -> Result<String, ApiError> {
+    let choice = GeneratorChoice::from(generator);
+    let configured = matches!(choice, GeneratorChoice::Extractive)
+        || state.engine.generators().get(choice).is_some();
+    if !configured {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "generator_unavailable",
+            format!(
+                "the {} generator is not configured on this server",
+                choice.as_str()
+            ),
+        ));
+    }
+    Ok(choice.as_str().to_string())
 }
 
 /// Deletes a collection and everything in it.

@@ -26,7 +26,9 @@ pub fn api() -> Router<Arc<AppState>> {
         )
         .route(
             "/v1/collections/{name}",
-            get(collections::get).delete(collections::delete),
+            get(collections::get)
+                .patch(collections::update)
+                .delete(collections::delete),
         )
         .route(
             "/v1/collections/{name}/documents",

@@ -177,7 +177,7 @@ impl ChatCompletionRequest {
             max_tokens: self.max_completion_tokens.or(self.max_tokens),
             temperature: self.temperature,
             top_p: self.top_p,
-            seed: self.seed,
+            seed: self.seed.map(i64::unsigned_abs),
             stop: self.stop.clone(),
         }
     }

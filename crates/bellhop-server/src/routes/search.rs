@@ -215,7 +215,7 @@ pub async fn ask(
         max_tokens: body.max_tokens,
         temperature: body.temperature,
         top_p: body.top_p,
-        seed: body.seed,
+        seed: body.seed.map(i64::unsigned_abs),
         stop: body.stop,
     }
     .apply(&state, &mut options)?;

@@ -1,4 +1,4 @@
-//! Collections: their settings and counts, and the request that creates one.
+//! Collections: their settings and counts, and the requests that create and change one.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,7 @@ pub struct CollectionPath {
 
 /// How a collection's documents are chunked, in tokens.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct ChunkingSettings {
     /// Most tokens per chunk, context header and special tokens included; at most what the
@@ -24,11 +25,14 @@ pub struct ChunkingSettings {
     #[schema(minimum = 8, maximum = 256)]
     #[serde(deserialize_with = "super::integer::required")]
     pub max_tokens: usize,
-    /// Tokens repeated between consecutive chunks of a section; less than `max_tokens`.
+    /// Tokens repeated between consecutive chunks of a section; less than `max_tokens` (a
+    /// 400 otherwise: a bound between two fields, which the schema cannot state).
     #[schema(minimum = 0, maximum = 255)]
     #[serde(deserialize_with = "super::integer::required")]
     pub overlap_tokens: usize,
 }
+
+super::object_only!(serialize ChunkingSettings);
 
 impl From<bellhop_store::ChunkingSettings> for ChunkingSettings {
     fn from(settings: bellhop_store::ChunkingSettings) -> Self {
@@ -124,6 +128,7 @@ impl From<Generator> for GeneratorChoice {
 
 /// Overrides of the embedding model's calibrated thresholds for abstaining, each from 0 to 1.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct AnswerabilitySettings {
     /// Below this cosine of the best chunk, the answer abstains.
@@ -145,6 +150,8 @@ pub struct AnswerabilitySettings {
     #[schema(minimum = 0, maximum = 1)]
     pub min_meaning_kept: Option<f32>,
 }
+
+super::object_only!(serialize AnswerabilitySettings);
 
 impl AnswerabilitySettings {
     fn is_unset(&self) -> bool {
@@ -179,6 +186,7 @@ impl From<AnswerabilitySettings> for bellhop_store::AnswerabilitySettings {
 
 /// `POST /v1/collections`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     /// Letters, digits, `-` and `_`, at most 64 characters, starting with a letter or digit.
@@ -196,7 +204,8 @@ pub struct CreateCollection {
     /// Instructions for answer generation.
     #[serde(default)]
     pub system_prompt: Option<String>,
-    /// The generator of answers that name none (the server's default when absent).
+    /// The generator of answers that name none (the server's default when absent); one this
+    /// server has (409 otherwise).
     #[serde(default)]
     pub generator: Option<Generator>,
     /// The deadline of answers that set none, in milliseconds (the server's default when
@@ -220,6 +229,56 @@ pub struct CreateCollection {
     #[schema(minimum = 1, maximum = 3650)]
     #[serde(deserialize_with = "super::integer::optional")]
     pub question_retention_days: Option<u32>,
+}
+
+super::object_only!(CreateCollection);
+
+/// `PATCH /v1/collections/{name}`: a JSON merge patch (RFC 7396) of the answer settings. A
+/// field left out keeps its value, `null` clears it (back to the server's default), any
+/// other value replaces it; the name, model, chunking and index cannot change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// Instructions for answer generation.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    /// The generator of answers that name none; one this server has (409 otherwise).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Generator>)]
+    pub generator: Option<Option<Generator>>,
+    /// The deadline of answers that set none, in milliseconds.
+    #[serde(default, deserialize_with = "super::integer::present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 28000)]
+    pub answer_deadline_ms: Option<Option<u64>>,
+    /// What answers say when the sources do not hold the answer.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub fallback_text: Option<Option<String>>,
+    /// The same in other languages, by ISO 639-1 code; replaces all of them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub fallback_texts: Option<Option<BTreeMap<String, String>>>,
+    /// Overrides of the answerability thresholds; replaces all of them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AnswerabilitySettings>)]
+    pub answerability: Option<Option<AnswerabilitySettings>>,
+    /// Days the question log keeps guests' questions, answers and feedback.
+    #[serde(default, deserialize_with = "super::integer::present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    pub question_retention_days: Option<Option<u32>>,
+}
+
+super::object_only!(SettingsUpdate);
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A collection: its settings and counts.

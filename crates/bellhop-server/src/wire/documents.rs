@@ -51,6 +51,7 @@ pub enum Scalar {
 
 /// One document sent as JSON.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// Unique in its collection; adding the same id replaces the document.
@@ -71,14 +72,19 @@ pub struct NewDocument {
     pub source: Option<String>,
 }
 
+super::object_only!(NewDocument);
+
 /// `POST /v1/collections/{name}/documents`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct AddDocuments {
     /// Written in one transaction; ids must differ.
     #[schema(min_items = 1, max_items = 256)]
     pub documents: Vec<NewDocument>,
 }
+
+super::object_only!(AddDocuments);
 
 /// What a write did.
 #[derive(Debug, Serialize, ToSchema)]

@@ -33,6 +33,7 @@ impl From<bellhop_store::Rating> for Rating {
 
 /// `POST /v1/collections/{name}/feedback`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackBody {
     /// The `id` of the answer, as `/ask` sent it.
@@ -45,6 +46,8 @@ pub struct FeedbackBody {
     #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
+
+super::object_only!(FeedbackBody);
 
 /// The filters of `GET /v1/collections/{name}/questions`.
 #[derive(Debug, Deserialize, IntoParams)]

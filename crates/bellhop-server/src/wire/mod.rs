@@ -55,7 +55,52 @@ pub mod integer {
             .map(|number| whole::<T, D::Error>(&number))
             .transpose()
     }
+
+    /// A whole number, or null told from a field left out (with `default`), as a merge
+    /// patch reads it.
+    pub fn present<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        optional(deserializer).map(Some)
+    }
 }
+
+/// serde reads a struct from a JSON array of its fields as well as from an object; the API
+/// takes objects only, as the schema says. Each struct named derives with
+/// `#[serde(remote = "Self")]`, which leaves the traits to these impls; `serialize` adds
+/// the `Serialize` impl for one that is also sent.
+macro_rules! object_only {
+    (serialize $name:ident) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $name::serialize(self, serializer)
+            }
+        }
+        $crate::wire::object_only!($name);
+    };
+    ($name:ident) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> serde::de::Visitor<'de> for Fields {
+                    type Value = $name;
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        formatter.write_str("a JSON object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<$name, A::Error> {
+                        $name::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                deserializer.deserialize_map(Fields)
+            }
+        }
+    };
+}
+
+pub(crate) use object_only;
 
 /// Strings and lists with constraints that utoipa's attributes cannot put on an enum's
 /// variants: newtypes that read and write as their content.
@@ -89,6 +134,36 @@ fn string(
         .min_length(min_length)
         .max_length(Some(max_length))
         .pattern(pattern)
+}
+
+/// A Server-Sent Event named `name` whose data is the JSON of the component `data`.
+fn sse_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut data_schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .build();
+    // `contentSchema` is standard JSON Schema that utoipa has no field for; extensions
+    // serialise flattened into the schema.
+    data_schema
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert(
+            "contentSchema".into(),
+            serde_json::json!({"$ref": format!("#/components/schemas/{data}")}),
+        );
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([name])),
+        )
+        .property("data", data_schema)
+        .required("event")
+        .required("data")
+        .build()
 }
 
 constrained!(

@@ -56,6 +56,7 @@ pub enum EncodingFormat {
 
 /// `POST /v1/embeddings`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct EmbeddingsRequest {
     /// One text or several.
     #[schema(value_type = TextInput)]
@@ -71,6 +72,8 @@ pub struct EmbeddingsRequest {
     #[serde(deserialize_with = "super::integer::optional")]
     pub dimensions: Option<usize>,
 }
+
+super::object_only!(EmbeddingsRequest);
 
 /// `"list"`.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -295,14 +298,18 @@ impl ChatMessage {
 
 /// Options of a streamed completion.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct StreamOptions {
     /// Send a last chunk with the token counts.
     #[serde(default)]
     pub include_usage: Option<bool>,
 }
 
+super::object_only!(StreamOptions);
+
 /// `POST /v1/chat/completions`, with bellhop's own `generator` and `deadline_ms`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct ChatCompletionRequest {
     /// A collection (`NAME` or `collection:NAME`): a grounded answer with citations. Or the
     /// local chat model's name: the model itself, without retrieval.
@@ -339,11 +346,11 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     #[schema(exclusive_minimum = 0, maximum = 1)]
     pub top_p: Option<f64>,
-    /// Seeds sampling.
+    /// Seeds sampling; at most 2^63 - 1, as clients and schema tools read `int64`.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     #[serde(deserialize_with = "super::integer::optional")]
-    pub seed: Option<u64>,
+    pub seed: Option<i64>,
     /// Strings that end the answer.
     #[serde(default)]
     pub stop: Option<Stop>,
@@ -356,6 +363,8 @@ pub struct ChatCompletionRequest {
     #[serde(deserialize_with = "super::integer::optional")]
     pub deadline_ms: Option<u64>,
 }
+
+super::object_only!(ChatCompletionRequest);
 
 /// `"chat.completion"`.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]

@@ -120,6 +120,7 @@ pub struct Operators {
 
 /// `POST /v1/collections/{name}/search`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     /// What to look for.
@@ -141,6 +142,8 @@ pub struct SearchBody {
     #[serde(default)]
     pub min_score: Option<f64>,
 }
+
+super::object_only!(SearchBody);
 
 fn default_search_k() -> usize {
     10
@@ -256,6 +259,7 @@ pub enum TurnRole {
 
 /// One earlier message of a conversation.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct Turn {
     /// Who wrote it.
     pub role: TurnRole,
@@ -263,6 +267,8 @@ pub struct Turn {
     #[schema(max_length = 200000)]
     pub content: String,
 }
+
+super::object_only!(Turn);
 
 impl From<Turn> for bellhop_generate::ChatMessage {
     fn from(turn: Turn) -> Self {
@@ -304,6 +310,7 @@ impl Stop {
 
 /// `POST /v1/collections/{name}/ask`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
     /// The guest's question.
@@ -354,15 +361,17 @@ pub struct AskBody {
     #[serde(default)]
     #[schema(exclusive_minimum = 0, maximum = 1)]
     pub top_p: Option<f64>,
-    /// Seeds sampling.
+    /// Seeds sampling; at most 2^63 - 1, as clients and schema tools read `int64`.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     #[serde(deserialize_with = "super::integer::optional")]
-    pub seed: Option<u64>,
+    pub seed: Option<i64>,
     /// Strings that end the answer.
     #[serde(default)]
     pub stop: Option<Stop>,
 }
+
+super::object_only!(AskBody);
 
 fn default_ask_k() -> usize {
     5
@@ -562,15 +571,22 @@ pub struct DeltaEvent {
     pub text: String,
 }
 
-/// An event of an answer stream: `citations`, `delta` or `done` (the whole answer).
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum AskStreamEvent {
-    /// `citations`.
-    Citations(CitationsEvent),
-    /// `delta`.
-    Delta(DeltaEvent),
-    /// `done`.
-    Done(Box<AskResponse>),
+/// An event of an answer stream: `citations`, `delta` or `done` (the whole answer), each
+/// with its data as JSON. Described as the event itself, name and data, as schema tools read
+/// Server-Sent Events.
+pub struct AskStreamEvent;
+
+impl utoipa::PartialSchema for AskStreamEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(super::sse_event("citations", "CitationsEvent"))
+            .item(super::sse_event("delta", "DeltaEvent"))
+            .item(super::sse_event("done", "AskResponse"))
+            .description(Some(
+                "An event of an answer stream: `citations`, `delta` or `done` (the whole answer).",
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for AskStreamEvent {}

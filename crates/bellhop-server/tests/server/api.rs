@@ -526,3 +526,44 @@ async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_lang
         .await;
     assert_error(status, &body, 400, "invalid_request");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_are_objects_and_numbers_stay_in_their_declared_range() {
+    let server = TestServer::start().await;
+    server.collection_with("hotel", HOTEL).await;
+    // serde would read a struct from an array of its fields; the schema says objects.
+    for (path, body) in [
+        ("/v1/collections", json!(["spa"])),
+        (
+            "/v1/collections",
+            json!({"name": "spa", "answerability": [null, null]}),
+        ),
+        (
+            "/v1/collections",
+            json!({"name": "spa", "chunking": [128, 16]}),
+        ),
+        ("/v1/collections/hotel/search", json!(["pool"])),
+        ("/v1/collections/hotel/ask", json!(["Is the pool heated?"])),
+    ] {
+        let (status, body) = server.post(path, body).await;
+        assert_error(status, &body, 422, "invalid_request");
+    }
+    let (status, _) = server.get("/v1/collections/spa").await;
+    assert_eq!(status, 404, "nothing was created");
+
+    // Seeds are int64 to the schema: one past it is refused, the largest is taken.
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "Is the pool heated?", "seed": 9_223_372_036_854_775_808_u64}),
+        )
+        .await;
+    assert_error(status, &body, 422, "invalid_request");
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "Is the pool heated?", "seed": i64::MAX}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -11,4 +11,5 @@ mod load;
 mod openai;
 mod openapi;
 mod replicas;
+mod settings;
 mod widget;

@@ -74,6 +74,49 @@ fn event_data(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The schemas of a stream's events where the document describes each event itself (its
+/// name, and its data as JSON by `contentSchema`), one per name.
+fn event_branches(schema: &Value) -> Option<&'static Vec<Value>> {
+    let name = schema["$ref"]
+        .as_str()?
+        .strip_prefix("#/components/schemas/")?;
+    let branches = document()["components"]["schemas"][name]["oneOf"].as_array()?;
+    branches
+        .iter()
+        .all(|branch| branch["properties"]["data"].get("contentSchema").is_some())
+        .then_some(branches)
+}
+
+/// Checks each event of `body` against the branch of its name, and its data against that
+/// branch's `contentSchema`.
+fn check_named_events(what: &str, branches: &[Value], body: &str) {
+    // Keep-alive comments carry no data.
+    for block in body
+        .split("\n\n")
+        .filter(|block| block.lines().any(|line| line.starts_with("data: ")))
+    {
+        let name = block
+            .lines()
+            .find_map(|line| line.strip_prefix("event: "))
+            .unwrap_or("message");
+        let data: String = block
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .collect();
+        let branch = branches
+            .iter()
+            .find(|branch| branch["properties"]["event"]["enum"][0] == name)
+            .unwrap_or_else(|| panic!("{what}: the document declares no event {name:?}"));
+        check_value(what, branch, &json!({"event": name, "data": data}));
+        let payload: Value = serde_json::from_str(&data).expect("each event carries JSON");
+        check_value(
+            what,
+            &branch["properties"]["data"]["contentSchema"],
+            &payload,
+        );
+    }
+}
+
 /// Checks a response to `method path` against the document. `method` is `None` where the
 /// caller only has the response: any operation on the path may then have declared it.
 pub fn check_response(
@@ -130,7 +173,13 @@ pub fn check_response(
     );
     let values = match media.as_str() {
         "application/json" => vec![serde_json::from_str(body).expect("a JSON body")],
-        "text/event-stream" => event_data(body),
+        "text/event-stream" => {
+            if let Some(branches) = schemas.iter().find_map(|schema| event_branches(schema)) {
+                check_named_events(&what, branches, body);
+                return;
+            }
+            event_data(body)
+        }
         _ => return,
     };
     for value in &values {

@@ -723,6 +723,7 @@ async fn answer_settings_change_with_a_new_version_and_nothing_else(backend: Bac
         "fallback_texts": {"de": "Die Rezeption hilft gern: Wählen Sie die 9."},
         "system_prompt": null,
         "answerability": {"min_dense": 0.3},
+        "question_retention_days": 7,
     }))
     .unwrap();
     let updated = store.update_settings("hotel", &update).await.unwrap();
@@ -733,6 +734,7 @@ async fn answer_settings_change_with_a_new_version_and_nothing_else(backend: Bac
     assert_eq!(updated.spec.fallback_texts.len(), 1);
     assert_eq!(updated.spec.system_prompt, None);
     assert_eq!(updated.spec.answerability.min_dense, Some(0.3));
+    assert_eq!(updated.spec.question_retention_days, Some(7));
     assert_eq!(
         (
             updated.spec.model.as_str(),
@@ -753,6 +755,11 @@ async fn answer_settings_change_with_a_new_version_and_nothing_else(backend: Bac
         serde_json::from_value(json!({"answerability": {"min_meaning_kept": 1.5}})).unwrap();
     let err = store.update_settings("hotel", &bad).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.collection("hotel").await.unwrap(), updated);
+    let bad: SettingsUpdate =
+        serde_json::from_value(json!({"question_retention_days": 0})).unwrap();
+    let err = store.update_settings("hotel", &bad).await.unwrap_err();
+    assert!(err.to_string().contains("question_retention_days"), "{err}");
     assert_eq!(store.collection("hotel").await.unwrap(), updated);
     assert!(matches!(
         store.update_settings("nowhere", &update).await,

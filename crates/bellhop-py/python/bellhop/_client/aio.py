@@ -26,6 +26,7 @@ from .requests import (
     ready_call,
     search_call,
     takes_ask_params,
+    update_collection_call,
     upload_files_call,
 )
 from .sse import AskEventReader
@@ -138,6 +139,10 @@ class AsyncClient(ClientBase):
                 answer_deadline_ms=answer_deadline_ms,
             )
         )
+
+    async def update_collection(self, name: str, **settings: Any) -> Collection:
+        """Changes a collection's answer settings; see :meth:`Client.update_collection`."""
+        return await self._send(update_collection_call(name, settings))
 
     async def delete_collection(self, name: str) -> None:
         """Deletes a collection; see :meth:`Client.delete_collection`."""

@@ -119,6 +119,31 @@ def create_collection_call(
     return Call("POST", "/v1/collections", Collection.from_dict, json=body)
 
 
+COLLECTION_SETTINGS = frozenset(
+    {
+        "system_prompt",
+        "generator",
+        "answer_deadline_ms",
+        "fallback_text",
+        "fallback_texts",
+        "answerability",
+        "question_retention_days",
+    }
+)
+"""The settings ``update_collection`` may change."""
+
+
+def update_collection_call(name: str, settings: Mapping[str, Any]) -> Call[Collection]:
+    unknown = sorted(set(settings) - COLLECTION_SETTINGS)
+    if unknown:
+        raise TypeError(
+            f"update_collection() got unknown settings {unknown}; "
+            f"it changes {sorted(COLLECTION_SETTINGS)}"
+        )
+    # A merge patch: `None` is sent as `null`, which clears the setting.
+    return Call("PATCH", _collection_path(name), Collection.from_dict, json=dict(settings))
+
+
 def delete_collection_call(name: str) -> Call[None]:
     return Call("DELETE", _collection_path(name), _nothing)
 

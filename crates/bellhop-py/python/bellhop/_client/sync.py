@@ -26,6 +26,7 @@ from .requests import (
     ready_call,
     search_call,
     takes_ask_params,
+    update_collection_call,
     upload_files_call,
 )
 from .sse import AskEventReader
@@ -153,6 +154,24 @@ class Client(ClientBase):
                 answer_deadline_ms=answer_deadline_ms,
             )
         )
+
+    def update_collection(self, name: str, **settings: Any) -> Collection:
+        """Changes a collection's answer settings (admin keys only) and returns it. Each
+        setting given replaces its value, ``None`` clears it (back to the server's default),
+        and the ones left out keep theirs. Answers follow at once: the collection's version
+        changes, so none given under the old settings comes from a cache.
+
+        Args:
+            name: the collection.
+            settings: any of ``system_prompt``, ``generator``, ``answer_deadline_ms``,
+                ``fallback_text``, ``fallback_texts`` (a dict by ISO 639-1 code),
+                ``answerability`` (a dict of thresholds) and ``question_retention_days``.
+
+        Raises:
+            TypeError: for a setting that cannot change (``chunk_tokens``, ``name``, …).
+            APIError: 404 ``collection_not_found``; 400 for a value out of range.
+        """
+        return self._send(update_collection_call(name, settings))
 
     def delete_collection(self, name: str) -> None:
         """Deletes a collection and everything in it (admin keys only)."""

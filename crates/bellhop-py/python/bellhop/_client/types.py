@@ -104,6 +104,13 @@ class Collection:
     """The generator of answers that name none; the server's default when ``None``."""
     answer_deadline_ms: int | None = None
     """The deadline of answers that set none; the server's default when ``None``."""
+    fallback_text: str | None = None
+    """What answers say when the sources do not hold the answer; the server's default when
+    ``None``."""
+    fallback_texts: dict[str, str] = field(default_factory=dict)
+    """The same in other languages, by ISO 639-1 code."""
+    question_retention_days: int | None = None
+    """Days the question log keeps guests' questions; the server's default when ``None``."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Collection:
@@ -122,6 +129,11 @@ class Collection:
             system_prompt=_optional_str(data.get("system_prompt")),
             generator=_optional_str(data.get("generator")),
             answer_deadline_ms=_optional_int(data.get("answer_deadline_ms")),
+            fallback_text=_optional_str(data.get("fallback_text")),
+            fallback_texts={
+                str(code): str(text) for code, text in (data.get("fallback_texts") or {}).items()
+            },
+            question_retention_days=_optional_int(data.get("question_retention_days")),
         )
 
 
