@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 use bellhop_server::AnswerModels;
+use bellhop_server::auth::hash_key;
+use bellhop_server::config::{ApiKeyConfig, Role};
 use bellhop_server::{AppState, ServerConfig};
 use bellhop_store::{EmbeddedStore, Store};
 use serde_json::{Value, json};
@@ -182,6 +184,23 @@ pub async fn read_text(response: reqwest::Response) -> (u16, String) {
 }
 
 /// Asserts the error shape and code.
+/// A key of `role` scoped to the `hotel` collection (admins see every collection), allowed
+/// no page origin.
+pub fn hotel_key(name: &str, secret: &str, role: Role) -> ApiKeyConfig {
+    ApiKeyConfig {
+        name: name.into(),
+        sha256: hash_key(secret),
+        role,
+        collections: if role == Role::Admin {
+            Vec::new()
+        } else {
+            vec!["hotel".into()]
+        },
+        allowed_origins: Vec::new(),
+        rate_limit: None,
+    }
+}
+
 pub fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");

@@ -2,31 +2,23 @@
 //! answers follow at once.
 
 use bellhop_server::ServerConfig;
-use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, Role};
 use serde_json::{Value, json};
 
-use crate::common::{HOTEL, TestServer, assert_error};
+use crate::common::{HOTEL, TestServer, assert_error, hotel_key};
 
 const ADMIN: &str = "admin-secret";
 const UNANSWERABLE: &str = "What is the capital of Peru?";
 
 fn key(name: &str, secret: &str, role: Role) -> ApiKeyConfig {
+    let allowed_origins = if role == Role::Widget {
+        vec!["https://harbourview.example".into()]
+    } else {
+        Vec::new()
+    };
     ApiKeyConfig {
-        name: name.into(),
-        sha256: hash_key(secret),
-        role,
-        collections: if role == Role::Admin {
-            Vec::new()
-        } else {
-            vec!["hotel".into()]
-        },
-        allowed_origins: if role == Role::Widget {
-            vec!["https://harbourview.example".into()]
-        } else {
-            Vec::new()
-        },
-        rate_limit: None,
+        allowed_origins,
+        ..hotel_key(name, secret, role)
     }
 }
 

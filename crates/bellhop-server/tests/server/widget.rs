@@ -1,9 +1,8 @@
 //! The guest widget's side of the server: widget keys (what they may do, from which origins,
 //! how often), feedback on logged answers, the question log, and the served assets.
 
-use crate::common::{HOTEL, TestServer, assert_error, read, sse_events};
+use crate::common::{HOTEL, TestServer, assert_error, hotel_key, read, sse_events};
 use bellhop_server::ServerConfig;
-use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, RateLimit, Role};
 use reqwest::Method;
 use reqwest::header::{
@@ -16,18 +15,7 @@ const HOTEL_SITE: &str = "https://harbourview.example";
 const OTHER_SITE: &str = "https://elsewhere.example";
 
 fn key(name: &str, secret: &str, role: Role) -> ApiKeyConfig {
-    ApiKeyConfig {
-        name: name.into(),
-        sha256: hash_key(secret),
-        role,
-        collections: if role == Role::Admin {
-            Vec::new()
-        } else {
-            vec!["hotel".into()]
-        },
-        allowed_origins: Vec::new(),
-        rate_limit: None,
-    }
+    hotel_key(name, secret, role)
 }
 
 fn widget_key(rate_limit: Option<RateLimit>) -> ApiKeyConfig {
