@@ -260,10 +260,10 @@ impl Store {
         }
         let mut parsed = Vec::with_capacity(documents.len());
         for document in documents {
-            if document.id.trim().is_empty() {
+            if bellhop_store::is_blank(&document.id) {
                 return Err(invalid("a document id is empty"));
             }
-            if document.text.trim().is_empty() {
+            if bellhop_store::is_blank(&document.text) {
                 return Err(invalid(format!("document {:?} has no text", document.id)));
             }
             parsed.push(ParsedDocument::from_text(

@@ -37,7 +37,7 @@ pub use filter::{Condition, Filter, FilterOp};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use search::{
     Hit, KEYWORD_FUSION_WEIGHT, MAX_K, RRF_K, RankedList, Retriever, RetrieverMatch, SearchMode,
-    SearchRequest, reciprocal_rank_fusion,
+    SearchRequest, is_blank, reciprocal_rank_fusion,
 };
 pub use settings::SettingsUpdate;
 pub use store::{ExportedDocuments, PoolStats, Store};

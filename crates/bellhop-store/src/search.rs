@@ -71,6 +71,14 @@ pub fn normalise_query(query: &str) -> String {
     query.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `text` holds nothing to read: only whitespace, control characters and byte-order
+/// marks. The HTTP schema states the same rule as a pattern, so that what it calls valid is
+/// what the handlers accept.
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+}
+
 impl SearchRequest {
     /// A hybrid search for the top `k`; refuses an empty query and a `k` outside `1..=MAX_K`.
     pub fn new(query: impl AsRef<str>, k: usize) -> Result<Self> {
@@ -80,7 +88,7 @@ impl SearchRequest {
             )));
         }
         let query = normalise_query(query.as_ref());
-        if query.is_empty() {
+        if is_blank(&query) {
             return Err(StoreError::Invalid("the query is empty".into()));
         }
         Ok(Self {

@@ -1,8 +1,10 @@
 //! Routes, grouped by what they serve.
 
+pub mod ask;
 pub mod collections;
 pub mod documents;
 pub mod feedback;
+mod generation;
 pub mod openai;
 pub mod operations;
 pub mod search;
@@ -39,7 +41,7 @@ pub fn api() -> Router<Arc<AppState>> {
             get(documents::get).delete(documents::delete),
         )
         .route("/v1/collections/{name}/search", post(search::search))
-        .route("/v1/collections/{name}/ask", post(search::ask))
+        .route("/v1/collections/{name}/ask", post(ask::ask))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat_completions))
@@ -61,7 +63,7 @@ pub fn operations() -> Router<Arc<AppState>> {
 
 /// Checks a query or question against the limits.
 fn check_query(limits: &Limits, field: &str, text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() {
+    if bellhop_store::is_blank(text) {
         return Err(ApiError::invalid(format!("{field} must not be empty")));
     }
     let chars = text.chars().count();

@@ -18,8 +18,9 @@ pub use errors::{ErrorBody, ErrorDetail};
 /// A collection name: 1-64 of `[A-Za-z0-9_-]`, starting with a letter or digit.
 pub const COLLECTION_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
 
-/// Text with something other than whitespace in it.
-pub const NOT_BLANK_PATTERN: &str = "\\S";
+/// Text with something to read in it: a character that is neither whitespace, a control
+/// character nor a byte-order mark, as [`bellhop_store::is_blank`] decides.
+pub const NOT_BLANK_PATTERN: &str = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]";
 
 /// JSON Schema's integers include numbers such as `5.0`; these read them as serde's integers
 /// do not.

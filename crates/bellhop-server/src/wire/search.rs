@@ -124,7 +124,7 @@ pub struct Operators {
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     /// What to look for.
-    #[schema(pattern = "\\S", max_length = 2000)]
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]", max_length = 2000)]
     pub query: String,
     /// Hits to return (default 10).
     #[serde(default = "default_search_k")]
@@ -314,7 +314,7 @@ impl Stop {
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
     /// The guest's question.
-    #[schema(pattern = "\\S", max_length = 2000)]
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]", max_length = 2000)]
     pub question: String,
     /// Passages retrieved (default 5).
     #[serde(default = "default_ask_k")]
