@@ -192,8 +192,10 @@ impl From<AnswerError> for ApiError {
             AnswerError::Store(err) => err.into(),
             AnswerError::Retrieval(err) => err.into(),
             AnswerError::InvalidRequest(message) => Self::invalid(message),
+            // A well-formed request that this server's configuration cannot serve, as a
+            // settings change naming the same generator is refused.
             err @ AnswerError::GeneratorUnavailable(_) => Self::new(
-                StatusCode::BAD_REQUEST,
+                StatusCode::CONFLICT,
                 "generator_unavailable",
                 err.to_string(),
             ),

@@ -71,7 +71,7 @@ impl Modify for ChatNeedsAUserMessage {
         routes::documents::get,
         routes::documents::delete,
         routes::search::search,
-        routes::search::ask,
+        routes::ask::ask,
         routes::feedback::feedback,
         routes::feedback::questions,
         routes::openai::embeddings,
@@ -90,7 +90,27 @@ struct ApiDoc;
 
 /// The OpenAPI document as pretty JSON.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    link_answers_to_feedback(&mut document);
+    serde_json::to_string_pretty(&document).expect("the OpenAPI document serialises")
+}
+
+/// An answer's `id` is what its feedback names: a link from `/ask` to the feedback route,
+/// so that clients (and generated tests) can follow one to the other. Added to the JSON
+/// because utoipa's `Link` writes its field names in snake case, where OpenAPI's are camel
+/// case.
+fn link_answers_to_feedback(document: &mut serde_json::Value) {
+    let answered = &mut document["paths"]["/v1/collections/{name}/ask"]["post"]["responses"]["200"];
+    if !answered.is_object() {
+        return;
+    }
+    answered["links"] = serde_json::json!({
+        "RateAnswer": {
+            "operationId": "rate_answer",
+            "parameters": {"name": "$request.path.name"},
+            "requestBody": {"answer_id": "$response.body#/id", "rating": "up"},
+            "description": "Rate this answer: its `id` is the feedback's `answer_id`.",
+        }
+    });
 }

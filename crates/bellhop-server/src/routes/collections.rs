@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use bellhop_answer::GeneratorChoice;
 use bellhop_store::CollectionSpec;
 
-use super::search::check_deadline;
+use super::generation::check_deadline;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
@@ -21,7 +21,7 @@ use crate::wire::collections::{
 use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
 /// Creates a collection for the served model.
-#[utoipa::path(post, path = "/v1/collections", tag = "collections", request_body = CreateCollection,
+#[utoipa::path(post, path = "/v1/collections", operation_id = "create_collection", tag = "collections", request_body = CreateCollection,
     responses((status = 201, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "`model` is not the served embedding model", body = ErrorBody),
@@ -73,7 +73,7 @@ pub async fn create(
 }
 
 /// Lists the collections this key may use, with counts.
-#[utoipa::path(get, path = "/v1/collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors,
+#[utoipa::path(get, path = "/v1/collections", operation_id = "list_collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors,
     (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -92,7 +92,7 @@ pub async fn list(
 }
 
 /// A collection's settings and counts.
-#[utoipa::path(get, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+#[utoipa::path(get, path = "/v1/collections/{name}", operation_id = "get_collection", tag = "collections", params(CollectionPath),
     responses((status = 200, body = CollectionInfo), ApiErrors,
         (status = 400, description = "The name is not a collection name", body = ErrorBody),
         (status = 403, description = "The key may not use the collection", body = ErrorBody),
@@ -108,7 +108,7 @@ pub async fn get(
 
 /// Changes a collection's answer settings as a JSON merge patch, checked as at creation.
 /// Its version changes, so no answer given under the old settings comes from a cache.
-#[utoipa::path(patch, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+#[utoipa::path(patch, path = "/v1/collections/{name}", operation_id = "update_collection", tag = "collections", params(CollectionPath),
     request_body = SettingsUpdate,
     responses((status = 200, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
@@ -165,7 +165,7 @@ fn available_generator(state: &AppState, generator: Generator) -> Result<String,
 }
 
 /// Deletes a collection and everything in it.
-#[utoipa::path(delete, path = "/v1/collections/{name}", tag = "collections", params(CollectionPath),
+#[utoipa::path(delete, path = "/v1/collections/{name}", operation_id = "delete_collection", tag = "collections", params(CollectionPath),
     responses((status = 204, description = "Deleted"), ApiErrors,
         (status = 400, description = "The name is not a collection name", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),

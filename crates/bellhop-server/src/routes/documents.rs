@@ -18,12 +18,12 @@ use crate::wire::ErrorBody;
 use crate::wire::collections::CollectionPath;
 use crate::wire::documents::{
     AddDocuments, DocumentInfo, DocumentPage, DocumentPath, FileResult, FileStatus, Page,
-    UploadReport, WriteReceipt,
+    UploadForm, UploadReport, WriteReceipt,
 };
 use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
 /// Adds or replaces documents (chunked, embedded and written in one transaction).
-#[utoipa::path(post, path = "/v1/collections/{name}/documents", tag = "documents", params(CollectionPath),
+#[utoipa::path(post, path = "/v1/collections/{name}/documents", operation_id = "add_documents", tag = "documents", params(CollectionPath),
     request_body = AddDocuments,
     responses((status = 200, body = WriteReceipt), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
@@ -52,7 +52,7 @@ pub async fn add(
     documents.reverse();
     let mut parsed = Vec::with_capacity(documents.len());
     for document in documents {
-        if document.id.trim().is_empty() {
+        if bellhop_store::is_blank(&document.id) {
             return Err(ApiError::invalid("a document id is empty"));
         }
         let chars = document.text.chars().count();
@@ -62,7 +62,7 @@ pub async fn add(
                 document.id, limits.max_text_chars
             )));
         }
-        if document.text.trim().is_empty() {
+        if bellhop_store::is_blank(&document.text) {
             return Err(ApiError::invalid(format!(
                 "document {:?} has no text",
                 document.id
@@ -86,8 +86,8 @@ pub async fn add(
 /// `POST /v1/collections/{name}/files`: multipart, one part per file (any field name), each
 /// read by its file name's extension. Each file is one transaction; the first that fails
 /// stops the upload with its error, and files before it stay written (and are listed).
-#[utoipa::path(post, path = "/v1/collections/{name}/files", tag = "documents", params(CollectionPath),
-    request_body(content_type = "multipart/form-data", description = "One part per file, with a file name (txt, md, html, pdf, csv, json, jsonl)"),
+#[utoipa::path(post, path = "/v1/collections/{name}/files", operation_id = "upload_files", tag = "documents", params(CollectionPath),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part per file, with a file name (txt, md, html, pdf, csv, json, jsonl)"),
     responses((status = 200, body = UploadReport), ApiErrors,
         (status = 400, description = "Not multipart, or no part with a file name", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
@@ -186,7 +186,7 @@ const MAX_PAGE: usize = crate::wire::documents::MAX_PAGE;
 const MAX_OFFSET: usize = u32::MAX as usize;
 
 /// Documents by id, paged.
-#[utoipa::path(get, path = "/v1/collections/{name}/documents", tag = "documents", params(CollectionPath, Page),
+#[utoipa::path(get, path = "/v1/collections/{name}/documents", operation_id = "list_documents", tag = "documents", params(CollectionPath, Page),
     responses((status = 200, body = DocumentPage), ApiErrors,
         (status = 400, description = "A query parameter out of range", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
@@ -221,7 +221,7 @@ pub async fn list(
 }
 
 /// One document's fields and chunk count.
-#[utoipa::path(get, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(DocumentPath),
+#[utoipa::path(get, path = "/v1/collections/{name}/documents/{id}", operation_id = "get_document", tag = "documents", params(DocumentPath),
     responses((status = 200, body = DocumentInfo), ApiErrors,
         (status = 400, description = "The name is not a collection name", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
@@ -238,7 +238,7 @@ pub async fn get(
 }
 
 /// Deletes one document and its chunks.
-#[utoipa::path(delete, path = "/v1/collections/{name}/documents/{id}", tag = "documents", params(DocumentPath),
+#[utoipa::path(delete, path = "/v1/collections/{name}/documents/{id}", operation_id = "delete_document", tag = "documents", params(DocumentPath),
     responses((status = 200, body = WriteReceipt), ApiErrors,
         (status = 400, description = "The name is not a collection name", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),

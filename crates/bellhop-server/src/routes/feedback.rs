@@ -18,7 +18,7 @@ use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 use crate::wire::feedback::{FeedbackBody, LoggedQuestion, QuestionsParams, QuestionsResponse};
 
 /// Records a guest's thumbs up or down (and comment) on an answer.
-#[utoipa::path(post, path = "/v1/collections/{name}/feedback", tag = "search", params(CollectionPath),
+#[utoipa::path(post, path = "/v1/collections/{name}/feedback", operation_id = "rate_answer", tag = "search", params(CollectionPath),
     request_body = FeedbackBody,
     responses((status = 204, description = "Recorded"), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key may not use the collection", body = ErrorBody),
@@ -70,7 +70,7 @@ pub async fn feedback(
 
 /// The question log of a collection (admin keys only): what guests asked, what they were
 /// answered, and how they rated it.
-#[utoipa::path(get, path = "/v1/collections/{name}/questions", tag = "collections", params(CollectionPath, QuestionsParams),
+#[utoipa::path(get, path = "/v1/collections/{name}/questions", operation_id = "list_questions", tag = "collections", params(CollectionPath, QuestionsParams),
     responses((status = 200, body = QuestionsResponse), ApiErrors,
         (status = 400, description = "A query parameter out of range", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),

@@ -22,8 +22,9 @@ use bellhop_store::{SearchMode, SearchRequest};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::ask::finished;
 use super::check_query;
-use super::search::{GenerationParams, check_deadline, check_history, finished};
+use super::generation::{GenerationParams, check_deadline, check_history};
 use crate::auth::Caller;
 use crate::config::Limits;
 use crate::error::ApiError;
@@ -54,7 +55,7 @@ fn model_not_found(model: &str) -> ApiError {
 }
 
 /// Embeds texts with the served model, as OpenAI's embeddings endpoint does.
-#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingsRequest,
+#[utoipa::path(post, path = "/v1/embeddings", operation_id = "create_embeddings", tag = "openai", request_body = EmbeddingsRequest,
     responses((status = 200, body = EmbeddingsResponse), JsonBodyErrors, ApiErrors,
         (status = 403, description = "A widget key, or a page's origin the key does not list", body = ErrorBody),
         (status = 404, description = "No such embedding model", body = ErrorBody)))]
@@ -140,7 +141,7 @@ pub async fn embeddings(
 }
 
 /// The embedding model, the local chat model and the collections this key may use, as models.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors,
+#[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors,
     (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn models(
     State(state): State<Arc<AppState>>,
@@ -198,10 +199,10 @@ impl ChatCompletionRequest {
             ("max_tokens", self.max_tokens),
             ("max_completion_tokens", self.max_completion_tokens),
         ] {
-            if value.is_some_and(|tokens| tokens == 0 || tokens > super::search::MAX_TOKENS) {
+            if value.is_some_and(|tokens| tokens == 0 || tokens > super::generation::MAX_TOKENS) {
                 return Err(ApiError::invalid(format!(
                     "{name} must be between 1 and {}",
-                    super::search::MAX_TOKENS
+                    super::generation::MAX_TOKENS
                 )));
             }
         }
@@ -337,7 +338,7 @@ fn sse_done() -> Result<Event, Infallible> {
 /// A grounded answer from the collection named by `model` (the last user message is the
 /// question, earlier turns are the conversation), or the local model's own completion when
 /// `model` names it; in OpenAI's chat completion format, streamed as chunks with `stream`.
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest,
+#[utoipa::path(post, path = "/v1/chat/completions", operation_id = "create_chat_completion", tag = "openai", request_body = ChatCompletionRequest,
     responses((status = 200, description = "The completion (with `citations`, `generator`, `degraded` and `abstained` for collections); with `stream`, `chat.completion.chunk` events, then `[DONE]`",
             content((ChatCompletion = "application/json"), (ChatCompletionEvent = "text/event-stream"))),
         JsonBodyErrors, ApiErrors,

@@ -55,13 +55,13 @@ pub enum Scalar {
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// Unique in its collection; adding the same id replaces the document.
-    #[schema(pattern = "\\S")]
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]")]
     pub id: String,
     /// Its title.
     #[serde(default)]
     pub title: Option<String>,
     /// Its text, chunked and embedded.
-    #[schema(pattern = "\\S", max_length = 200000)]
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]", max_length = 200000)]
     pub text: String,
     /// Values by key, for filters.
     #[serde(default)]
@@ -169,6 +169,19 @@ pub struct DocumentPage {
     pub offset: usize,
     /// The most asked for.
     pub limit: usize,
+}
+
+/// A multipart upload of files.
+// Only a schema: the handler reads the multipart stream part by part (and takes files
+// under any field name).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// One part per file, each with a file name whose extension says how to read it: txt,
+    /// md, html, pdf, csv, json or jsonl.
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
+    pub files: Vec<Vec<u8>>,
 }
 
 /// What an upload did, file by file.

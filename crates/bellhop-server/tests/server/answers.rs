@@ -214,14 +214,14 @@ async fn a_deadline_shorter_than_the_model_gives_the_extractive_answer_in_time()
         .await;
     assert_error(status, &body, 400, "invalid_request");
 
-    // Asking for a generator the server does not have is the request's fault.
+    // A generator the server does not have: a valid request this server cannot serve.
     let (status, body) = server
         .post(
             "/v1/collections/hotel/ask",
             json!({"question": "Is the pool heated?", "generator": "openai"}),
         )
         .await;
-    assert_error(status, &body, 400, "generator_unavailable");
+    assert_error(status, &body, 409, "generator_unavailable");
     for bad in [
         json!({"question": "q", "deadline_ms": 0}),
         json!({"question": "q", "max_tokens": 0}),
