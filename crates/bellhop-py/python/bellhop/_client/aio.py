@@ -29,6 +29,7 @@ from .requests import (
     update_collection_call,
     upload_files_call,
 )
+from .signature import takes_params_of
 from .sse import AskEventReader
 from .transport import DEFAULT_BASE_URL, ClientBase, api_error, parse
 from .types import (
@@ -37,12 +38,9 @@ from .types import (
     Collection,
     Document,
     DocumentPage,
-    GeneratorName,
     Health,
-    IndexKind,
     Model,
     Readiness,
-    SearchMode,
     SearchResult,
     UploadReport,
     WriteReceipt,
@@ -114,31 +112,10 @@ class AsyncClient(ClientBase):
         """One collection; see :meth:`Client.get_collection`."""
         return await self._send(get_collection_call(name))
 
-    async def create_collection(
-        self,
-        name: str,
-        *,
-        model: str | None = None,
-        chunk_tokens: int | None = None,
-        chunk_overlap: int | None = None,
-        index: IndexKind | None = None,
-        system_prompt: str | None = None,
-        generator: GeneratorName | None = None,
-        answer_deadline_ms: int | None = None,
-    ) -> Collection:
+    @takes_params_of(create_collection_call)
+    async def create_collection(self, call: Call[Collection]) -> Collection:
         """Creates a collection; see :meth:`Client.create_collection`."""
-        return await self._send(
-            create_collection_call(
-                name,
-                model=model,
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                index=index,
-                system_prompt=system_prompt,
-                generator=generator,
-                answer_deadline_ms=answer_deadline_ms,
-            )
-        )
+        return await self._send(call)
 
     async def update_collection(self, name: str, **settings: Any) -> Collection:
         """Changes a collection's answer settings; see :meth:`Client.update_collection`."""
@@ -174,20 +151,10 @@ class AsyncClient(ClientBase):
         """Deletes one document; see :meth:`Client.delete_document`."""
         return await self._send(delete_document_call(collection, id))
 
-    async def search(
-        self,
-        collection: str,
-        query: str,
-        *,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        filter: Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-    ) -> SearchResult:
+    @takes_params_of(search_call)
+    async def search(self, call: Call[SearchResult]) -> SearchResult:
         """Searches a collection; see :meth:`Client.search`."""
-        return await self._send(
-            search_call(collection, query, k=k, mode=mode, filter=filter, min_score=min_score)
-        )
+        return await self._send(call)
 
     @takes_ask_params
     async def ask(self, request: AskRequest) -> AskResult:

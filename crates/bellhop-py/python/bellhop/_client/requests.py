@@ -22,6 +22,7 @@ from .types import (
     DocumentPage,
     GeneratorName,
     Health,
+    IndexKind,
     Model,
     Readiness,
     SearchMode,
@@ -90,14 +91,26 @@ def get_collection_call(name: str) -> Call[Collection]:
 def create_collection_call(
     name: str,
     *,
-    model: str | None,
-    chunk_tokens: int | None,
-    chunk_overlap: int | None,
-    index: str | None,
-    system_prompt: str | None,
-    generator: str | None,
-    answer_deadline_ms: int | None,
+    model: str | None = None,
+    chunk_tokens: int | None = None,
+    chunk_overlap: int | None = None,
+    index: IndexKind | None = None,
+    system_prompt: str | None = None,
+    generator: GeneratorName | None = None,
+    answer_deadline_ms: int | None = None,
 ) -> Call[Collection]:
+    """The parameters of ``create_collection`` on both clients, and its request.
+
+    Args:
+        name: letters, digits, ``-`` and ``_``, at most 64 characters.
+        model: must name the served model when given.
+        chunk_tokens: most tokens per chunk (server default 256).
+        chunk_overlap: tokens repeated between consecutive chunks (default 32).
+        index: ``auto`` (default), ``exact`` or ``hnsw``.
+        system_prompt: instructions for answer generation.
+        generator: the generator of answers that name none.
+        answer_deadline_ms: the deadline of answers that set none.
+    """
     chunking = None
     if chunk_tokens is not None or chunk_overlap is not None:
         # The API takes both or neither; an unset one keeps the server's default.
@@ -198,11 +211,21 @@ def search_call(
     collection: str,
     query: str,
     *,
-    k: int,
-    mode: str,
-    filter: Mapping[str, Any] | None,
-    min_score: float | None,
+    k: int = 10,
+    mode: SearchMode = "hybrid",
+    filter: Mapping[str, Any] | None = None,
+    min_score: float | None = None,
 ) -> Call[SearchResult]:
+    """The parameters of ``search`` on both clients, and its request.
+
+    Args:
+        collection: the collection.
+        query: what to search for.
+        k: hits to return.
+        mode: ``hybrid`` (dense and keyword, fused), ``dense`` or ``keyword``.
+        filter: a metadata filter, e.g. ``{"area": "dining", "price": {"lte": 12}}``.
+        min_score: drops hits scoring below it.
+    """
     body = _without_none(
         {"query": query, "k": k, "mode": mode, "filter": filter, "min_score": min_score}
     )

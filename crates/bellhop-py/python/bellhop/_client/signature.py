@@ -1,5 +1,6 @@
 """Giving a method the parameters of a function, so that a parameter list is written and
-described once for several methods (the four ``ask`` methods of the clients)."""
+described once for the methods of both clients that take it (``create_collection``,
+``search``, ``ask`` and ``ask_stream``)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from .requests import (
     update_collection_call,
     upload_files_call,
 )
+from .signature import takes_params_of
 from .sse import AskEventReader
 from .transport import DEFAULT_BASE_URL, ClientBase, api_error, parse
 from .types import (
@@ -37,12 +38,9 @@ from .types import (
     Collection,
     Document,
     DocumentPage,
-    GeneratorName,
     Health,
-    IndexKind,
     Model,
     Readiness,
-    SearchMode,
     SearchResult,
     UploadReport,
     WriteReceipt,
@@ -115,45 +113,11 @@ class Client(ClientBase):
         """One collection's settings and counts."""
         return self._send(get_collection_call(name))
 
-    def create_collection(
-        self,
-        name: str,
-        *,
-        model: str | None = None,
-        chunk_tokens: int | None = None,
-        chunk_overlap: int | None = None,
-        index: IndexKind | None = None,
-        system_prompt: str | None = None,
-        generator: GeneratorName | None = None,
-        answer_deadline_ms: int | None = None,
-    ) -> Collection:
-        """Creates a collection for the served embedding model (admin keys only).
-
-        Args:
-            name: letters, digits, ``-`` and ``_``, at most 64 characters.
-            model: must name the served model when given.
-            chunk_tokens: most tokens per chunk (server default 256).
-            chunk_overlap: tokens repeated between consecutive chunks (default 32).
-            index: ``auto`` (default), ``exact`` or ``hnsw``.
-            system_prompt: instructions for answer generation.
-            generator: the generator of answers that name none.
-            answer_deadline_ms: the deadline of answers that set none.
-
-        Raises:
-            APIError: 409 ``collection_exists`` when the name is taken.
-        """
-        return self._send(
-            create_collection_call(
-                name,
-                model=model,
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                index=index,
-                system_prompt=system_prompt,
-                generator=generator,
-                answer_deadline_ms=answer_deadline_ms,
-            )
-        )
+    @takes_params_of(create_collection_call)
+    def create_collection(self, call: Call[Collection]) -> Collection:
+        """Creates a collection for the served embedding model (admin keys only). Raises
+        :class:`APIError` 409 ``collection_exists`` when the name is taken."""
+        return self._send(call)
 
     def update_collection(self, name: str, **settings: Any) -> Collection:
         """Changes a collection's answer settings (admin keys only) and returns it. Each
@@ -209,27 +173,10 @@ class Client(ClientBase):
         """Deletes one document and its chunks."""
         return self._send(delete_document_call(collection, id))
 
-    def search(
-        self,
-        collection: str,
-        query: str,
-        *,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        filter: Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-    ) -> SearchResult:
-        """Searches a collection.
-
-        Args:
-            k: hits to return.
-            mode: ``hybrid`` (dense and keyword, fused), ``dense`` or ``keyword``.
-            filter: a metadata filter, e.g. ``{"area": "dining", "price": {"lte": 12}}``.
-            min_score: drops hits scoring below it.
-        """
-        return self._send(
-            search_call(collection, query, k=k, mode=mode, filter=filter, min_score=min_score)
-        )
+    @takes_params_of(search_call)
+    def search(self, call: Call[SearchResult]) -> SearchResult:
+        """Searches a collection."""
+        return self._send(call)
 
     @takes_ask_params
     def ask(self, request: AskRequest) -> AskResult:
