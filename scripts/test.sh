@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: fetches the model files and PostgreSQL the tests use, checks
 # formatting and lints, runs every test of the workspace, drives the server's
 # OpenAI-compatible endpoints with the official openai Python client (tests/python), drives the
-# guest widget in Chromium (scripts/browser-tests.sh), then
+# guest widget in Chromium (scripts/browser-tests.sh), runs schemathesis against the HTTP API
+# for a bounded time (scripts/schemathesis.sh), then
 # builds the bellhop Python package and runs its tests (crates/bellhop-py/tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,6 +28,7 @@ fi
 "$venv/bin/python" -m pip install -q -r tests/python/requirements.txt
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q tests/python
 BELLHOP_BIN="$bellhop_bin" bash scripts/browser-tests.sh
+BELLHOP_BIN="$bellhop_bin" bash scripts/schemathesis.sh
 
 BELLHOP_VENV="$venv" bash crates/bellhop-py/scripts/develop.sh
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q crates/bellhop-py/tests
