@@ -210,6 +210,7 @@ pub async fn evaluate(
                 blocks: vec![Block {
                     section: Vec::new(),
                     text: text.clone(),
+                    record: false,
                 }],
             })
             .filter(|document| !document.blocks[0].text.trim().is_empty())

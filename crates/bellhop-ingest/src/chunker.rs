@@ -70,6 +70,8 @@ struct Piece {
     tokens: usize,
     /// Joins this piece to the one before it in the same chunk.
     separator: &'static str,
+    /// A whole record: a chunk of its own, with no overlap in or out.
+    alone: bool,
 }
 
 impl<'a> Chunker<'a> {
@@ -150,6 +152,15 @@ impl<'a> Chunker<'a> {
         let mut current: Vec<Piece> = Vec::new();
         let mut current_tokens = 0;
         for piece in pieces {
+            if piece.alone {
+                if !current.is_empty() {
+                    self.emit(&header, section, &current, out);
+                    current.clear();
+                    current_tokens = 0;
+                }
+                self.emit(&header, section, std::slice::from_ref(&piece), out);
+                continue;
+            }
             if current_tokens + piece.tokens > budget && !current.is_empty() {
                 let overlap = self.overlap(&current);
                 self.emit(&header, section, &current, out);
@@ -185,6 +196,7 @@ impl<'a> Chunker<'a> {
                 text: piece.text.clone(),
                 tokens: piece.tokens,
                 separator: piece.separator,
+                alone: false,
             })
             .collect()
     }
@@ -220,6 +232,7 @@ impl<'a> Chunker<'a> {
                     text: block.text.clone(),
                     tokens,
                     separator: "\n\n",
+                    alone: block.record,
                 });
                 continue;
             }
@@ -235,6 +248,7 @@ impl<'a> Chunker<'a> {
                         text: sentence.to_string(),
                         tokens,
                         separator,
+                        alone: false,
                     });
                 } else {
                     self.word_pieces(sentence, budget, separator, &mut pieces);
@@ -277,6 +291,7 @@ impl<'a> Chunker<'a> {
                         text: std::mem::take(&mut text),
                         tokens,
                         separator,
+                        alone: false,
                     });
                     separator = " ";
                     tokens = 0;
@@ -293,6 +308,7 @@ impl<'a> Chunker<'a> {
                 text,
                 tokens,
                 separator,
+                alone: false,
             });
         }
     }
@@ -313,6 +329,7 @@ mod tests {
                 .map(|(section, text)| Block {
                     section: section.iter().map(|s| s.to_string()).collect(),
                     text: text.to_string(),
+                    record: false,
                 })
                 .collect(),
         }
@@ -345,6 +362,33 @@ mod tests {
             "Spa > Opening hours\nDaily 09:00 to 21:00.\n\nClosed on 25 December."
         );
         assert_eq!(chunks[1].embedding_text, "Spa > Prices\nMassage 85 euros.");
+    }
+
+    #[test]
+    fn records_are_chunks_of_their_own_between_the_text_around_them() {
+        let mut doc = document(&[
+            (&["Rooms"], "Rates are per room per night."),
+            (&["Rooms"], "Classic Double — Size: 22 m²; From (EUR): 145"),
+            (&["Rooms"], "Junior Suite — Size: 42 m²; From (EUR): 310"),
+            (&["Rooms"], "Every room is non-smoking."),
+        ]);
+        doc.blocks[1].record = true;
+        doc.blocks[2].record = true;
+        let chunks = Chunker::new(options(256, 32), &WhitespaceTokenCounter).chunk(&doc);
+        let texts: Vec<&str> = chunks.iter().map(|chunk| chunk.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Rates are per room per night.",
+                "Classic Double — Size: 22 m²; From (EUR): 145",
+                "Junior Suite — Size: 42 m²; From (EUR): 310",
+                "Every room is non-smoking.",
+            ]
+        );
+        assert_eq!(
+            chunks[2].embedding_text,
+            "Spa > Rooms\nJunior Suite — Size: 42 m²; From (EUR): 310"
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct Block {
     pub section: Vec<String>,
     /// The text, whitespace-normalised.
     pub text: String,
+    /// A record (a table row with its column names): chunked on its own, so that its
+    /// embedding is about that one row and not averaged with its neighbours'.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record: bool,
 }
 
 impl ParsedDocument {
@@ -48,6 +52,7 @@ impl ParsedDocument {
             blocks: vec![Block {
                 section: Vec::new(),
                 text,
+                record: false,
             }],
         }
     }
@@ -127,12 +132,25 @@ impl BlockBuilder {
 
     /// Adds a block of text under the current headings; empty text is ignored.
     pub fn push(&mut self, text: &str) {
+        self.push_block(text, false);
+    }
+
+    /// Adds a record (a table row) under the current headings, to be chunked on its own.
+    pub fn push_record(&mut self, text: &str) {
+        self.push_block(text, true);
+    }
+
+    fn push_block(&mut self, text: &str, record: bool) {
         let text = normalize_whitespace(text);
         if text.is_empty() {
             return;
         }
         let section = self.headings.iter().map(|(_, h)| h.clone()).collect();
-        self.blocks.push(Block { section, text });
+        self.blocks.push(Block {
+            section,
+            text,
+            record,
+        });
     }
 
     /// The first heading seen, if any.

@@ -119,6 +119,7 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
             blocks: vec![Block {
                 section: Vec::new(),
                 text: lines.join("\n"),
+                record: false,
             }],
         });
     }

@@ -143,7 +143,7 @@ impl Walker {
             self.table_header = texts;
         } else {
             self.builder
-                .push(&table_row_text(&self.table_header, &texts));
+                .push_record(&table_row_text(&self.table_header, &texts));
         }
     }
 

@@ -771,6 +771,7 @@ impl<'a> Reader<'a> {
             blocks: vec![Block {
                 section: place.section.clone(),
                 text: normalize_whitespace(&text),
+                record: false,
             }],
         }))
     }
@@ -790,6 +791,7 @@ impl<'a> Reader<'a> {
                 .map(|text| Block {
                     section: place.section.clone(),
                     text,
+                    record: false,
                 })
                 .collect(),
         })
@@ -859,6 +861,7 @@ fn record_document(
             .map(|paragraph| Block {
                 section: Vec::new(),
                 text: normalize_whitespace(paragraph),
+                record: false,
             })
             .collect(),
     })
@@ -1450,10 +1453,12 @@ mod tests {
                     Block {
                         section: Vec::new(),
                         text: "Heated to 28 °C.".into(),
+                        record: false,
                     },
                     Block {
                         section: Vec::new(),
                         text: "Open daily.".into(),
+                        record: false,
                     },
                 ],
             }]

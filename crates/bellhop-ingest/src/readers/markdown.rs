@@ -28,7 +28,7 @@ pub(super) fn read(text: &str, name: &str) -> ParsedDocument {
             Event::Start(Tag::Table(_)) => header.clear(),
             Event::End(TagEnd::TableHead) => header = std::mem::take(&mut cells),
             Event::End(TagEnd::TableRow) => {
-                builder.push(&table_row_text(&header, &cells));
+                builder.push_record(&table_row_text(&header, &cells));
                 cells.clear();
             }
             Event::Text(text) | Event::Code(text) if !in_metadata => {
