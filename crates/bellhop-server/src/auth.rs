@@ -137,12 +137,21 @@ impl Caller {
         )
     }
 
+    /// 403 for a widget key, which may only ask, chat and send feedback: what a web page
+    /// shows must not open anything else (embeddings, the bare chat model, the list of
+    /// collections).
+    pub fn require_beyond_answers(&self) -> Result<(), ApiError> {
+        if self.is_widget() {
+            Err(Self::widget_refused())
+        } else {
+            Ok(())
+        }
+    }
+
     /// 403 unless the caller may search and read `collection`; the same answer whether it
     /// exists or not.
     pub fn require_collection(&self, collection: &str) -> Result<(), ApiError> {
-        if self.is_widget() {
-            return Err(Self::widget_refused());
-        }
+        self.require_beyond_answers()?;
         self.require_answers(collection)
     }
 
@@ -157,17 +166,6 @@ impl Caller {
                 "forbidden",
                 format!("this key may not use collection {collection:?}"),
             ))
-        }
-    }
-}
-
-impl Caller {
-    /// 403 for a widget key: embeddings and the bare chat model are not a guest's business.
-    pub fn require_model_access(&self) -> Result<(), ApiError> {
-        if self.is_widget() {
-            Err(Self::widget_refused())
-        } else {
-            Ok(())
         }
     }
 }

@@ -74,11 +74,12 @@ pub async fn create(
 
 /// Lists the collections this key may use, with counts.
 #[utoipa::path(get, path = "/v1/collections", operation_id = "list_collections", tag = "collections", responses((status = 200, body = CollectionList), ApiErrors,
-    (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
+    (status = 403, description = "A widget key, or a page's origin the key does not list", body = ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<CollectionList>, ApiError> {
+    caller.require_beyond_answers()?;
     let collections = state
         .engine
         .store()

@@ -64,7 +64,7 @@ pub async fn embeddings(
     caller: Caller,
     ApiJson(body): ApiJson<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
-    caller.require_model_access()?;
+    caller.require_beyond_answers()?;
     let embedder = state.engine.queue().embedder();
     let served = embedder.model_id();
     // A local copy of `owner/name` is served as `name`: either spelling names it.
@@ -356,7 +356,7 @@ pub async fn chat_completions(
         && body.model == local.model()
     {
         // The model itself holds no collection's data: any valid key but a guest's may use it.
-        caller.require_model_access()?;
+        caller.require_beyond_answers()?;
         return local_completion(&state, local, body).await;
     }
     let collection = body

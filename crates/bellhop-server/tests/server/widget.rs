@@ -137,6 +137,7 @@ async fn a_widget_key_may_ask_and_send_feedback_and_nothing_else() {
             "/v1/collections/hotel/search",
             json!({"query": "pool"}),
         ),
+        (Method::GET, "/v1/collections", json!({})),
         (Method::GET, "/v1/collections/hotel", json!({})),
         (Method::GET, "/v1/collections/hotel/documents", json!({})),
         (
