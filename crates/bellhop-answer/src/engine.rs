@@ -240,6 +240,14 @@ impl AnswerEngine {
             .policy
             .max_deadline
             .map_or(deadline, |max| deadline.min(max));
+        // The question as the guest asked it goes to the model; a follow-up is searched
+        // (and judged, and quoted from) together with the question it follows.
+        let question = request.query();
+        let contextual = match crate::follow_up::retrieval_question(&options.history, question) {
+            Some(query) => Some(request.clone().with_query(query)?),
+            None => None,
+        };
+        let request = contextual.as_ref().unwrap_or(request);
         let retrieval = self.search_at(collection, version, request).await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
         let thresholds =
@@ -325,7 +333,7 @@ impl AnswerEngine {
             spec.system_prompt.as_deref(),
             &sources,
             &options.history[history_start..],
-            request.query(),
+            question,
         );
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.parameters.push_str(&format!(

@@ -12,6 +12,7 @@ mod engine;
 mod error;
 pub mod evaluation;
 mod extractive;
+mod follow_up;
 mod grounding;
 mod language;
 

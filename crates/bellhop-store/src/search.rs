@@ -100,6 +100,16 @@ impl SearchRequest {
         })
     }
 
+    /// The same search for another query; refuses an empty one.
+    pub fn with_query(mut self, query: impl AsRef<str>) -> Result<Self> {
+        let query = normalise_query(query.as_ref());
+        if is_blank(&query) {
+            return Err(StoreError::Invalid("the query is empty".into()));
+        }
+        self.query = query;
+        Ok(self)
+    }
+
     /// Sets the mode.
     pub fn with_mode(mut self, mode: SearchMode) -> Self {
         self.mode = mode;

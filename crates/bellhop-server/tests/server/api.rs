@@ -204,6 +204,39 @@ async fn search_and_ask_answer_with_citations() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_is_answered_from_the_conversation() {
+    let server = TestServer::start().await;
+    server.collection_with("hotel", HOTEL).await;
+    let conversation = json!([
+        {"role": "user", "content": "Can I bring my dog?"},
+        {"role": "assistant", "content": "Dogs up to 15 kg are welcome for EUR 25 per night. [1]"},
+    ]);
+    let (status, body) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "and what does it cost?", "messages": conversation}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["abstained"], false, "{body}");
+    assert_eq!(body["citations"][0]["document_id"], "pets", "{body}");
+    assert!(
+        body["answer"].as_str().unwrap().contains("EUR 25"),
+        "{body}"
+    );
+
+    // The same words with no conversation before them say nothing to search for.
+    let (status, alone) = server
+        .post(
+            "/v1/collections/hotel/ask",
+            json!({"question": "and what does it cost?"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{alone}");
+    assert_ne!(alone["citations"][0]["document_id"], "pets", "{alone}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn ask_streams_server_sent_events() {
     let server = TestServer::start().await;
     server.collection_with("hotel", HOTEL).await;
