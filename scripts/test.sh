@@ -3,7 +3,8 @@
 # formatting and lints, runs every test of the workspace, drives the server's
 # OpenAI-compatible endpoints with the official openai Python client (tests/python), drives the
 # guest widget in Chromium (scripts/browser-tests.sh), runs schemathesis against the HTTP API
-# for a bounded time (scripts/schemathesis.sh), then
+# for a bounded time (scripts/schemathesis.sh), kills the server ten times while clients
+# write to it (tests/crash/crash_loop.py), then
 # builds the bellhop Python package and runs its tests (crates/bellhop-py/tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,6 +30,8 @@ fi
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q tests/python
 BELLHOP_BIN="$bellhop_bin" bash scripts/browser-tests.sh
 BELLHOP_BIN="$bellhop_bin" bash scripts/schemathesis.sh
+# Ten SIGKILLs of the server while clients write over HTTP; the 100-kill run is in bench/RESULTS.md.
+python3 tests/crash/crash_loop.py --bin "$bellhop_bin" --kills 10
 
 BELLHOP_VENV="$venv" bash crates/bellhop-py/scripts/develop.sh
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q crates/bellhop-py/tests

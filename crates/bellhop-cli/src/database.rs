@@ -1,5 +1,5 @@
-//! `bellhop copy` (collections between the embedded store and PostgreSQL) and
-//! `bellhop migrate` (PostgreSQL's schema).
+//! `bellhop copy` (collections between the embedded store and PostgreSQL),
+//! `bellhop migrate` (PostgreSQL's schema) and `bellhop check` (a store's integrity).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ingest::IndexArg;
-use crate::store_args::{open_store, runtime};
+use crate::store_args::{StoreArgs, open_store, runtime};
 
 /// Arguments of `bellhop copy`.
 #[derive(Debug, Args)]
@@ -36,6 +36,37 @@ pub struct MigrateArgs {
     /// The database to migrate.
     #[arg(long, env = "BELLHOP_DATABASE_URL")]
     database_url: String,
+}
+
+/// Arguments of `bellhop check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Runs `bellhop check`: the store's own consistency checks (for the embedded store,
+/// SQLite's integrity check, then each collection's rows against its indexes and kept
+/// counts), for an operator after a crash or a restore. Fails when a problem is found.
+pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    let store = args.store.open(&runtime)?;
+    let report = runtime.block_on(store.check_integrity())?;
+    for problem in &report.problems {
+        eprintln!("problem: {problem}");
+    }
+    anyhow::ensure!(
+        report.is_ok(),
+        "{} problem(s) in {} collections ({} chunks)",
+        report.problems.len(),
+        report.collections,
+        report.chunks
+    );
+    println!(
+        "ok: {} collections, {} chunks",
+        report.collections, report.chunks
+    );
+    Ok(())
 }
 
 fn is_database_url(location: &str) -> bool {

@@ -49,6 +49,8 @@ enum Command {
     Copy(database::CopyArgs),
     /// Apply pending schema migrations to a PostgreSQL database.
     Migrate(database::MigrateArgs),
+    /// Check a store's integrity (after a crash or a restore); fails on any problem.
+    Check(database::CheckArgs),
     /// Print the SHA-256 of an API key, as the server config stores it.
     HashKey {
         /// The key.
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => embed::run(&args),
         Command::Copy(args) => database::copy(&args),
         Command::Migrate(args) => database::migrate(&args),
+        Command::Check(args) => database::check(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
