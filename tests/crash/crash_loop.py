@@ -126,9 +126,13 @@ def request(
 def multipart(name: str, content: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-        "Content-Type: text/markdown\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: text/markdown\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -152,7 +156,9 @@ class Ledger:
     errors: list[str] = field(default_factory=list)
 
 
-def writer(server: Server, ledger: Ledger, rng: random.Random, stop: threading.Event) -> None:
+def writer(
+    server: Server, ledger: Ledger, rng: random.Random, stop: threading.Event
+) -> None:
     try:
         write_until(server, ledger, rng, stop)
     except SystemExit as err:
@@ -160,7 +166,9 @@ def writer(server: Server, ledger: Ledger, rng: random.Random, stop: threading.E
             ledger.errors.append(str(err))
 
 
-def write_until(server: Server, ledger: Ledger, rng: random.Random, stop: threading.Event) -> None:
+def write_until(
+    server: Server, ledger: Ledger, rng: random.Random, stop: threading.Event
+) -> None:
     while not stop.is_set():
         collection = rng.choice(list(COLLECTIONS))
         action = rng.random()
@@ -194,7 +202,9 @@ def write_until(server: Server, ledger: Ledger, rng: random.Random, stop: thread
                 ledger.entries[key].possible = {None}
                 ledger.acknowledged += 1
         elif key is not None:
-            text = f"Replacement {new}. " + " ".join(token(rng) for _ in range(rng.randint(5, 30)))
+            text = f"Replacement {new}. " + " ".join(
+                token(rng) for _ in range(rng.randint(5, 30))
+            )
             try:
                 status, body = request(
                     server.base,
@@ -249,7 +259,8 @@ def write_until(server: Server, ledger: Ledger, rng: random.Random, stop: thread
             with ledger.lock:
                 ledger.entries[(collection, name)] = Expectation({None, word})
             content = f"# Uploaded {name}\n\nThe file {word}.\n\n" + "\n\n".join(
-                " ".join(token(rng) for _ in range(20)) for _ in range(rng.randint(1, 4))
+                " ".join(token(rng) for _ in range(20))
+                for _ in range(rng.randint(1, 4))
             )
             data, content_type = multipart(name, content.encode())
             try:
@@ -301,10 +312,14 @@ def verify(server: Server, ledger: Ledger) -> int:
             for key, expectation in ledger.entries.items()
         )
         if stored and not body["hits"]:  # type: ignore[index]
-            raise SystemExit(f"dense search of {collection} found nothing after a restart")
+            raise SystemExit(
+                f"dense search of {collection} found nothing after a restart"
+            )
     for (collection, key), expectation in list(ledger.entries.items()):
         present = {
-            word for word in expectation.possible if word is not None and found(server, collection, word)
+            word
+            for word in expectation.possible
+            if word is not None and found(server, collection, word)
         }
         if len(present) > 1:
             raise SystemExit(f"{collection}/{key}: both {sorted(present)} are there")
@@ -341,7 +356,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="bellhop-crash-")
     data_dir = os.path.join(work, "data")
-    server = Server(os.path.abspath(args.bin), data_dir, os.path.join(work, "server.log"))
+    server = Server(
+        os.path.abspath(args.bin), data_dir, os.path.join(work, "server.log")
+    )
     ledger = Ledger()
     restarts = []
     try:
@@ -370,7 +387,9 @@ def main() -> None:
             for thread in threads:
                 thread.join(timeout=60)
             if ledger.errors:
-                raise SystemExit(f"a writer failed before kill {kill}: {ledger.errors[0]}")
+                raise SystemExit(
+                    f"a writer failed before kill {kill}: {ledger.errors[0]}"
+                )
             ledger.in_flight_at_kill += sum(
                 len(expectation.possible) > 1 for expectation in ledger.entries.values()
             )
@@ -381,7 +400,9 @@ def main() -> None:
                 check=False,
             )
             if check.returncode != 0:
-                raise SystemExit(f"bellhop check after kill {kill}: {check.stderr.strip()}")
+                raise SystemExit(
+                    f"bellhop check after kill {kill}: {check.stderr.strip()}"
+                )
             restarts.append(server.start())
             checked = verify(server, ledger)
             print(
