@@ -48,7 +48,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
 
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let progress = progress_bar(texts.len() as u64, args.input.is_some());
-    let vectors = embedder.embed_with_progress(&texts, |done| progress.inc(done as u64))?;
+    let vectors = embedder.embed_with_progress(&texts, None, |done| progress.inc(done as u64))?;
     progress.finish_and_clear();
 
     match &args.output {

@@ -17,7 +17,7 @@ use crate::config::HiddenAct;
 /// costs more than it saves.
 const PARALLEL_MATMUL_MIN_MACS: usize = 1 << 20;
 /// Rows handled per parallel task in the element-wise epilogues.
-const ROWS_PER_TASK: usize = 64;
+pub(crate) const ROWS_PER_TASK: usize = 64;
 
 /// `activation(x · W + bias)` for a `(rows, in)` input and a `(in, out)` weight view.
 pub struct Dense<'a> {
@@ -423,17 +423,42 @@ impl AddLayerNorm<'_> {
 /// Below this many multiply-adds per layer, attention runs on the calling thread.
 const PARALLEL_ATTENTION_MIN_MACS: usize = 1 << 20;
 
-/// Multi-head self-attention straight on packed sequences.
+/// Self-attention straight on packed sequences.
 ///
-/// The input is the fused projection, `(tokens, 3 * hidden)` with rows `[q | k | v]`; the output
-/// is the `(tokens, hidden)` context. Each (sequence, head) pair is two small `gemm` calls on
-/// strided views of the packed rows, so no padding, gathering or transposing copies are made,
-/// and no mask is needed: a sequence only ever sees its own rows.
+/// The input is the fused projection, `(tokens, (heads + 2 * kv_heads) * head_dim)` with rows
+/// `[q | k | v]`; the output is the `(tokens, heads * head_dim)` context. Each (sequence, head)
+/// pair is two small `gemm` calls on strided views of the packed rows, so no padding, gathering
+/// or transposing copies are made, and no padding mask is needed: a sequence only ever sees its
+/// own rows. Query heads share key/value heads in groups (grouped-query attention), and a
+/// window, when set, limits attention to the tokens within that distance on either side.
 pub struct PackedAttention<'a> {
     /// Length of each sequence, in order; they sum to the token count.
     pub seq_lens: &'a [usize],
-    /// Number of attention heads.
+    /// Number of query heads.
     pub heads: usize,
+    /// Number of key/value heads; divides `heads`.
+    pub kv_heads: usize,
+    /// Width of every head.
+    pub head_dim: usize,
+    /// Multiplies the scores before the softmax.
+    pub scale: f32,
+    /// The largest distance between two tokens that still attend to each other; `None` for
+    /// full attention.
+    pub reach: Option<usize>,
+}
+
+impl<'a> PackedAttention<'a> {
+    /// Plain multi-head attention with the usual `1 / sqrt(head_dim)` scale, as BERT has.
+    pub fn multi_head(seq_lens: &'a [usize], heads: usize, head_dim: usize) -> Self {
+        Self {
+            seq_lens,
+            heads,
+            kv_heads: heads,
+            head_dim,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            reach: None,
+        }
+    }
 }
 
 impl CustomOp1 for PackedAttention<'_> {
@@ -443,13 +468,7 @@ impl CustomOp1 for PackedAttention<'_> {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (tokens, width) = layout.shape().dims2()?;
-        let hidden = width / 3;
-        if width % 3 != 0 || self.heads == 0 || !hidden.is_multiple_of(self.heads) {
-            bail!(
-                "attention: width {width} is not 3 × a multiple of {} heads",
-                self.heads
-            );
-        }
+        let shape = self.shape(width)?;
         if self.seq_lens.iter().sum::<usize>() != tokens {
             bail!("attention: sequence lengths do not add up to {tokens} tokens");
         }
@@ -457,48 +476,83 @@ impl CustomOp1 for PackedAttention<'_> {
             bail!("attention: input must be contiguous");
         };
         let qkv = &storage.as_slice::<f32>()?[start..end];
-        let mut out = vec![0f32; tokens * hidden];
+        let out_width = shape.heads * shape.head_dim;
+        let mut out = vec![0f32; tokens * out_width];
         let mut sequences = Vec::with_capacity(self.seq_lens.len());
         let (mut rest, mut offset) = (&mut out[..], 0);
         for len in self.seq_lens {
-            let (own, tail) = rest.split_at_mut(len * hidden);
+            let (own, tail) = rest.split_at_mut(len * out_width);
             sequences.push((&qkv[offset * width..(offset + len) * width], *len, own));
             rest = tail;
             offset += len;
         }
-        let head_dim = hidden / self.heads;
         let attend = |(rows, len, out): (&[f32], usize, &mut [f32])| {
-            attend_sequence(rows, len, hidden, self.heads, head_dim, out);
+            attend_sequence(rows, len, &shape, out);
         };
-        let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * hidden;
+        let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * out_width;
         if macs >= PARALLEL_ATTENTION_MIN_MACS && sequences.len() > 1 {
             sequences.into_par_iter().for_each(attend);
         } else {
             sequences.into_iter().for_each(attend);
         }
-        Ok((CpuStorage::F32(out), Shape::from((tokens, hidden))))
+        Ok((CpuStorage::F32(out), Shape::from((tokens, out_width))))
     }
 }
 
-/// Attention of one sequence: `rows` is its `(len, 3 * hidden)` slice, `out` its `(len, hidden)`.
-fn attend_sequence(
-    rows: &[f32],
-    len: usize,
-    hidden: usize,
+impl PackedAttention<'_> {
+    /// Checks the head layout against rows `width` wide.
+    fn shape(&self, width: usize) -> Result<AttentionShape> {
+        let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            bail!("attention: {heads} query heads do not share {kv_heads} key/value heads");
+        }
+        if head_dim == 0 || width != (heads + 2 * kv_heads) * head_dim {
+            bail!("attention: width {width} is not ({heads} + 2 × {kv_heads}) heads of {head_dim}");
+        }
+        Ok(AttentionShape {
+            width,
+            heads,
+            kv_heads,
+            head_dim,
+            scale: self.scale,
+            reach: self.reach,
+        })
+    }
+}
+
+/// The resolved head layout of [`PackedAttention`].
+struct AttentionShape {
+    width: usize,
     heads: usize,
+    kv_heads: usize,
     head_dim: usize,
-    out: &mut [f32],
-) {
-    let width = 3 * hidden;
-    let scale = 1.0 / (head_dim as f32).sqrt();
+    scale: f32,
+    reach: Option<usize>,
+}
+
+/// Attention of one sequence: `rows` is its `(len, width)` slice, `out` its
+/// `(len, heads * head_dim)`.
+fn attend_sequence(rows: &[f32], len: usize, shape: &AttentionShape, out: &mut [f32]) {
+    let AttentionShape {
+        width,
+        heads,
+        kv_heads,
+        head_dim,
+        scale,
+        reach,
+    } = *shape;
+    let out_width = heads * head_dim;
+    let group = heads / kv_heads;
+    // Only a window narrower than the sequence masks anything.
+    let reach = reach.filter(|reach| *reach + 1 < len);
     let mut scores = vec![0f32; len * len];
     for head in 0..heads {
         let query = head * head_dim;
-        let key = hidden + query;
-        let value = 2 * hidden + query;
-        // SAFETY (both calls): `rows` holds len × width floats and `out` len × hidden; the
+        let key = out_width + (head / group) * head_dim;
+        let value = out_width + kv_heads * head_dim + (head / group) * head_dim;
+        // SAFETY (both calls): `rows` holds len × width floats and `out` len × out_width; the
         // views below stay within them: rows i < len, columns < head_dim from offsets whose
-        // blocks end at or before `width` (rows) and `hidden` (out). `scores` is len × len.
+        // blocks end at or before `width` (rows) and `out_width` (out). `scores` is len × len.
         unsafe {
             // scores = scale · Q Kᵀ, with Q = rows[:, query..], Kᵀ read column-wise from keys.
             gemm::gemm(
@@ -523,7 +577,19 @@ fn attend_sequence(
                 gemm::Parallelism::None,
             );
         }
-        with_wide_simd(|| scores.chunks_exact_mut(len).for_each(softmax_in_place));
+        with_wide_simd(|| {
+            for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+                match reach {
+                    Some(reach) => {
+                        let (first, last) = (i.saturating_sub(reach), (i + reach).min(len - 1));
+                        row[..first].fill(0.0);
+                        row[last + 1..].fill(0.0);
+                        softmax_in_place(&mut row[first..=last]);
+                    }
+                    None => softmax_in_place(row),
+                }
+            }
+        });
         unsafe {
             // out[:, query..] = P V
             gemm::gemm(
@@ -532,7 +598,7 @@ fn attend_sequence(
                 len,
                 out.as_mut_ptr().add(query),
                 1,
-                hidden as isize,
+                out_width as isize,
                 false,
                 scores.as_ptr(),
                 1,
@@ -574,7 +640,7 @@ pub fn dense(
 }
 
 #[inline(always)]
-fn activate(activation: HiddenAct, x: f32) -> f32 {
+pub(crate) fn activate(activation: HiddenAct, x: f32) -> f32 {
     match activation {
         HiddenAct::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
         HiddenAct::GeluNew => {
@@ -611,7 +677,7 @@ pub fn erf(x: f32) -> f32 {
 /// Runs `body` compiled for AVX2 when the CPU has it, so that the element-wise loops use
 /// 8-wide vectors on a binary built for the x86-64 baseline.
 #[inline(always)]
-fn with_wide_simd(body: impl FnOnce()) {
+pub(crate) fn with_wide_simd(body: impl FnOnce()) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
@@ -756,10 +822,7 @@ mod tests {
         let seq_lens = [5, 1, 3];
         let tokens: usize = seq_lens.iter().sum();
         let qkv = Tensor::randn(0f32, 1.0, (tokens, 3 * hidden), &device)?;
-        let got = qkv.apply_op1_no_bwd(&PackedAttention {
-            seq_lens: &seq_lens,
-            heads,
-        })?;
+        let got = qkv.apply_op1_no_bwd(&PackedAttention::multi_head(&seq_lens, heads, head_dim))?;
 
         let mut expected = Vec::new();
         let mut offset = 0;

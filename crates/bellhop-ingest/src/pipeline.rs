@@ -401,9 +401,9 @@ impl Ingestor {
             name: name.to_string(),
             chunks: texts.len(),
         });
-        let vectors = self
-            .embedder
-            .embed_with_progress(&texts, |done| progress(IngestEvent::ChunksEmbedded(done)))?;
+        let vectors = self.embedder.embed_with_progress(&texts, None, |done| {
+            progress(IngestEvent::ChunksEmbedded(done))
+        })?;
         let mut rows = vectors.rows();
         Ok(chunked
             .into_iter()
