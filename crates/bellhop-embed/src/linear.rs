@@ -17,6 +17,10 @@ pub(crate) struct Linear {
     /// (`kernels::few_rows_matmul`) on CPUs without AVX-512; shares `weight_t`'s storage where
     /// that is contiguous, or where the kernel is not used.
     weight_in_out: Tensor,
+    /// The stored `(out, in)` matrix as an `(in, out)` view, for the few-row dot-product kernel
+    /// (`kernels::few_rows_dot`) on CPUs with AVX-512; shares `weight_t`'s storage where that
+    /// is a view.
+    weight_out_in: Option<Tensor>,
     /// Zeros for layers without a bias: the kernel starts every output row from it.
     bias: Vec<f32>,
 }
@@ -76,6 +80,11 @@ impl Linear {
         } else {
             weight_t.clone()
         };
+        let weight_out_in = if kernels::dot_rows_limit() > 0 {
+            Some(weight.t()?)
+        } else {
+            None
+        };
         let bias = match bias {
             Some(bias) => bias.to_vec1()?,
             None => vec![0.0; out_dim],
@@ -83,6 +92,7 @@ impl Linear {
         Ok(Self {
             weight_t,
             weight_in_out,
+            weight_out_in,
             bias,
         })
     }
@@ -93,10 +103,11 @@ impl Linear {
         xs: &Tensor,
         activation: Option<HiddenAct>,
     ) -> candle_core::Result<Tensor> {
-        let weight = if xs.dim(0)? <= kernels::few_rows_limit() {
-            &self.weight_in_out
-        } else {
-            &self.weight_t
+        let rows = xs.dim(0)?;
+        let weight = match &self.weight_out_in {
+            Some(weight) if rows <= kernels::dot_rows_limit() => weight,
+            _ if rows <= kernels::few_rows_limit() => &self.weight_in_out,
+            _ => &self.weight_t,
         };
         kernels::dense(xs, weight, &self.bias, activation)
     }
