@@ -27,6 +27,11 @@ pub struct EmbedArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
 
+    /// A prompt of the model's (`config_sentence_transformers.json`) to put before every text,
+    /// e.g. `query` or `document`; none by default.
+    #[arg(long)]
+    pub prompt_name: Option<String>,
+
     /// Upper bound on padded tokens per forward pass.
     #[arg(long, default_value_t = EmbedderOptions::default().max_batch_tokens)]
     pub batch_tokens: usize,
@@ -48,7 +53,9 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
 
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let progress = progress_bar(texts.len() as u64, args.input.is_some());
-    let vectors = embedder.embed_with_progress(&texts, |done| progress.inc(done as u64))?;
+    let vectors = embedder.embed_with_progress(&texts, args.prompt_name.as_deref(), |done| {
+        progress.inc(done as u64)
+    })?;
     progress.finish_and_clear();
 
     match &args.output {

@@ -1,10 +1,13 @@
 //! Measures the engine on a BEIR corpus: model load time, single-query latency and bulk
 //! throughput. Prints one JSON object; `bench/embed.py` runs it beside sentence-transformers.
 //!
-//! Usage: embed_bench MODEL_DIR DATASET_DIR [REPEATS] [all|query|bulk|batched]
+//! Usage: embed_bench MODEL_DIR DATASET_DIR [REPEATS] [all|query|bulk|batched] [PASSAGES]
 //!
 //! `batched` embeds all the dataset's queries in one call, REPEATS times: the shape a busy
-//! server's queue hands the engine.
+//! server's queue hands the engine; `all` measures single queries, batched queries and bulk.
+//! PASSAGES limits bulk to the corpus's first passages. Queries carry the model's query prompt
+//! and passages its document prompt, as retrieval and ingestion embed them (none for models
+//! without prompts).
 
 use std::time::Instant;
 
@@ -47,6 +50,7 @@ fn main() {
     let dataset = std::path::PathBuf::from(args.get(2).expect("DATASET_DIR"));
     let repeats: usize = args.get(3).map_or(10, |r| r.parse().unwrap());
     let mode = args.get(4).map_or("all", String::as_str);
+    let passage_limit: usize = args.get(5).map_or(usize::MAX, |n| n.parse().unwrap());
 
     let started = Instant::now();
     let mut options = EmbedderOptions::default();
@@ -57,24 +61,25 @@ fn main() {
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let queries = read_texts(&dataset.join("queries.jsonl"));
-    let passages = read_texts(&dataset.join("corpus.jsonl"));
+    let mut passages = read_texts(&dataset.join("corpus.jsonl"));
+    passages.truncate(passage_limit);
 
     let mut latencies = Vec::new();
     let mut batched_queries_per_s = 0.0;
-    if mode == "batched" {
-        embedder.embed(&queries).unwrap();
+    if mode == "batched" || mode == "all" {
+        embedder.embed_query(&queries).unwrap();
         let t = Instant::now();
         for _ in 0..repeats {
-            embedder.embed(&queries).unwrap();
+            embedder.embed_query(&queries).unwrap();
         }
         batched_queries_per_s = (repeats * queries.len()) as f64 / t.elapsed().as_secs_f64();
     }
     if mode == "all" || mode == "query" {
-        embedder.embed(&[queries[0].as_str()]).unwrap();
+        embedder.embed_query(&[queries[0].as_str()]).unwrap();
         for _ in 0..repeats {
             for query in &queries {
                 let t = Instant::now();
-                embedder.embed(&[query.as_str()]).unwrap();
+                embedder.embed_query(&[query.as_str()]).unwrap();
                 latencies.push(t.elapsed().as_secs_f64() * 1e3);
             }
         }
@@ -83,7 +88,7 @@ fn main() {
     let mut throughput = 0.0;
     if mode == "all" || mode == "bulk" {
         let t = Instant::now();
-        let vectors = embedder.embed(&passages).unwrap();
+        let vectors = embedder.embed_document(&passages).unwrap();
         assert_eq!(vectors.len(), passages.len());
         throughput = passages.len() as f64 / t.elapsed().as_secs_f64();
     }

@@ -8,104 +8,9 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::{BertConfig, HiddenAct};
+use crate::encoder::PackedBatch;
 use crate::kernels;
-
-/// A batch of tokenized sequences, concatenated.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct PackedBatch {
-    /// Token ids of all sequences, one after another.
-    pub input_ids: Vec<u32>,
-    /// Token type (segment) ids, parallel to `input_ids`.
-    pub type_ids: Vec<u32>,
-    /// Length of each sequence, in order.
-    pub seq_lens: Vec<usize>,
-}
-
-impl PackedBatch {
-    /// Appends one sequence.
-    pub fn push(&mut self, ids: &[u32], type_ids: &[u32]) {
-        self.input_ids.extend_from_slice(ids);
-        self.type_ids.extend_from_slice(type_ids);
-        self.seq_lens.push(ids.len());
-    }
-
-    /// Total number of tokens.
-    pub fn token_count(&self) -> usize {
-        self.input_ids.len()
-    }
-}
-
-/// A dense layer `x W^T + b`, optionally followed by an activation.
-#[derive(Debug, Clone)]
-struct Linear {
-    /// `(in, out)`: for layers that widen, a transposed view of the stored `(out, in)` matrix;
-    /// for layers that narrow, a contiguous transposed copy. `gemm` measured fastest that way
-    /// on both shapes of this model family (see `examples/gemm_probe.rs`).
-    weight_t: Tensor,
-    /// The same `(in, out)` matrix, contiguous, for the few-row kernel that short queries take
-    /// (`kernels::few_rows_matmul`) on CPUs without AVX-512; shares `weight_t`'s storage where
-    /// that is contiguous, or where the kernel is not used.
-    weight_in_out: Tensor,
-    bias: Vec<f32>,
-}
-
-impl Linear {
-    fn load(vb: &VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Result<Self> {
-        let (weight, bias) = Self::load_raw(vb, in_dim, out_dim)?;
-        Self::from_parts(&weight, &bias)
-    }
-
-    fn from_parts(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
-        let (out_dim, in_dim) = weight.dims2()?;
-        let weight_t = if in_dim > out_dim {
-            weight.t()?.contiguous()?
-        } else {
-            weight.t()?
-        };
-        // A second copy of every weight; only CPUs that run the kernel need it.
-        let weight_in_out = if kernels::few_rows_limit() > 0 {
-            weight_t.contiguous()?
-        } else {
-            weight_t.clone()
-        };
-        Ok(Self {
-            weight_t,
-            weight_in_out,
-            bias: bias.to_vec1()?,
-        })
-    }
-
-    /// Query, key and value projections fused into one `(in, 3 * out)` product.
-    fn load_fused_qkv(vb: &VarBuilder, hidden: usize) -> candle_core::Result<Self> {
-        let parts = ["query", "key", "value"]
-            .iter()
-            .map(|name| Self::load_raw(&vb.pp(name), hidden, hidden))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let weights: Vec<&Tensor> = parts.iter().map(|(w, _)| w).collect();
-        let biases: Vec<&Tensor> = parts.iter().map(|(_, b)| b).collect();
-        Self::from_parts(&Tensor::cat(&weights, 0)?, &Tensor::cat(&biases, 0)?)
-    }
-
-    fn load_raw(
-        vb: &VarBuilder,
-        in_dim: usize,
-        out_dim: usize,
-    ) -> candle_core::Result<(Tensor, Tensor)> {
-        Ok((
-            vb.get((out_dim, in_dim), "weight")?,
-            vb.get(out_dim, "bias")?,
-        ))
-    }
-
-    fn forward(&self, xs: &Tensor, activation: Option<HiddenAct>) -> candle_core::Result<Tensor> {
-        let weight = if xs.dim(0)? <= kernels::few_rows_limit() {
-            &self.weight_in_out
-        } else {
-            &self.weight_t
-        };
-        kernels::dense(xs, weight, &self.bias, activation)
-    }
-}
+use crate::linear::Linear;
 
 #[derive(Debug, Clone)]
 struct LayerNorm {
@@ -149,7 +54,12 @@ impl SelfAttention {
     fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
         let hidden = cfg.hidden_size;
         Ok(Self {
-            qkv: Linear::load_fused_qkv(&vb.pp("self"), hidden)?,
+            qkv: Linear::load_fused(
+                &vb.pp("self"),
+                hidden,
+                &[("query", hidden), ("key", hidden), ("value", hidden)],
+                true,
+            )?,
             output: Linear::load(&vb.pp("output").pp("dense"), hidden, hidden)?,
             norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
             heads: cfg.num_attention_heads,
@@ -159,10 +69,10 @@ impl SelfAttention {
     fn forward(&self, xs: &Tensor, seq_lens: &[usize]) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("attention").entered();
         let qkv = self.qkv.forward(xs, None)?;
-        let context = qkv.apply_op1_no_bwd(&kernels::PackedAttention {
-            seq_lens,
-            heads: self.heads,
-        })?;
+        let head_dim = xs.dim(1)? / self.heads;
+        let context = qkv.apply_op1_no_bwd(&kernels::PackedAttention::multi_head(
+            seq_lens, self.heads, head_dim,
+        ))?;
         self.norm
             .add_forward(self.output.forward(&context, None)?, xs)
     }

@@ -1,5 +1,6 @@
 //! The files of a sentence-transformers model directory, parsed into plain structs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -8,9 +9,9 @@ use serde::de::DeserializeOwned;
 use crate::error::{EmbedError, Result};
 
 /// Model types whose weights and forward pass this engine implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "gemma3_text"];
 
-/// The activation functions a BERT feed-forward layer may use.
+/// The activation functions a transformer's feed-forward layer may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HiddenAct {
@@ -67,6 +68,269 @@ fn default_layer_norm_eps() -> f64 {
     1e-12
 }
 
+/// `config.json` of a Gemma 3 text model (`gemma3_text`) used as a bidirectional encoder, as
+/// EmbeddingGemma is: the subset of fields the forward pass needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Gemma3Config {
+    /// Size of the token vocabulary.
+    pub vocab_size: usize,
+    /// Width of every hidden state.
+    pub hidden_size: usize,
+    /// Width of the gated feed-forward layer.
+    pub intermediate_size: usize,
+    /// Number of transformer layers.
+    pub num_hidden_layers: usize,
+    /// Number of query heads per layer.
+    pub num_attention_heads: usize,
+    /// Number of key/value heads per layer (grouped-query attention).
+    pub num_key_value_heads: usize,
+    /// Width of every attention head.
+    pub head_dim: usize,
+    /// Activation of the feed-forward gate.
+    #[serde(default = "default_gemma_act")]
+    pub hidden_activation: HiddenAct,
+    /// Epsilon of every RMS norm.
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    /// Rotary base of the full-attention layers.
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// Rotary base of the sliding-window layers.
+    #[serde(default = "default_rope_local_base_freq")]
+    pub rope_local_base_freq: f64,
+    /// Attention scores are scaled by `query_pre_attn_scalar^-0.5`.
+    pub query_pre_attn_scalar: f64,
+    /// Window of the sliding-attention layers, as the config writes it.
+    pub sliding_window: usize,
+    /// Attention kind of every layer; derived from `_sliding_window_pattern` when absent.
+    #[serde(default)]
+    pub layer_types: Option<Vec<LayerType>>,
+    /// Every sixth layer attends fully unless `layer_types` says otherwise.
+    #[serde(
+        default = "default_sliding_window_pattern",
+        rename = "_sliding_window_pattern"
+    )]
+    pub sliding_window_pattern: usize,
+    /// Longest sequence the rotary tables cover.
+    pub max_position_embeddings: usize,
+    /// Only bidirectional (encoder) attention is implemented.
+    #[serde(default)]
+    pub use_bidirectional_attention: bool,
+    /// Tanh soft-capping of attention scores (not implemented).
+    #[serde(default)]
+    pub attn_logit_softcapping: Option<f64>,
+    /// Rotary scaling (not implemented).
+    #[serde(default)]
+    pub rope_scaling: Option<serde_json::Value>,
+    /// Biases on the attention projections (not implemented).
+    #[serde(default)]
+    pub attention_bias: bool,
+}
+
+/// The attention kind of one Gemma 3 layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerType {
+    /// Each token attends to the tokens within the window around it.
+    SlidingAttention,
+    /// Each token attends to the whole sequence.
+    FullAttention,
+}
+
+impl Gemma3Config {
+    /// The attention kind of every layer, in order.
+    pub fn layer_types(&self) -> Vec<LayerType> {
+        match &self.layer_types {
+            Some(types) => types.clone(),
+            None => (0..self.num_hidden_layers)
+                .map(|index| {
+                    if (index + 1) % self.sliding_window_pattern.max(1) == 0 {
+                        LayerType::FullAttention
+                    } else {
+                        LayerType::SlidingAttention
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The largest distance between two tokens of a sliding layer that still see each other.
+    ///
+    /// transformers halves the configured window for bidirectional attention
+    /// (`sliding_window // 2 + 1`, exclusive), so that a window of 512 spans 256 tokens to
+    /// each side.
+    pub fn sliding_reach(&self) -> usize {
+        self.sliding_window / 2
+    }
+}
+
+fn default_gemma_act() -> HiddenAct {
+    HiddenAct::GeluNew
+}
+
+fn default_rms_norm_eps() -> f64 {
+    1e-6
+}
+
+fn default_rope_theta() -> f64 {
+    1_000_000.0
+}
+
+fn default_rope_local_base_freq() -> f64 {
+    10_000.0
+}
+
+fn default_sliding_window_pattern() -> usize {
+    6
+}
+
+/// The transformer of a model directory, by `model_type`.
+#[derive(Debug, Clone)]
+pub enum EncoderConfig {
+    /// A BERT-family encoder (`bert`).
+    Bert(BertConfig),
+    /// A Gemma 3 text model with bidirectional attention (`gemma3_text`).
+    Gemma3(Gemma3Config),
+}
+
+impl EncoderConfig {
+    /// Width of the token vectors the encoder returns.
+    pub fn hidden_size(&self) -> usize {
+        match self {
+            Self::Bert(cfg) => cfg.hidden_size,
+            Self::Gemma3(cfg) => cfg.hidden_size,
+        }
+    }
+
+    /// Longest sequence the encoder's positions cover.
+    pub fn max_position_embeddings(&self) -> usize {
+        match self {
+            Self::Bert(cfg) => cfg.max_position_embeddings,
+            Self::Gemma3(cfg) => cfg.max_position_embeddings,
+        }
+    }
+
+    /// Reads `config.json` and checks that this engine runs the architecture it declares.
+    fn read(path: &Path) -> Result<Self> {
+        let value: serde_json::Value = read_json(path, "the transformer's config")?;
+        let model_type = value
+            .get("model_type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("bert")
+            .to_string();
+        let malformed = |err: serde_json::Error| EmbedError::MalformedFile {
+            path: path.to_path_buf(),
+            reason: err.to_string(),
+        };
+        match model_type.as_str() {
+            "bert" => {
+                let cfg: BertConfig = serde_json::from_value(value).map_err(malformed)?;
+                check_bert(&cfg, path)?;
+                Ok(Self::Bert(cfg))
+            }
+            "gemma3_text" => {
+                let cfg: Gemma3Config = serde_json::from_value(value).map_err(malformed)?;
+                check_gemma3(&cfg, path)?;
+                Ok(Self::Gemma3(cfg))
+            }
+            other => Err(EmbedError::Unsupported {
+                found: format!("model_type {other:?} in {}", path.display()),
+                supported: format!("model_type {}", SUPPORTED_MODEL_TYPES.join(", ")),
+            }),
+        }
+    }
+}
+
+/// The activation after a Dense module's linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseActivation {
+    /// `torch.nn.Identity`: none.
+    Identity,
+    /// `torch.nn.Tanh`, sentence-transformers' default.
+    Tanh,
+}
+
+/// `config.json` of a sentence-transformers `Dense` module.
+#[derive(Debug, Clone, Deserialize)]
+struct DenseFile {
+    in_features: usize,
+    out_features: usize,
+    #[serde(default = "default_true")]
+    bias: bool,
+    #[serde(default = "default_dense_activation")]
+    activation_function: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_dense_activation() -> String {
+    "torch.nn.modules.activation.Tanh".into()
+}
+
+/// A `Dense` module after pooling: `activation(x W^T + b)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenseLayout {
+    /// Input width.
+    pub in_features: usize,
+    /// Output width.
+    pub out_features: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+    /// Applied after the linear layer.
+    pub activation: DenseActivation,
+    /// The module's `model.safetensors`.
+    pub weights_path: PathBuf,
+}
+
+impl DenseLayout {
+    fn read(dir: &Path, in_features: usize) -> Result<Self> {
+        let path = dir.join("config.json");
+        let file: DenseFile = read_json(&path, "a Dense module's settings")?;
+        let activation = match file.activation_function.rsplit('.').next() {
+            Some("Identity") => DenseActivation::Identity,
+            Some("Tanh") => DenseActivation::Tanh,
+            _ => {
+                return Err(EmbedError::Unsupported {
+                    found: format!(
+                        "activation_function {:?} in {}",
+                        file.activation_function,
+                        path.display()
+                    ),
+                    supported: "torch.nn.Identity and torch.nn.Tanh".into(),
+                });
+            }
+        };
+        if file.in_features != in_features {
+            return Err(EmbedError::MalformedFile {
+                path,
+                reason: format!(
+                    "in_features {} differs from the {in_features} values the module before it \
+                     produces",
+                    file.in_features
+                ),
+            });
+        }
+        Ok(Self {
+            in_features: file.in_features,
+            out_features: file.out_features,
+            bias: file.bias,
+            activation,
+            weights_path: require_file(dir, "model.safetensors", "a Dense module's weights")?,
+        })
+    }
+}
+
+/// `config_sentence_transformers.json`: the named prompts.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct SentenceTransformersFile {
+    #[serde(default)]
+    prompts: BTreeMap<String, String>,
+    #[serde(default)]
+    default_prompt_name: Option<String>,
+}
+
 /// How token vectors become one sentence vector (`1_Pooling/config.json`).
 ///
 /// When several modes are on, their outputs are concatenated in sentence-transformers' order:
@@ -93,6 +357,9 @@ pub struct PoolingConfig {
     /// Last-token pooling (not implemented).
     #[serde(default)]
     pub pooling_mode_lasttoken: bool,
+    /// Whether the prompt's tokens are pooled too (only `true` is implemented).
+    #[serde(default = "default_true")]
+    pub include_prompt: bool,
 }
 
 impl PoolingConfig {
@@ -106,6 +373,7 @@ impl PoolingConfig {
             pooling_mode_mean_sqrt_len_tokens: false,
             pooling_mode_weightedmean_tokens: false,
             pooling_mode_lasttoken: false,
+            include_prompt: true,
         }
     }
 
@@ -150,15 +418,21 @@ pub struct ModelLayout {
     /// The model directory.
     pub dir: PathBuf,
     /// The transformer's configuration.
-    pub bert: BertConfig,
+    pub encoder: EncoderConfig,
     /// How token vectors are pooled.
     pub pooling: PoolingConfig,
+    /// Dense modules applied to the pooled vector, in order.
+    pub dense: Vec<DenseLayout>,
     /// Whether sentence vectors are scaled to unit length.
     pub normalize: bool,
     /// Token count at which input is truncated, special tokens included.
     pub max_seq_length: usize,
     /// Lowercase text before tokenizing.
     pub do_lower_case: bool,
+    /// Named prompts prepended to texts (`config_sentence_transformers.json`).
+    pub prompts: BTreeMap<String, String>,
+    /// The prompt applied when none is named.
+    pub default_prompt_name: Option<String>,
     /// `tokenizer.json`.
     pub tokenizer_path: PathBuf,
     /// `model.safetensors`.
@@ -176,25 +450,32 @@ impl ModelLayout {
                     .into(),
             });
         }
-        let bert: BertConfig = read_json(&dir.join("config.json"), "the transformer's config")?;
-        check_architecture(&bert, &dir.join("config.json"))?;
+        let encoder = EncoderConfig::read(&dir.join("config.json"))?;
+        let hidden = encoder.hidden_size();
 
         let modules_path = dir.join("modules.json");
-        let (pooling_dir, normalize) = if modules_path.is_file() {
+        let modules = if modules_path.is_file() {
             let modules: Vec<ModuleEntry> = read_json(&modules_path, "the module list")?;
             read_modules(&modules, &modules_path)?
         } else {
-            (None, false)
+            Modules::default()
         };
-        let pooling = match pooling_dir {
+        let pooling = match &modules.pooling {
             Some(sub) => {
                 let path = dir.join(sub).join("config.json");
                 let pooling: PoolingConfig = read_json(&path, "the pooling settings")?;
-                check_pooling(&pooling, &bert, &path)?;
+                check_pooling(&pooling, hidden, &path)?;
                 pooling
             }
-            None => PoolingConfig::mean(bert.hidden_size),
+            None => PoolingConfig::mean(hidden),
         };
+        let mut width = hidden * pooling.mode_count();
+        let mut dense = Vec::with_capacity(modules.dense.len());
+        for sub in &modules.dense {
+            let layer = DenseLayout::read(&dir.join(sub), width)?;
+            width = layer.out_features;
+            dense.push(layer);
+        }
 
         let sbert_path = dir.join("sentence_bert_config.json");
         let sbert = if sbert_path.is_file() {
@@ -202,19 +483,31 @@ impl ModelLayout {
         } else {
             None
         };
+        let positions = encoder.max_position_embeddings();
         let tokenizer_max = read_tokenizer_max_length(dir);
         // sentence-transformers: the configured max_seq_length wins; without one it is the
         // smaller of the position table and the tokenizer's model_max_length.
         let max_seq_length = sbert
             .as_ref()
             .and_then(|s| s.max_seq_length)
-            .unwrap_or_else(|| {
-                tokenizer_max.map_or(bert.max_position_embeddings, |t| {
-                    t.min(bert.max_position_embeddings)
-                })
-            })
-            .min(bert.max_position_embeddings);
+            .unwrap_or_else(|| tokenizer_max.map_or(positions, |t| t.min(positions)))
+            .min(positions);
         let do_lower_case = sbert.as_ref().is_some_and(|s| s.do_lower_case);
+
+        let st_path = dir.join("config_sentence_transformers.json");
+        let st = if st_path.is_file() {
+            read_json::<SentenceTransformersFile>(&st_path, "")?
+        } else {
+            SentenceTransformersFile::default()
+        };
+        if let Some(name) = &st.default_prompt_name
+            && !st.prompts.contains_key(name)
+        {
+            return Err(EmbedError::MalformedFile {
+                path: st_path,
+                reason: format!("default_prompt_name {name:?} is not one of the prompts"),
+            });
+        }
 
         let tokenizer_path = require_file(dir, "tokenizer.json", "the fast tokenizer definition")?;
         let weights_path = require_file(
@@ -225,19 +518,29 @@ impl ModelLayout {
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            bert,
+            encoder,
             pooling,
-            normalize,
+            dense,
+            normalize: modules.normalize,
             max_seq_length,
             do_lower_case,
+            prompts: st.prompts,
+            default_prompt_name: st.default_prompt_name,
             tokenizer_path,
             weights_path,
         })
     }
 
+    /// Width of the pooled vectors, before any Dense module.
+    pub fn pooled_dim(&self) -> usize {
+        self.encoder.hidden_size() * self.pooling.mode_count()
+    }
+
     /// Width of the sentence vectors this model produces.
     pub fn dim(&self) -> usize {
-        self.bert.hidden_size * self.pooling.mode_count()
+        self.dense
+            .last()
+            .map_or_else(|| self.pooled_dim(), |layer| layer.out_features)
     }
 }
 
@@ -287,14 +590,7 @@ fn read_tokenizer_max_length(dir: &Path) -> Option<usize> {
         .map(|len| len as usize)
 }
 
-fn check_architecture(bert: &BertConfig, path: &Path) -> Result<()> {
-    let model_type = bert.model_type.as_deref().unwrap_or("bert");
-    if !SUPPORTED_MODEL_TYPES.contains(&model_type) {
-        return Err(EmbedError::Unsupported {
-            found: format!("model_type {model_type:?} in {}", path.display()),
-            supported: format!("model_type {}", SUPPORTED_MODEL_TYPES.join(", ")),
-        });
-    }
+fn check_bert(bert: &BertConfig, path: &Path) -> Result<()> {
     if let Some(kind) = bert.position_embedding_type.as_deref()
         && kind != "absolute"
     {
@@ -315,16 +611,79 @@ fn check_architecture(bert: &BertConfig, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Returns the pooling module's folder and whether a Normalize module follows.
-fn read_modules(modules: &[ModuleEntry], path: &Path) -> Result<(Option<String>, bool)> {
-    let mut pooling = None;
-    let mut normalize = false;
+fn check_gemma3(cfg: &Gemma3Config, path: &Path) -> Result<()> {
+    let unsupported = |found: &str, supported: &str| EmbedError::Unsupported {
+        found: format!("{found} in {}", path.display()),
+        supported: supported.into(),
+    };
+    if !cfg.use_bidirectional_attention {
+        return Err(unsupported(
+            "gemma3_text with causal attention",
+            "use_bidirectional_attention true (an encoder such as EmbeddingGemma)",
+        ));
+    }
+    if cfg.attn_logit_softcapping.is_some() {
+        return Err(unsupported("attn_logit_softcapping", "no soft-capping"));
+    }
+    if cfg.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(unsupported("rope_scaling", "rope_scaling null"));
+    }
+    if cfg.attention_bias {
+        return Err(unsupported("attention_bias true", "attention_bias false"));
+    }
+    let malformed = |reason: String| EmbedError::MalformedFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if cfg.num_key_value_heads == 0
+        || !cfg
+            .num_attention_heads
+            .is_multiple_of(cfg.num_key_value_heads)
+    {
+        return Err(malformed(format!(
+            "num_attention_heads {} is not a multiple of num_key_value_heads {}",
+            cfg.num_attention_heads, cfg.num_key_value_heads
+        )));
+    }
+    if cfg.head_dim == 0 || !cfg.head_dim.is_multiple_of(2) {
+        return Err(malformed(format!("head_dim {} is not even", cfg.head_dim)));
+    }
+    let layers = cfg.layer_types().len();
+    if layers != cfg.num_hidden_layers {
+        return Err(malformed(format!(
+            "layer_types lists {layers} layers, num_hidden_layers is {}",
+            cfg.num_hidden_layers
+        )));
+    }
+    Ok(())
+}
+
+/// The modules after the transformer, as `modules.json` lists them.
+#[derive(Debug, Default)]
+struct Modules {
+    /// The pooling module's folder.
+    pooling: Option<String>,
+    /// The Dense modules' folders, in order.
+    dense: Vec<String>,
+    /// Whether a Normalize module comes last.
+    normalize: bool,
+}
+
+/// Checks the module order sentence-transformers models use: Transformer, Pooling, any Dense
+/// modules, optionally Normalize.
+fn read_modules(modules: &[ModuleEntry], path: &Path) -> Result<Modules> {
+    let mut found = Modules::default();
     for (index, module) in modules.iter().enumerate() {
         let name = module.kind.rsplit('.').next().unwrap_or(&module.kind);
         match (index, name) {
             (0, "Transformer") => {}
-            (_, "Pooling") if pooling.is_none() => pooling = Some(module.path.clone()),
-            (_, "Normalize") => normalize = true,
+            (_, "Pooling") if found.pooling.is_none() && found.dense.is_empty() => {
+                found.pooling = Some(module.path.clone());
+            }
+            (_, "Dense") if found.pooling.is_some() && !found.normalize => {
+                found.dense.push(module.path.clone());
+            }
+            (_, "Normalize") => found.normalize = true,
             _ => {
                 return Err(EmbedError::Unsupported {
                     found: format!(
@@ -332,15 +691,17 @@ fn read_modules(modules: &[ModuleEntry], path: &Path) -> Result<(Option<String>,
                         module.kind,
                         path.display()
                     ),
-                    supported: "Transformer, then Pooling, then optionally Normalize".into(),
+                    supported: "Transformer, then Pooling, then any Dense modules, then \
+                                optionally Normalize"
+                        .into(),
                 });
             }
         }
     }
-    Ok((pooling, normalize))
+    Ok(found)
 }
 
-fn check_pooling(pooling: &PoolingConfig, bert: &BertConfig, path: &Path) -> Result<()> {
+fn check_pooling(pooling: &PoolingConfig, hidden: usize, path: &Path) -> Result<()> {
     if pooling.pooling_mode_weightedmean_tokens || pooling.pooling_mode_lasttoken {
         return Err(EmbedError::Unsupported {
             found: format!("weighted-mean or last-token pooling in {}", path.display()),
@@ -353,12 +714,18 @@ fn check_pooling(pooling: &PoolingConfig, bert: &BertConfig, path: &Path) -> Res
             reason: "no pooling mode is enabled".into(),
         });
     }
-    if pooling.word_embedding_dimension != bert.hidden_size {
+    if !pooling.include_prompt {
+        return Err(EmbedError::Unsupported {
+            found: format!("include_prompt false in {}", path.display()),
+            supported: "pooling that includes the prompt's tokens".into(),
+        });
+    }
+    if pooling.word_embedding_dimension != hidden {
         return Err(EmbedError::MalformedFile {
             path: path.to_path_buf(),
             reason: format!(
-                "word_embedding_dimension {} differs from the model's hidden_size {}",
-                pooling.word_embedding_dimension, bert.hidden_size
+                "word_embedding_dimension {} differs from the model's hidden_size {hidden}",
+                pooling.word_embedding_dimension
             ),
         });
     }

@@ -1,16 +1,17 @@
 //! The synchronous embedding engine: tokenize, batch, run the encoder, pool.
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Storage, Tensor};
 use candle_nn::VarBuilder;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::bert::{BertModel, PackedBatch};
 use crate::config::ModelLayout;
+use crate::dense::DenseModule;
+use crate::encoder::{Encoder, PackedBatch};
 use crate::error::{EmbedError, Result};
-use crate::pooling::pool_sequence;
+use crate::pooling::{normalize_l2, pool_sequence};
 use crate::source::{HubOptions, ModelSource};
 
 /// Settings of an [`Embedder`].
@@ -130,7 +131,8 @@ impl Embeddings {
 /// A loaded sentence-transformers model.
 #[derive(Debug)]
 pub struct Embedder {
-    model: BertModel,
+    model: Encoder,
+    dense: Vec<DenseModule>,
     tokenizer: Tokenizer,
     layout: ModelLayout,
     model_id: String,
@@ -157,8 +159,14 @@ impl Embedder {
             (tokenizer, model)
         });
         let (tokenizer, model) = (tokenizer?, model?);
+        let dense = layout
+            .dense
+            .iter()
+            .map(DenseModule::load)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             model,
+            dense,
             tokenizer,
             model_id: source.id(),
             layout,
@@ -194,21 +202,82 @@ impl Embedder {
         self.budget
     }
 
+    /// The model's named prompts (`config_sentence_transformers.json`), name to text.
+    pub fn prompts(&self) -> &BTreeMap<String, String> {
+        &self.layout.prompts
+    }
+
+    /// The prompt [`Embedder::embed_query`] puts before queries: `query` when the model has
+    /// one, as sentence-transformers' `encode_query` chooses.
+    pub fn query_prompt_name(&self) -> Option<&str> {
+        self.prompt_named(&["query"])
+    }
+
+    /// The prompt [`Embedder::embed_document`] puts before documents: the first of
+    /// `document`, `passage` and `corpus` the model has, as sentence-transformers'
+    /// `encode_document` chooses.
+    pub fn document_prompt_name(&self) -> Option<&str> {
+        self.prompt_named(&["document", "passage", "corpus"])
+    }
+
+    fn prompt_named(&self, candidates: &[&str]) -> Option<&str> {
+        candidates
+            .iter()
+            .find_map(|name| self.layout.prompts.get_key_value(*name))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The prompt text for `prompt_name`; without a name, the model's default prompt if it
+    /// names one (sentence-transformers' `default_prompt_name`), else none.
+    fn prompt(&self, prompt_name: Option<&str>) -> Result<&str> {
+        let Some(name) = prompt_name.or(self.layout.default_prompt_name.as_deref()) else {
+            return Ok("");
+        };
+        self.layout
+            .prompts
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| EmbedError::UnknownPrompt {
+                name: name.to_string(),
+                available: self.layout.prompts.keys().cloned().collect(),
+            })
+    }
+
     /// Tokenizes texts as sentence-transformers does: surrounding whitespace stripped,
     /// lowercased when the model asks for it, truncated to `max_seq_length`.
     pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenizedText>> {
-        let inputs: Vec<Cow<'_, str>> = texts
+        self.tokenize_with_prompt(texts, None)
+    }
+
+    /// Tokenizes texts with the named prompt before each, as sentence-transformers'
+    /// `encode(..., prompt_name=...)` does: prompt and text are joined, then stripped of
+    /// surrounding whitespace, lowercased when the model asks for it and truncated to
+    /// `max_seq_length`, the prompt's tokens included.
+    pub fn tokenize_with_prompt<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        prompt_name: Option<&str>,
+    ) -> Result<Vec<TokenizedText>> {
+        let prompt = self.prompt(prompt_name)?;
+        let mut joined = String::new();
+        let inputs: Vec<String> = texts
             .iter()
             .map(|text| {
-                let text = text.as_ref().trim();
-                if self.layout.do_lower_case {
-                    Cow::Owned(text.to_lowercase())
+                let text = if prompt.is_empty() {
+                    text.as_ref().trim()
                 } else {
-                    Cow::Borrowed(text)
+                    joined.clear();
+                    joined.push_str(prompt);
+                    joined.push_str(text.as_ref());
+                    joined.trim()
+                };
+                if self.layout.do_lower_case {
+                    text.to_lowercase()
+                } else {
+                    text.to_string()
                 }
             })
             .collect();
-        let inputs: Vec<&str> = inputs.iter().map(AsRef::as_ref).collect();
         let encodings = self
             .tokenizer
             .encode_batch(inputs, true)
@@ -225,27 +294,55 @@ impl Embedder {
     /// Tokens the model sees for `text`, special tokens included, capped at
     /// `max_seq_length` (anything longer is truncated when embedded).
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        self.count_tokens_with_prompt(text, None)
+    }
+
+    /// Tokens the model sees for `text` with the named prompt before it, the prompt's tokens
+    /// included, capped at `max_seq_length`.
+    pub fn count_tokens_with_prompt(&self, text: &str, prompt_name: Option<&str>) -> Result<usize> {
         Ok(self
-            .tokenize(&[text])?
+            .tokenize_with_prompt(&[text], prompt_name)?
             .first()
             .map_or(0, TokenizedText::len))
     }
 
     /// Embeds texts; the result has one row per text, in order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
-        self.embed_with_progress(texts, |_| {})
+        self.embed_with_progress(texts, None, |_| {})
     }
 
-    /// Embeds texts, calling `on_progress` with the number of texts finished after each batch.
+    /// Embeds texts with the named prompt before each (see
+    /// [`Embedder::tokenize_with_prompt`]).
+    pub fn embed_with_prompt<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        prompt_name: Option<&str>,
+    ) -> Result<Embeddings> {
+        self.embed_with_progress(texts, prompt_name, |_| {})
+    }
+
+    /// Embeds search queries with the model's query prompt, if it has one.
+    pub fn embed_query<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
+        self.embed_with_prompt(texts, self.query_prompt_name())
+    }
+
+    /// Embeds documents (passages, chunks) with the model's document prompt, if it has one.
+    pub fn embed_document<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
+        self.embed_with_prompt(texts, self.document_prompt_name())
+    }
+
+    /// Embeds texts with the named prompt before each, calling `on_progress` with the number
+    /// of texts finished after each batch.
     ///
     /// Texts are sorted by token count so that each batch pads little, then the vectors are put
     /// back in input order.
     pub fn embed_with_progress<S: AsRef<str>>(
         &self,
         texts: &[S],
+        prompt_name: Option<&str>,
         mut on_progress: impl FnMut(usize),
     ) -> Result<Embeddings> {
-        let tokenized = self.tokenize(texts)?;
+        let tokenized = self.tokenize_with_prompt(texts, prompt_name)?;
         let mut order: Vec<usize> = (0..tokenized.len()).collect();
         order.sort_by_key(|index| std::cmp::Reverse(tokenized[*index].len()));
         let mut out = Embeddings::zeroed(tokenized.len(), self.dim());
@@ -309,23 +406,42 @@ impl Embedder {
             batch.push(&sequence.ids, &sequence.type_ids);
         }
         let hidden_states = self.model.forward(&batch)?;
-        let hidden = self.layout.bert.hidden_size;
-        let mut vector = vec![0.0; self.dim()];
+        let hidden = self.layout.encoder.hidden_size();
+        let pooled_dim = self.layout.pooled_dim();
+        let count = batch.seq_lens.len();
+        let mut pooled = vec![0.0; count * pooled_dim];
         with_cpu_slice(&hidden_states, |tokens| {
             let mut start = 0;
-            for (position, len) in batch.seq_lens.iter().enumerate() {
+            for (len, target) in batch
+                .seq_lens
+                .iter()
+                .zip(pooled.chunks_exact_mut(pooled_dim))
+            {
                 let rows = &tokens[start * hidden..(start + len) * hidden];
-                pool_sequence(
-                    &self.layout.pooling,
-                    rows,
-                    hidden,
-                    self.layout.normalize,
-                    &mut vector,
-                );
-                write(position, &vector);
+                pool_sequence(&self.layout.pooling, rows, hidden, false, target);
                 start += len;
             }
-        })
+        })?;
+        let mut finish = |vectors: &[f32]| {
+            let mut vector = vec![0.0; self.dim()];
+            for (position, row) in vectors.chunks_exact(self.dim()).enumerate() {
+                vector.copy_from_slice(row);
+                if self.layout.normalize {
+                    normalize_l2(&mut vector);
+                }
+                write(position, &vector);
+            }
+        };
+        if self.dense.is_empty() {
+            finish(&pooled);
+            return Ok(());
+        }
+        // Dense modules take the pooled vectors of the whole batch as one matrix.
+        let mut xs = Tensor::from_vec(pooled, (count, pooled_dim), &Device::Cpu)?;
+        for module in &self.dense {
+            xs = module.forward(&xs)?;
+        }
+        with_cpu_slice(&xs, finish)
     }
 }
 
@@ -363,7 +479,7 @@ fn load_tokenizer(path: &Path, max_seq_length: usize) -> Result<Tokenizer> {
     Ok(tokenizer)
 }
 
-fn load_weights(layout: &ModelLayout) -> Result<BertModel> {
+fn load_weights(layout: &ModelLayout) -> Result<Encoder> {
     let path = &layout.weights_path;
     let malformed = |err: candle_core::Error| EmbedError::MalformedFile {
         path: path.clone(),
@@ -373,7 +489,7 @@ fn load_weights(layout: &ModelLayout) -> Result<BertModel> {
     // truncating the model file while it is loaded.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
         .map_err(malformed)?;
-    BertModel::load(vb, &layout.bert).map_err(malformed)
+    Encoder::load(vb, path, &layout.encoder).map_err(malformed)
 }
 
 #[cfg(test)]

@@ -41,6 +41,15 @@ pub enum EmbedError {
         reason: String,
     },
 
+    /// A prompt name the model does not define.
+    #[error("the model has no prompt named {name:?}; its prompts: {}", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    UnknownPrompt {
+        /// The name asked for.
+        name: String,
+        /// The prompts the model has.
+        available: Vec<String>,
+    },
+
     /// Tokenization failed.
     #[error("tokenization failed: {0}")]
     Tokenizer(String),

@@ -17,7 +17,7 @@ use crate::config::HiddenAct;
 /// costs more than it saves.
 const PARALLEL_MATMUL_MIN_MACS: usize = 1 << 20;
 /// Rows handled per parallel task in the element-wise epilogues.
-const ROWS_PER_TASK: usize = 64;
+pub(crate) const ROWS_PER_TASK: usize = 64;
 
 /// `activation(x · W + bias)` for a `(rows, in)` input and a `(in, out)` weight view.
 pub struct Dense<'a> {
@@ -57,6 +57,23 @@ impl CustomOp2 for Dense<'_> {
         };
 
         let contiguous_in_out = *weight_cs == 1 && *weight_rs == out_dim;
+        let stored_out_in = *weight_rs == 1 && *weight_cs == in_dim;
+        if rows <= dot_rows_limit() && stored_out_in {
+            let mut out = vec![0f32; rows * out_dim];
+            few_rows_dot(
+                rows,
+                in_dim,
+                out_dim,
+                input,
+                weight_data,
+                self.bias,
+                &mut out,
+            );
+            if let Some(activation) = self.activation {
+                with_wide_simd(|| out.iter_mut().for_each(|v| *v = activate(activation, *v)));
+            }
+            return Ok((CpuStorage::F32(out), Shape::from((rows, out_dim))));
+        }
         if rows <= few_rows_limit() && contiguous_in_out {
             let mut out = vec![0f32; rows * out_dim];
             few_rows_matmul(
@@ -146,6 +163,181 @@ fn gemm_has_avx512() -> bool {
     {
         false
     }
+}
+
+/// The most rows [`few_rows_dot`] takes: a query, prompt included, or a few short ones.
+pub const DOT_ROWS: usize = 32;
+
+/// Up to this many rows, [`Dense`] runs [`few_rows_dot`] on a weight given as the transposed
+/// view of its stored `(out, in)` matrix: [`DOT_ROWS`] on CPUs with AVX-512, none on others.
+pub fn dot_rows_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| if gemm_has_avx512() { DOT_ROWS } else { 0 })
+}
+
+/// Outputs per block of [`few_rows_dot`]: their weight rows stay in L1 while every block of
+/// input rows passes over them.
+const DOT_OUTPUTS: usize = 4;
+/// Input rows per block of [`few_rows_dot`]; with [`DOT_OUTPUTS`] that is 16 accumulators.
+const DOT_ROW_BLOCK: usize = 4;
+/// Lanes of one accumulator: a 512-bit vector.
+const LANES: usize = 16;
+
+/// `out = x · Wᵀ + bias` for at most [`DOT_ROWS`] rows, with `W` the stored, row-major
+/// `(out, in)` matrix.
+///
+/// Written by hand because `gemm` packs the whole weight matrix on every call and pads a few
+/// rows up to its tile height; here each output's weight row is read once, straight from where
+/// it lies, and dotted with every input row while it is in L1.
+pub fn few_rows_dot(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    assert!(rows <= DOT_ROWS, "few_rows_dot: {rows} rows");
+    assert!(x.len() >= rows * in_dim && weight.len() >= out_dim * in_dim);
+    assert!(bias.len() == out_dim && out.len() >= rows * out_dim);
+    let blocks = out_dim.div_ceil(DOT_OUTPUTS);
+    let threads = rayon::current_num_threads().min(blocks.max(1));
+    let out_ptr = SharedOut(out.as_mut_ptr());
+    let run = |first: usize, last: usize| {
+        for block in first..last {
+            // SAFETY: each block writes only its own output columns, within `out` (checked
+            // above); blocks of different tasks are disjoint.
+            unsafe { dot_dispatch(rows, in_dim, out_dim, x, weight, bias, &out_ptr, block) };
+        }
+    };
+    if threads > 1 && rows * in_dim * out_dim >= PARALLEL_MATMUL_MIN_MACS {
+        let per_task = blocks.div_ceil(threads);
+        (0..threads).into_par_iter().for_each(|task| {
+            run(task * per_task, ((task + 1) * per_task).min(blocks));
+        });
+    } else {
+        run(0, blocks);
+    }
+}
+
+/// Runs one block of [`DOT_OUTPUTS`] outputs for all rows, [`DOT_ROW_BLOCK`] rows at a time,
+/// with AVX-512 where the CPU has it (the only CPUs [`dot_rows_limit`] sends here).
+///
+/// # Safety
+/// `out` must point to `rows × out_dim` floats that no one else writes in this block's columns.
+#[allow(clippy::too_many_arguments)]
+unsafe fn dot_dispatch(
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &SharedOut,
+    block: usize,
+) {
+    let first_output = block * DOT_OUTPUTS;
+    let outputs = (out_dim - first_output).min(DOT_OUTPUTS);
+    let weights: [&[f32]; DOT_OUTPUTS] = std::array::from_fn(|j| {
+        // A short last block repeats its first row; those sums are not written.
+        let output = first_output + if j < outputs { j } else { 0 };
+        &weight[output * in_dim..][..in_dim]
+    });
+    #[cfg(target_arch = "x86_64")]
+    let wide = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    for first_row in (0..rows).step_by(DOT_ROW_BLOCK) {
+        let block_rows = (rows - first_row).min(DOT_ROW_BLOCK);
+        let x = &x[first_row * in_dim..];
+        let mut sums = [[0f32; DOT_OUTPUTS]; DOT_ROW_BLOCK];
+        macro_rules! heights {
+            ($($height:literal)*) => {
+                match block_rows {
+                    $($height => {
+                        let got: [[f32; DOT_OUTPUTS]; $height] = if wide {
+                            #[cfg(target_arch = "x86_64")]
+                            {
+                                // SAFETY: the CPU has AVX-512F, checked above; the slices
+                                // hold `$height` rows of `in_dim` and `DOT_OUTPUTS` weight
+                                // rows of `in_dim`.
+                                unsafe { dot_kernel_avx512::<$height>(in_dim, x, &weights) }
+                            }
+                            #[cfg(not(target_arch = "x86_64"))]
+                            unreachable!()
+                        } else {
+                            dot_kernel_scalar::<$height>(in_dim, x, &weights)
+                        };
+                        sums[..$height].copy_from_slice(&got);
+                    },)*
+                    _ => unreachable!("at most {DOT_ROW_BLOCK} rows a block"),
+                }
+            };
+        }
+        heights!(1 2 3 4);
+        for (r, row_sums) in sums.iter().take(block_rows).enumerate() {
+            for (j, sum) in row_sums.iter().take(outputs).enumerate() {
+                let column = first_output + j;
+                // SAFETY: the row is below `rows` and the column below `out_dim`, so the
+                // element lies within `out`; the caller guarantees no one else writes this
+                // block's columns.
+                unsafe { *out.0.add((first_row + r) * out_dim + column) = bias[column] + sum };
+            }
+        }
+    }
+}
+
+/// Dot products of `ROWS` input rows with [`DOT_OUTPUTS`] weight rows over the whole width,
+/// the accumulators in sixteen 512-bit registers.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `x` must hold `ROWS` rows of `in_dim` floats and every weight
+/// row `in_dim` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_kernel_avx512<const ROWS: usize>(
+    in_dim: usize,
+    x: &[f32],
+    weights: &[&[f32]; DOT_OUTPUTS],
+) -> [[f32; DOT_OUTPUTS]; ROWS] {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps};
+    assert!(x.len() >= ROWS * in_dim && weights.iter().all(|w| w.len() >= in_dim));
+    let mut acc = [[std::arch::x86_64::_mm512_setzero_ps(); DOT_OUTPUTS]; ROWS];
+    let whole = in_dim / LANES * LANES;
+    for k in (0..whole).step_by(LANES) {
+        // SAFETY: k + LANES <= whole <= in_dim, within every row (asserted above).
+        let w: [_; DOT_OUTPUTS] =
+            std::array::from_fn(|j| unsafe { _mm512_loadu_ps(weights[j].as_ptr().add(k)) });
+        for (row, row_acc) in acc.iter_mut().enumerate() {
+            // SAFETY: as above, within row `row` of `x`.
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(row * in_dim + k)) };
+            for (lanes, w) in row_acc.iter_mut().zip(&w) {
+                *lanes = _mm512_fmadd_ps(v, *w, *lanes);
+            }
+        }
+    }
+    let mut sums = [[0f32; DOT_OUTPUTS]; ROWS];
+    for (row, (row_sums, row_acc)) in sums.iter_mut().zip(&acc).enumerate() {
+        let input = &x[row * in_dim..][..in_dim];
+        for ((sum, lanes), w) in row_sums.iter_mut().zip(row_acc).zip(weights) {
+            let tail: f32 = (whole..in_dim).map(|k| input[k] * w[k]).sum();
+            *sum = _mm512_reduce_add_ps(*lanes) + tail;
+        }
+    }
+    sums
+}
+
+/// [`dot_kernel_avx512`]'s result on any CPU, for tests and CPUs without AVX-512.
+fn dot_kernel_scalar<const ROWS: usize>(
+    in_dim: usize,
+    x: &[f32],
+    weights: &[&[f32]; DOT_OUTPUTS],
+) -> [[f32; DOT_OUTPUTS]; ROWS] {
+    std::array::from_fn(|row| {
+        let input = &x[row * in_dim..][..in_dim];
+        std::array::from_fn(|j| input.iter().zip(weights[j]).map(|(a, b)| a * b).sum())
+    })
 }
 
 /// Rows whose accumulators [`few_rows_matmul`] keeps in registers at once; further blocks of
@@ -423,17 +615,42 @@ impl AddLayerNorm<'_> {
 /// Below this many multiply-adds per layer, attention runs on the calling thread.
 const PARALLEL_ATTENTION_MIN_MACS: usize = 1 << 20;
 
-/// Multi-head self-attention straight on packed sequences.
+/// Self-attention straight on packed sequences.
 ///
-/// The input is the fused projection, `(tokens, 3 * hidden)` with rows `[q | k | v]`; the output
-/// is the `(tokens, hidden)` context. Each (sequence, head) pair is two small `gemm` calls on
-/// strided views of the packed rows, so no padding, gathering or transposing copies are made,
-/// and no mask is needed: a sequence only ever sees its own rows.
+/// The input is the fused projection, `(tokens, (heads + 2 * kv_heads) * head_dim)` with rows
+/// `[q | k | v]`; the output is the `(tokens, heads * head_dim)` context. Each (sequence, head)
+/// pair is two small `gemm` calls on strided views of the packed rows, so no padding, gathering
+/// or transposing copies are made, and no padding mask is needed: a sequence only ever sees its
+/// own rows. Query heads share key/value heads in groups (grouped-query attention), and a
+/// window, when set, limits attention to the tokens within that distance on either side.
 pub struct PackedAttention<'a> {
     /// Length of each sequence, in order; they sum to the token count.
     pub seq_lens: &'a [usize],
-    /// Number of attention heads.
+    /// Number of query heads.
     pub heads: usize,
+    /// Number of key/value heads; divides `heads`.
+    pub kv_heads: usize,
+    /// Width of every head.
+    pub head_dim: usize,
+    /// Multiplies the scores before the softmax.
+    pub scale: f32,
+    /// The largest distance between two tokens that still attend to each other; `None` for
+    /// full attention.
+    pub reach: Option<usize>,
+}
+
+impl<'a> PackedAttention<'a> {
+    /// Plain multi-head attention with the usual `1 / sqrt(head_dim)` scale, as BERT has.
+    pub fn multi_head(seq_lens: &'a [usize], heads: usize, head_dim: usize) -> Self {
+        Self {
+            seq_lens,
+            heads,
+            kv_heads: heads,
+            head_dim,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            reach: None,
+        }
+    }
 }
 
 impl CustomOp1 for PackedAttention<'_> {
@@ -443,13 +660,7 @@ impl CustomOp1 for PackedAttention<'_> {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (tokens, width) = layout.shape().dims2()?;
-        let hidden = width / 3;
-        if width % 3 != 0 || self.heads == 0 || !hidden.is_multiple_of(self.heads) {
-            bail!(
-                "attention: width {width} is not 3 × a multiple of {} heads",
-                self.heads
-            );
-        }
+        let shape = self.shape(width)?;
         if self.seq_lens.iter().sum::<usize>() != tokens {
             bail!("attention: sequence lengths do not add up to {tokens} tokens");
         }
@@ -457,48 +668,83 @@ impl CustomOp1 for PackedAttention<'_> {
             bail!("attention: input must be contiguous");
         };
         let qkv = &storage.as_slice::<f32>()?[start..end];
-        let mut out = vec![0f32; tokens * hidden];
+        let out_width = shape.heads * shape.head_dim;
+        let mut out = vec![0f32; tokens * out_width];
         let mut sequences = Vec::with_capacity(self.seq_lens.len());
         let (mut rest, mut offset) = (&mut out[..], 0);
         for len in self.seq_lens {
-            let (own, tail) = rest.split_at_mut(len * hidden);
+            let (own, tail) = rest.split_at_mut(len * out_width);
             sequences.push((&qkv[offset * width..(offset + len) * width], *len, own));
             rest = tail;
             offset += len;
         }
-        let head_dim = hidden / self.heads;
         let attend = |(rows, len, out): (&[f32], usize, &mut [f32])| {
-            attend_sequence(rows, len, hidden, self.heads, head_dim, out);
+            attend_sequence(rows, len, &shape, out);
         };
-        let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * hidden;
+        let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * out_width;
         if macs >= PARALLEL_ATTENTION_MIN_MACS && sequences.len() > 1 {
             sequences.into_par_iter().for_each(attend);
         } else {
             sequences.into_iter().for_each(attend);
         }
-        Ok((CpuStorage::F32(out), Shape::from((tokens, hidden))))
+        Ok((CpuStorage::F32(out), Shape::from((tokens, out_width))))
     }
 }
 
-/// Attention of one sequence: `rows` is its `(len, 3 * hidden)` slice, `out` its `(len, hidden)`.
-fn attend_sequence(
-    rows: &[f32],
-    len: usize,
-    hidden: usize,
+impl PackedAttention<'_> {
+    /// Checks the head layout against rows `width` wide.
+    fn shape(&self, width: usize) -> Result<AttentionShape> {
+        let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            bail!("attention: {heads} query heads do not share {kv_heads} key/value heads");
+        }
+        if head_dim == 0 || width != (heads + 2 * kv_heads) * head_dim {
+            bail!("attention: width {width} is not ({heads} + 2 × {kv_heads}) heads of {head_dim}");
+        }
+        Ok(AttentionShape {
+            width,
+            heads,
+            kv_heads,
+            head_dim,
+            scale: self.scale,
+            reach: self.reach,
+        })
+    }
+}
+
+/// The resolved head layout of [`PackedAttention`].
+struct AttentionShape {
+    width: usize,
     heads: usize,
+    kv_heads: usize,
     head_dim: usize,
-    out: &mut [f32],
-) {
-    let width = 3 * hidden;
-    let scale = 1.0 / (head_dim as f32).sqrt();
+    scale: f32,
+    reach: Option<usize>,
+}
+
+/// Attention of one sequence: `rows` is its `(len, width)` slice, `out` its
+/// `(len, heads * head_dim)`.
+fn attend_sequence(rows: &[f32], len: usize, shape: &AttentionShape, out: &mut [f32]) {
+    let AttentionShape {
+        width,
+        heads,
+        kv_heads,
+        head_dim,
+        scale,
+        reach,
+    } = *shape;
+    let out_width = heads * head_dim;
+    let group = heads / kv_heads;
+    // Only a window narrower than the sequence masks anything.
+    let reach = reach.filter(|reach| *reach + 1 < len);
     let mut scores = vec![0f32; len * len];
     for head in 0..heads {
         let query = head * head_dim;
-        let key = hidden + query;
-        let value = 2 * hidden + query;
-        // SAFETY (both calls): `rows` holds len × width floats and `out` len × hidden; the
+        let key = out_width + (head / group) * head_dim;
+        let value = out_width + kv_heads * head_dim + (head / group) * head_dim;
+        // SAFETY (both calls): `rows` holds len × width floats and `out` len × out_width; the
         // views below stay within them: rows i < len, columns < head_dim from offsets whose
-        // blocks end at or before `width` (rows) and `hidden` (out). `scores` is len × len.
+        // blocks end at or before `width` (rows) and `out_width` (out). `scores` is len × len.
         unsafe {
             // scores = scale · Q Kᵀ, with Q = rows[:, query..], Kᵀ read column-wise from keys.
             gemm::gemm(
@@ -523,7 +769,19 @@ fn attend_sequence(
                 gemm::Parallelism::None,
             );
         }
-        with_wide_simd(|| scores.chunks_exact_mut(len).for_each(softmax_in_place));
+        with_wide_simd(|| {
+            for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+                match reach {
+                    Some(reach) => {
+                        let (first, last) = (i.saturating_sub(reach), (i + reach).min(len - 1));
+                        row[..first].fill(0.0);
+                        row[last + 1..].fill(0.0);
+                        softmax_in_place(&mut row[first..=last]);
+                    }
+                    None => softmax_in_place(row),
+                }
+            }
+        });
         unsafe {
             // out[:, query..] = P V
             gemm::gemm(
@@ -532,7 +790,7 @@ fn attend_sequence(
                 len,
                 out.as_mut_ptr().add(query),
                 1,
-                hidden as isize,
+                out_width as isize,
                 false,
                 scores.as_ptr(),
                 1,
@@ -574,7 +832,7 @@ pub fn dense(
 }
 
 #[inline(always)]
-fn activate(activation: HiddenAct, x: f32) -> f32 {
+pub(crate) fn activate(activation: HiddenAct, x: f32) -> f32 {
     match activation {
         HiddenAct::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
         HiddenAct::GeluNew => {
@@ -611,7 +869,7 @@ pub fn erf(x: f32) -> f32 {
 /// Runs `body` compiled for AVX2 when the CPU has it, so that the element-wise loops use
 /// 8-wide vectors on a binary built for the x86-64 baseline.
 #[inline(always)]
-fn with_wide_simd(body: impl FnOnce()) {
+pub(crate) fn with_wide_simd(body: impl FnOnce()) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
@@ -722,6 +980,34 @@ mod tests {
     }
 
     #[test]
+    fn few_rows_dot_equals_matmul_for_every_height() -> Result<()> {
+        let device = Device::Cpu;
+        // A ragged width and a ragged last block of outputs.
+        let (in_dim, out_dim) = (40, 22);
+        let weight = Tensor::randn(0f32, 1.0, (out_dim, in_dim), &device)?;
+        let bias: Vec<f32> = (0..out_dim).map(|i| i as f32 / 10.0).collect();
+        let bias_tensor = Tensor::from_slice(&bias, out_dim, &device)?;
+        for rows in 1..=DOT_ROWS {
+            let input = Tensor::randn(0f32, 1.0, (rows, in_dim), &device)?;
+            let expected = input.matmul(&weight.t()?)?.broadcast_add(&bias_tensor)?;
+            let mut got = vec![0f32; rows * out_dim];
+            few_rows_dot(
+                rows,
+                in_dim,
+                out_dim,
+                &input.flatten_all()?.to_vec1()?,
+                &weight.flatten_all()?.to_vec1()?,
+                &bias,
+                &mut got,
+            );
+            let got = Tensor::from_vec(got, (rows, out_dim), &device)?;
+            let diff = (got - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "{rows} rows: {diff}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn add_layer_norm_equals_candle_layer_norm() -> Result<()> {
         let device = Device::Cpu;
         let x = Tensor::randn(0f32, 1.0, (130, 32), &device)?;
@@ -756,10 +1042,7 @@ mod tests {
         let seq_lens = [5, 1, 3];
         let tokens: usize = seq_lens.iter().sum();
         let qkv = Tensor::randn(0f32, 1.0, (tokens, 3 * hidden), &device)?;
-        let got = qkv.apply_op1_no_bwd(&PackedAttention {
-            seq_lens: &seq_lens,
-            heads,
-        })?;
+        let got = qkv.apply_op1_no_bwd(&PackedAttention::multi_head(&seq_lens, heads, head_dim))?;
 
         let mut expected = Vec::new();
         let mut offset = 0;
@@ -778,6 +1061,58 @@ mod tests {
             offset += len;
         }
         let expected = Tensor::cat(&expected, 0)?;
+        let diff = (got - expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "{diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn grouped_windowed_attention_equals_masked_softmax_attention() -> Result<()> {
+        let device = Device::Cpu;
+        let (heads, kv_heads, head_dim, reach) = (4, 2, 4, 2);
+        let width = (heads + 2 * kv_heads) * head_dim;
+        let seq_lens = [7, 2, 5];
+        let tokens: usize = seq_lens.iter().sum();
+        let qkv = Tensor::randn(0f32, 1.0, (tokens, width), &device)?;
+        let got = qkv.apply_op1_no_bwd(&PackedAttention {
+            seq_lens: &seq_lens,
+            heads,
+            kv_heads,
+            head_dim,
+            scale: 0.3,
+            reach: Some(reach),
+        })?;
+
+        let rows: Vec<Vec<f32>> = qkv.to_vec2()?;
+        let mut expected = vec![0f32; tokens * heads * head_dim];
+        let mut offset = 0;
+        for len in seq_lens {
+            for head in 0..heads {
+                let kv = head / (heads / kv_heads);
+                let q = |i: usize| &rows[offset + i][head * head_dim..][..head_dim];
+                let k = |j: usize| &rows[offset + j][(heads + kv) * head_dim..][..head_dim];
+                let v =
+                    |j: usize| &rows[offset + j][(heads + kv_heads + kv) * head_dim..][..head_dim];
+                for i in 0..len {
+                    let seen: Vec<usize> = (0..len).filter(|j| i.abs_diff(*j) <= reach).collect();
+                    let scores: Vec<f32> = seen
+                        .iter()
+                        .map(|j| 0.3 * q(i).iter().zip(k(*j)).map(|(a, b)| a * b).sum::<f32>())
+                        .collect();
+                    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let weights: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+                    let total: f32 = weights.iter().sum();
+                    for (j, weight) in seen.iter().zip(&weights) {
+                        for d in 0..head_dim {
+                            expected[(offset + i) * heads * head_dim + head * head_dim + d] +=
+                                weight / total * v(*j)[d];
+                        }
+                    }
+                }
+            }
+            offset += len;
+        }
+        let expected = Tensor::from_vec(expected, (tokens, heads * head_dim), &device)?;
         let diff = (got - expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 1e-5, "{diff}");
         Ok(())

@@ -1,15 +1,21 @@
 //! Sentence-transformers embedding models on Candle.
 //!
-//! Loads any BERT-family sentence-transformers model from a Hugging Face directory (or a Hub
-//! repo id through the standard cache) and produces the same vectors as sentence-transformers.
+//! Loads BERT-family and Gemma 3 (EmbeddingGemma) sentence-transformers models from a Hugging
+//! Face directory (or a Hub repo id through the standard cache) and produces the same vectors
+//! as sentence-transformers, named prompts included.
 //! [`Embedder`] is the synchronous engine for bulk work; [`EmbeddingQueue`] is the async,
 //! cloneable handle that batches concurrent requests.
 
 mod bert;
 pub mod config;
+mod dense;
 mod embedder;
+mod encoder;
 mod error;
+mod gemma3;
+mod gemma3_kernels;
 mod kernels;
+mod linear;
 pub mod pooling;
 mod queue;
 mod source;

@@ -75,6 +75,7 @@ mod tests {
             pooling_mode_mean_sqrt_len_tokens: sqrt,
             pooling_mode_weightedmean_tokens: false,
             pooling_mode_lasttoken: false,
+            include_prompt: true,
         }
     }
 

@@ -123,12 +123,32 @@ impl EmbeddingQueue {
         Ok(vectors.pop().expect("one vector per text"))
     }
 
+    /// Embeds a search query with the model's query prompt, if it has one.
+    pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let prompt_name = self.shared.embedder.query_prompt_name();
+        let mut vectors = self.embed_many_with_prompt(&[text], prompt_name).await?;
+        Ok(vectors.pop().expect("one vector per text"))
+    }
+
     /// Embeds several texts; they are admitted all together or refused all together.
     pub async fn embed_many<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.embed_many_with_prompt(texts, None).await
+    }
+
+    /// Embeds several texts with the named prompt before each (see
+    /// [`Embedder::tokenize_with_prompt`]); admitted or refused all together.
+    pub async fn embed_many_with_prompt<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        prompt_name: Option<&str>,
+    ) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let tokenized = self.shared.embedder.tokenize(texts)?;
+        let tokenized = self
+            .shared
+            .embedder
+            .tokenize_with_prompt(texts, prompt_name)?;
         self.reserve(tokenized.len())?;
         let mut replies = Vec::with_capacity(tokenized.len());
         for tokens in tokenized {

@@ -15,6 +15,7 @@ const OPTIONAL_FILES: &[&str] = &[
     "sentence_bert_config.json",
     "1_Pooling/config.json",
     "tokenizer_config.json",
+    "config_sentence_transformers.json",
 ];
 
 /// A model given by the user: a directory path or a Hub repo id such as
@@ -164,7 +165,36 @@ fn download(repo: Repo, hub: &HubOptions) -> std::result::Result<PathBuf, String
             tracing::debug!(file = name, error = %err, "optional model file not downloaded");
         }
     }
-    dir.ok_or_else(|| "no files were downloaded".to_string())
+    let dir = dir.ok_or_else(|| "no files were downloaded".to_string())?;
+    // Dense modules live in folders that modules.json names.
+    for folder in dense_module_folders(&dir) {
+        for name in ["config.json", "model.safetensors"] {
+            let file = format!("{folder}/{name}");
+            api.get(&file)
+                .map_err(|err| format!("downloading {file}: {err}"))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// The folders of the `Dense` modules a downloaded `modules.json` lists.
+fn dense_module_folders(dir: &Path) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        path: String,
+    }
+    let Ok(text) = std::fs::read_to_string(dir.join("modules.json")) else {
+        return Vec::new();
+    };
+    let entries: Vec<Entry> = serde_json::from_str(&text).unwrap_or_default();
+    entries
+        .into_iter()
+        .filter(|entry| entry.kind.ends_with(".Dense") && !entry.path.is_empty())
+        .map(|entry| entry.path)
+        .collect()
 }
 
 #[cfg(test)]

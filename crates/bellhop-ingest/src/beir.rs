@@ -229,7 +229,7 @@ pub async fn evaluate(
         .iter()
         .map(|(_, text)| text.clone())
         .collect();
-    let vectors = tokio::task::spawn_blocking(move || embedder.embed(&texts))
+    let vectors = tokio::task::spawn_blocking(move || embedder.embed_query(&texts))
         .await
         .map_err(|err| {
             IngestError::malformed("queries.jsonl", format!("embedding task failed: {err}"))

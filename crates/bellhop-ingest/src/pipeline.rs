@@ -106,14 +106,17 @@ impl IngestReport {
     }
 }
 
-/// Counts tokens with the embedding model's own tokenizer.
+/// Counts tokens with the embedding model's own tokenizer, as a chunk is embedded: with the
+/// model's document prompt, if it has one.
 pub struct ModelTokens<'a>(pub &'a Embedder);
 
 impl TokenCounter for ModelTokens<'_> {
     fn count(&self, text: &str) -> usize {
         // A tokenizer failure on one piece must not pass an over-long chunk: count it as
         // too long so that it is split further.
-        self.0.count_tokens(text).unwrap_or(usize::MAX / 4)
+        self.0
+            .count_tokens_with_prompt(text, self.0.document_prompt_name())
+            .unwrap_or(usize::MAX / 4)
     }
 }
 
@@ -401,9 +404,12 @@ impl Ingestor {
             name: name.to_string(),
             chunks: texts.len(),
         });
+        let prompt_name = self.embedder.document_prompt_name();
         let vectors = self
             .embedder
-            .embed_with_progress(&texts, |done| progress(IngestEvent::ChunksEmbedded(done)))?;
+            .embed_with_progress(&texts, prompt_name, |done| {
+                progress(IngestEvent::ChunksEmbedded(done))
+            })?;
         let mut rows = vectors.rows();
         Ok(chunked
             .into_iter()

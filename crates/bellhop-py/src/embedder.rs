@@ -70,8 +70,8 @@ pub fn load(py: Python<'_>, spec: &str) -> PyResult<Arc<bellhop_embed::Embedder>
         .map_err(embed_error)
 }
 
-/// A sentence-transformers model (BERT family) loaded from a directory or a Hugging Face
-/// repo id; its vectors match sentence-transformers'.
+/// A sentence-transformers model (BERT family or EmbeddingGemma) loaded from a directory or a
+/// Hugging Face repo id; its vectors match sentence-transformers'.
 #[pyclass(frozen, module = "bellhop._core")]
 pub struct Embedder {
     pub(crate) inner: Arc<bellhop_embed::Embedder>,
@@ -89,13 +89,15 @@ impl Embedder {
     }
 
     /// Embeds texts into a float32 array of shape (len(texts), dim), one row per text in
-    /// order. `batch_size` caps the texts per call into the model (default: a token budget).
-    #[pyo3(signature = (texts, batch_size = None))]
+    /// order. `batch_size` caps the texts per call into the model (default: a token budget);
+    /// `prompt_name` puts one of the model's prompts (`prompts`) before every text.
+    #[pyo3(signature = (texts, batch_size = None, prompt_name = None))]
     fn embed<'py>(
         &self,
         py: Python<'py>,
         texts: &Bound<'py, PyAny>,
         batch_size: Option<usize>,
+        prompt_name: Option<String>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let texts = self::texts(texts, "texts")?;
         let step = match batch_size {
@@ -110,7 +112,8 @@ impl Embedder {
                 run_embedding(|| -> Result<Vec<f32>, bellhop_embed::EmbedError> {
                     let mut data = Vec::with_capacity(texts.len() * dim);
                     for batch in texts.chunks(step) {
-                        data.extend_from_slice(inner.embed(batch)?.as_slice());
+                        let vectors = inner.embed_with_prompt(batch, prompt_name.as_deref())?;
+                        data.extend_from_slice(vectors.as_slice());
                     }
                     Ok(data)
                 })
@@ -124,6 +127,12 @@ impl Embedder {
     fn count_tokens(&self, py: Python<'_>, text: String) -> PyResult<usize> {
         let inner = &self.inner;
         py.detach(|| inner.count_tokens(&text)).map_err(embed_error)
+    }
+
+    /// The model's named prompts, name to text (empty for models without any).
+    #[getter]
+    fn prompts(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.prompts().clone()
     }
 
     /// Width of the vectors.

@@ -86,12 +86,12 @@ impl Searcher {
         self.embeddings.stats()
     }
 
-    /// Embeds a query, through the cache.
+    /// Embeds a query with the model's query prompt (if it has one), through the cache.
     pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>> {
         if let Some(vector) = self.embeddings.get(query) {
             return Ok(vector);
         }
-        let vector = Arc::new(self.queue.embed(query).await?);
+        let vector = Arc::new(self.queue.embed_query(query).await?);
         self.embeddings
             .insert(query.to_string(), Arc::clone(&vector));
         Ok(vector)

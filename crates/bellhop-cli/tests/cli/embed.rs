@@ -195,3 +195,15 @@ fn a_missing_model_directory_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_prompt_the_model_lacks_is_refused_by_name() {
+    // all-MiniLM-L6-v2 has no prompts.
+    let output = bellhop(&["embed", "--prompt-name", "query", "wifi password"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no prompt named \"query\"") && stderr.contains("none"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,17 @@ pub fn model_dir() -> PathBuf {
     dir
 }
 
+/// EmbeddingGemma-300M, fetched by `scripts/fetch-model-gemma.sh`.
+pub fn gemma_model_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/embeddinggemma-300m");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} is missing: run scripts/fetch-model-gemma.sh first",
+        dir.display()
+    );
+    dir
+}
+
 /// One line of the reference fixture made by `scripts/reference_vectors.py`.
 #[derive(Debug, Deserialize)]
 pub struct Reference {
@@ -26,10 +37,16 @@ pub struct Reference {
     pub embedding: Vec<f32>,
 }
 
-/// The committed reference fixture.
+/// The committed reference fixture of the default model.
 pub fn references() -> Vec<Reference> {
+    references_in("reference-all-MiniLM-L6-v2.jsonl")
+}
+
+/// A committed reference fixture, by file name.
+pub fn references_in(name: &str) -> Vec<Reference> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/reference-all-MiniLM-L6-v2.jsonl");
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path)
         .unwrap()
         .lines()

@@ -77,12 +77,12 @@ fn unsupported_architecture_lists_the_supported_ones() {
 fn unsupported_module_and_pooling_are_named() {
     let (_temp, dir) = model_copy();
     let modules = std::fs::read_to_string(dir.join("modules.json")).unwrap();
-    let with_dense = modules.replace("models.Normalize", "models.Dense");
-    std::fs::write(dir.join("modules.json"), with_dense).unwrap();
+    let with_lstm = modules.replace("models.Normalize", "models.LSTM");
+    std::fs::write(dir.join("modules.json"), with_lstm).unwrap();
     let err = load_error(&dir);
     assert!(
         err.to_string()
-            .contains("sentence_transformers.models.Dense"),
+            .contains("sentence_transformers.models.LSTM"),
         "{err}"
     );
 

@@ -120,3 +120,16 @@ async fn a_flood_past_the_bound_gets_queue_full_errors_and_nothing_hangs() {
     assert_eq!(stats.rejected, refused as u64);
     assert_eq!(stats.depth, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_without_prompts_embeds_queries_as_plain_text() {
+    let embedder = embedder();
+    assert!(embedder.prompts().is_empty());
+    assert_eq!(embedder.query_prompt_name(), None);
+    assert_eq!(embedder.document_prompt_name(), None);
+    let queue = EmbeddingQueue::start(embedder, QueueOptions::default());
+    let text = "is the pool heated?";
+    let query = queue.embed_query(text).await.unwrap();
+    let plain = queue.embed(text).await.unwrap();
+    assert_eq!(query, plain);
+}

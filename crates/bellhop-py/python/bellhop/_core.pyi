@@ -9,17 +9,23 @@ import numpy.typing as npt
 __version__: str
 
 class Embedder:
-    """A sentence-transformers model (BERT family) from a directory or a Hugging Face repo
-    id; its vectors match sentence-transformers'."""
+    """A sentence-transformers model (BERT family or EmbeddingGemma) from a directory or a
+    Hugging Face repo id; its vectors match sentence-transformers'."""
 
     def __init__(self, model: Optional[str] = None) -> None: ...
     def embed(
-        self, texts: Iterable[str], batch_size: Optional[int] = None
+        self,
+        texts: Iterable[str],
+        batch_size: Optional[int] = None,
+        prompt_name: Optional[str] = None,
     ) -> npt.NDArray[np.float32]:
         """Embeds texts into a C-contiguous float32 array of shape (len(texts), dim),
-        releasing the GIL while the model runs."""
+        releasing the GIL while the model runs; `prompt_name` puts one of the model's
+        `prompts` before every text."""
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, special tokens included."""
+    @property
+    def prompts(self) -> dict[str, str]: ...
     @property
     def dim(self) -> int: ...
     @property
