@@ -31,7 +31,7 @@ fi
 "$venv/bin/python" -m pip install -q -r tests/python/requirements.txt
 BELLHOP_BIN="$bellhop_bin" "$venv/bin/python" -m pytest -q tests/python
 BELLHOP_BIN="$bellhop_bin" bash scripts/browser-tests.sh
-BELLHOP_BIN="$bellhop_bin" bash scripts/schemathesis.sh
+SCHEMATHESIS_MAX_TIME=150 BELLHOP_BIN="$bellhop_bin" bash scripts/schemathesis.sh
 # Ten SIGKILLs of the server while clients write over HTTP; the 100-kill run is in bench/RESULTS.md.
 python3 tests/crash/crash_loop.py --bin "$bellhop_bin" --kills 10
 

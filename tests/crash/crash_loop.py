@@ -382,8 +382,9 @@ def main() -> None:
             for thread in threads:
                 thread.start()
             time.sleep(rng.uniform(1.0, 6.0))
-            server.kill()
+            # No write starts after this; the ones under way meet the kill.
             stop.set()
+            server.kill()
             for thread in threads:
                 thread.join(timeout=60)
             if ledger.errors:
