@@ -16,6 +16,7 @@ mod routes;
 mod state;
 pub mod wire;
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,9 +24,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use prometheus_client::metrics::gauge::Gauge;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -40,9 +43,18 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The full router over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The full router over `state` with `extra` routes beside the API's, behind the same
+/// admission, body limit, panic handling, metrics and request ids.
+///
+/// For programs that embed the server and serve endpoints of their own.
+pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     let limits = &state.config.limits;
     let api = routes::api()
         .merge(routes::feedback::routes())
+        .merge(extra)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .merge(routes::uploads().layer(DefaultBodyLimit::max(limits.max_upload_bytes)))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), admit));
@@ -54,11 +66,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "this endpoint does not take that method",
             )
         })
+        // Inside `observe` and the request-id layers, so that a panic is counted by route
+        // and its 500 carries the request id.
+        .layer(CatchPanicLayer::custom({
+            let state = Arc::clone(&state);
+            move |panic: Box<dyn Any + Send + 'static>| panic_response(&state, panic.as_ref())
+        }))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -78,6 +96,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         None => router,
     };
     router.with_state(state)
+}
+
+/// The 500 a panic in a handler is answered with; the panic is logged and counted, and the
+/// connection and the server carry on.
+fn panic_response(state: &AppState, panic: &(dyn Any + Send)) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    state.metrics.count_panic();
+    tracing::error!(panic = detail, "a handler panicked; answered 500");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed while handling this request; the x-request-id response header names it in the server's logs",
+    )
+    .into_response()
 }
 
 /// Counts and times every request by route and status.
@@ -109,14 +145,14 @@ async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next)
         )
         .into_response();
     };
-    state.metrics.in_flight().inc();
+    let _in_flight = InFlight::enter(state.metrics.in_flight());
     let deadline = Duration::from_millis(state.config.limits.request_timeout_ms);
-    let response = match tokio::time::timeout(deadline, next.run(request)).await {
+    match tokio::time::timeout(deadline, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             state.metrics.reject("deadline");
             ApiError::new(
-                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                StatusCode::GATEWAY_TIMEOUT,
                 "deadline_exceeded",
                 format!(
                     "the request did not finish within {} ms",
@@ -125,9 +161,24 @@ async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next)
             )
             .into_response()
         }
-    };
-    state.metrics.in_flight().dec();
-    response
+    }
+}
+
+/// One request on the in-flight gauge, taken off when dropped: also when the client goes
+/// away mid-request or the handler panics, which drop the future instead of finishing it.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets
@@ -137,9 +188,19 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// Like [`serve`], with `extra` routes served as [`router_with`] does.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    extra: Router<Arc<AppState>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms);
-    let app =
-        router(Arc::clone(&state)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with(Arc::clone(&state), extra)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let expiry = question_log::spawn_expiry(Arc::clone(&state));
     let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     let draining_state = Arc::clone(&state);
