@@ -112,8 +112,12 @@ pub struct ModelTokens<'a>(pub &'a Embedder);
 impl TokenCounter for ModelTokens<'_> {
     fn count(&self, text: &str) -> usize {
         // A tokenizer failure on one piece must not pass an over-long chunk: count it as
-        // too long so that it is split further.
-        self.0.count_tokens(text).unwrap_or(usize::MAX / 4)
+        // too long so that it is split further. So must a count at the sequence length,
+        // where the model's tokenizer truncates: the text may be any length beyond it.
+        match self.0.count_tokens(text) {
+            Ok(count) if count < self.0.max_seq_length() => count,
+            Ok(_) | Err(_) => usize::MAX / 4,
+        }
     }
 }
 
