@@ -128,6 +128,7 @@ pub struct Ingestor {
     embedder: Arc<Embedder>,
     read_options: ReadOptions,
     force: bool,
+    max_document_chars: Option<usize>,
 }
 
 impl Ingestor {
@@ -138,7 +139,15 @@ impl Ingestor {
             embedder,
             read_options: ReadOptions::default(),
             force: false,
+            max_document_chars: None,
         }
+    }
+
+    /// Refuses a file holding a document longer than `chars` characters (none by default):
+    /// for a server, where chunking and embedding one would outlast the request.
+    pub fn with_max_document_chars(mut self, chars: usize) -> Self {
+        self.max_document_chars = Some(chars);
+        self
     }
 
     /// Options for CSV and JSON records.
@@ -284,6 +293,7 @@ impl Ingestor {
         let (name_owned, chunking) = (name.to_string(), info.spec.chunking);
         let documents = tokio::task::spawn_blocking(move || {
             let parsed = read_document_bytes(&bytes, &name_owned, format, &this.read_options)?;
+            this.check_lengths(&parsed, &name_owned)?;
             this.embed_documents(
                 parsed,
                 chunking,
@@ -344,6 +354,29 @@ impl Ingestor {
             .store
             .put_documents(collection, documents, source)
             .await?)
+    }
+
+    fn check_lengths(&self, parsed: &[ParsedDocument], name: &str) -> Result<()> {
+        let Some(limit) = self.max_document_chars else {
+            return Ok(());
+        };
+        for document in parsed {
+            let chars: usize = document
+                .blocks
+                .iter()
+                .map(|block| block.text.chars().count())
+                .sum();
+            if chars > limit {
+                return Err(IngestError::TooLarge {
+                    name: name.to_string(),
+                    reason: format!(
+                        "document {:?} has {chars} characters; the limit is {limit}",
+                        document.id
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The hash that decides whether a file changed: its bytes, plus everything that

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use prometheus_client::metrics::gauge::Gauge;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -52,11 +53,21 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// For programs that embed the server and serve endpoints of their own.
 pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     let limits = &state.config.limits;
+    let (max_body, max_upload) = (limits.max_body_bytes, limits.max_upload_bytes);
     let api = routes::api()
         .merge(routes::feedback::routes())
         .merge(extra)
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .merge(routes::uploads().layer(DefaultBodyLimit::max(limits.max_upload_bytes)))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(max_body, request, next)
+        }))
+        .merge(
+            routes::uploads()
+                .layer(DefaultBodyLimit::max(max_upload))
+                .layer(middleware::from_fn(move |request, next| {
+                    refuse_oversized(max_upload, request, next)
+                })),
+        )
         .layer(middleware::from_fn_with_state(Arc::clone(&state), admit));
     let cors = guest_access::cors(&state.config.keys);
     let router = Router::new()
@@ -133,6 +144,33 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// A body declared larger than the limit is read and dropped up to this much before the 413
+/// is sent: a client still sending its body reads the answer only once it has sent it, and
+/// a connection closed under it loses the answer.
+const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Refuses a request whose `Content-Length` is over `limit` with 413 before anything reads it.
+async fn refuse_oversized(limit: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&length| length > limit as u64) else {
+        return next.run(request).await;
+    };
+    // A client that waits for `100 Continue` sends nothing more: answer it at once.
+    let waits = request
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if length <= DRAIN_MAX_BYTES && !waits {
+        let mut body = request.into_body().into_data_stream();
+        while let Some(Ok(_)) = body.next().await {}
+    }
+    ApiError::body_rejection(StatusCode::PAYLOAD_TOO_LARGE, String::new()).into_response()
 }
 
 /// Admits a request only while fewer than `max_in_flight` are being handled (503 with

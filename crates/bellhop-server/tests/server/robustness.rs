@@ -1,7 +1,10 @@
-//! Failures inside the server: a handler that panics is answered 500 in the API's error
-//! shape, counted, and the server carries on.
+//! Failures inside the server and hostile input: a handler that panics is answered 500 in
+//! the API's error shape, counted, and the server carries on; oversized, deeply nested and
+//! malformed bodies get a clear 4xx promptly while `/health` keeps answering.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use bellhop_server::{AppState, ServerConfig};
@@ -71,4 +74,191 @@ async fn a_panicking_handler_gets_a_500_with_its_request_id_and_the_server_carri
             "missing {expected} in\n{metrics}"
         );
     }
+}
+
+/// Sends `request` while probing `/health`, which must answer 200 within a second every
+/// time; returns the status, the body and how long the request took.
+async fn while_probing(
+    server: &TestServer,
+    request: reqwest::RequestBuilder,
+) -> (u16, serde_json::Value, Duration) {
+    let done = AtomicBool::new(false);
+    let started = Instant::now();
+    let hostile = async {
+        let answer = server.send(request).await;
+        done.store(true, Ordering::SeqCst);
+        (answer, started.elapsed())
+    };
+    let probes = async {
+        // At least one probe, sent while the hostile request is on its way.
+        loop {
+            let probe = tokio::time::timeout(
+                Duration::from_secs(1),
+                server.client.get(server.url("/health")).send(),
+            )
+            .await
+            .expect("/health answers within a second meanwhile")
+            .unwrap();
+            assert_eq!(probe.status(), 200);
+            if done.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (((status, body), elapsed), ()) = tokio::join!(hostile, probes);
+    (status, body, elapsed)
+}
+
+fn upload(server: &TestServer, form: reqwest::multipart::Form) -> reqwest::RequestBuilder {
+    server
+        .client
+        .post(server.url("/v1/collections/hotel/files"))
+        .multipart(form)
+}
+
+fn file(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    )
+}
+
+/// Every hostile request is answered within this, well inside the request timeout.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_and_many_part_bodies_get_4xx_promptly_and_health_answers_meanwhile() {
+    let mut config = ServerConfig::default();
+    config.limits.max_body_bytes = 64 * 1024;
+    config.limits.max_upload_bytes = 1024 * 1024;
+    let server = TestServer::with_config(config).await;
+    server.collection_with("hotel", HOTEL).await;
+
+    let big_query = json!({"query": "pool ".repeat(200_000)});
+    let (status, body, elapsed) = while_probing(
+        &server,
+        server
+            .client
+            .post(server.url("/v1/collections/hotel/search"))
+            .json(&big_query),
+    )
+    .await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+
+    let (status, body, elapsed) = while_probing(
+        &server,
+        upload(&server, file("big.txt", vec![b'a'; 4 * 1024 * 1024])),
+    )
+    .await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+
+    // Thousands of parts within the size limit: without file names, and with them.
+    let mut unnamed = reqwest::multipart::Form::new();
+    let mut named = reqwest::multipart::Form::new();
+    for i in 0..5000 {
+        unnamed = unnamed.text("note", format!("n{i}"));
+        named = named.part(
+            "file",
+            reqwest::multipart::Part::bytes(format!("Room {i}.").into_bytes())
+                .file_name(format!("room-{i}.txt")),
+        );
+    }
+    let (status, body, elapsed) = while_probing(&server, upload(&server, unnamed)).await;
+    assert_error(status, &body, 400, "invalid_request");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    let (status, body, elapsed) = while_probing(&server, upload(&server, named)).await;
+    assert_error(status, &body, 400, "invalid_request");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    let (_, info) = server.get("/v1/collections/hotel").await;
+    assert_eq!(info["documents"], 4, "the refused uploads wrote nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deep_nesting_and_invalid_utf8_get_4xx_promptly_and_health_answers_meanwhile() {
+    let server = TestServer::start().await;
+    server.collection_with("hotel", HOTEL).await;
+
+    let deep_json = "[".repeat(100_000);
+    let (status, body, elapsed) = while_probing(
+        &server,
+        server
+            .client
+            .post(server.url("/v1/collections/hotel/search"))
+            .header("content-type", "application/json")
+            .body(format!("{{\"query\": \"pool\", \"filter\": {deep_json}")),
+    )
+    .await;
+    assert_error(status, &body, 400, "invalid_json");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    for name in ["deep.json", "deep.jsonl"] {
+        let (status, body, elapsed) = while_probing(
+            &server,
+            upload(&server, file(name, deep_json.clone().into_bytes())),
+        )
+        .await;
+        assert_error(status, &body, 422, "malformed_document");
+        assert!(elapsed < PROMPTLY, "{name}: {elapsed:?}");
+    }
+
+    // Nesting far deeper than any page: the reader must not run out of stack.
+    let deep_html = format!(
+        "<html><body>{}The pool is heated.{}</body></html>",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
+    let (status, body, elapsed) = while_probing(
+        &server,
+        upload(&server, file("deep.html", deep_html.into_bytes())),
+    )
+    .await;
+    assert_error(status, &body, 422, "malformed_document");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("open at once"), "{message}");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    let deep_markdown = format!("{}The pool is heated.\n", "> ".repeat(100_000));
+    let (status, body, elapsed) = while_probing(
+        &server,
+        upload(&server, file("deep.md", deep_markdown.into_bytes())),
+    )
+    .await;
+    assert_eq!(status, 200, "Markdown this deep is read: {body}");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+
+    for name in ["notes.txt", "notes.md"] {
+        let (status, body, elapsed) = while_probing(
+            &server,
+            upload(
+                &server,
+                file(name, b"The pool is \xff\xfe heated.".to_vec()),
+            ),
+        )
+        .await;
+        assert_error(status, &body, 422, "malformed_document");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(name) && message.contains("UTF-8"),
+            "{message}"
+        );
+        assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_line_csv_at_the_upload_limit_gets_4xx_promptly_and_health_answers_meanwhile() {
+    let config = ServerConfig::default();
+    let limit = config.limits.max_upload_bytes;
+    let server = TestServer::with_config(config).await;
+    server.collection_with("hotel", HOTEL).await;
+    // One header and one row of a single field, the whole upload just under the limit.
+    let mut csv = b"id,text\n1,".to_vec();
+    csv.resize(limit - 1024, b'x');
+    let (status, body, elapsed) =
+        while_probing(&server, upload(&server, file("menu.csv", csv))).await;
+    assert_error(status, &body, 413, "document_too_large");
+    assert!(elapsed < PROMPTLY, "{elapsed:?}");
+    let (_, info) = server.get("/v1/collections/hotel").await;
+    assert_eq!(info["documents"], 4, "the refused upload wrote nothing");
 }
