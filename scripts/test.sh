@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: fetches the model files and PostgreSQL the tests use, checks
-# formatting and lints, runs every test of the workspace, drives the server's
-# OpenAI-compatible endpoints with the official openai Python client (tests/python), drives the
-# guest widget in Chromium (scripts/browser-tests.sh), runs schemathesis against the HTTP API
-# for a bounded time (scripts/schemathesis.sh), kills the server ten times while clients
-# write to it (tests/crash/crash_loop.py), then
+# formatting, lints and the dependency policy (cargo-deny), runs every test of the workspace,
+# drives the server's OpenAI-compatible endpoints with the official openai Python client
+# (tests/python), drives the guest widget in Chromium (scripts/browser-tests.sh), runs
+# schemathesis against the HTTP API for a bounded time (scripts/schemathesis.sh), kills the
+# server ten times while clients write to it (tests/crash/crash_loop.py), then
 # builds the bellhop Python package and runs its tests (crates/bellhop-py/tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,6 +17,16 @@ bash scripts/fetch-llm.sh
 bash scripts/fetch-postgres.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The dependency policy (deny.toml): licenses, banned and duplicate crates, sources.
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "installing cargo-deny (a few minutes, once)" >&2
+  timeout 1800 cargo install cargo-deny --locked --version 0.20.2 ||
+    echo "cargo-deny could not be installed: the dependency policy is NOT checked" >&2
+fi
+if command -v cargo-deny >/dev/null 2>&1; then
+  cargo deny check licenses bans sources
+fi
+echo "cargo-deny: advisories are not checked (the advisory database cannot be fetched on this machine)"
 cargo test --workspace --locked
 
 # `cargo test --workspace` builds the CLI binary; build it if it is missing all the same.

@@ -19,6 +19,14 @@ pub enum IngestError {
         /// What is wrong, with a line or record number where there is one.
         reason: String,
     },
+    /// A document of the file is longer than the ingestor takes.
+    #[error("{name}: {reason}")]
+    TooLarge {
+        /// The file's name as the user gave it.
+        name: String,
+        /// Which document, and the limit.
+        reason: String,
+    },
     /// The store refused or failed a write or read.
     #[error(transparent)]
     Store(#[from] bellhop_store::StoreError),

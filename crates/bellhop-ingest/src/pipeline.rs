@@ -113,10 +113,16 @@ pub struct ModelTokens<'a>(pub &'a Embedder);
 impl TokenCounter for ModelTokens<'_> {
     fn count(&self, text: &str) -> usize {
         // A tokenizer failure on one piece must not pass an over-long chunk: count it as
-        // too long so that it is split further.
-        self.0
+        // too long so that it is split further. So must a count at the sequence length,
+        // where the model's tokenizer truncates: the text may be any length beyond it. The
+        // count includes the model's document prompt, which every chunk is embedded with.
+        match self
+            .0
             .count_tokens_with_prompt(text, self.0.document_prompt_name())
-            .unwrap_or(usize::MAX / 4)
+        {
+            Ok(count) if count < self.0.max_seq_length() => count,
+            Ok(_) | Err(_) => usize::MAX / 4,
+        }
     }
 }
 
@@ -127,6 +133,7 @@ pub struct Ingestor {
     embedder: Arc<Embedder>,
     read_options: ReadOptions,
     force: bool,
+    max_document_chars: Option<usize>,
 }
 
 impl Ingestor {
@@ -137,7 +144,15 @@ impl Ingestor {
             embedder,
             read_options: ReadOptions::default(),
             force: false,
+            max_document_chars: None,
         }
+    }
+
+    /// Refuses a file holding a document longer than `chars` characters (none by default):
+    /// for a server, where chunking and embedding one would outlast the request.
+    pub fn with_max_document_chars(mut self, chars: usize) -> Self {
+        self.max_document_chars = Some(chars);
+        self
     }
 
     /// Options for CSV and JSON records.
@@ -283,6 +298,7 @@ impl Ingestor {
         let (name_owned, chunking) = (name.to_string(), info.spec.chunking);
         let documents = tokio::task::spawn_blocking(move || {
             let parsed = read_document_bytes(&bytes, &name_owned, format, &this.read_options)?;
+            this.check_lengths(&parsed, &name_owned)?;
             this.embed_documents(
                 parsed,
                 chunking,
@@ -343,6 +359,29 @@ impl Ingestor {
             .store
             .put_documents(collection, documents, source)
             .await?)
+    }
+
+    fn check_lengths(&self, parsed: &[ParsedDocument], name: &str) -> Result<()> {
+        let Some(limit) = self.max_document_chars else {
+            return Ok(());
+        };
+        for document in parsed {
+            let chars: usize = document
+                .blocks
+                .iter()
+                .map(|block| block.text.chars().count())
+                .sum();
+            if chars > limit {
+                return Err(IngestError::TooLarge {
+                    name: name.to_string(),
+                    reason: format!(
+                        "document {:?} has {chars} characters; the limit is {limit}",
+                        document.id
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The hash that decides whether a file changed: its bytes, plus everything that

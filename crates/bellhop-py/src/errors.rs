@@ -74,9 +74,9 @@ pub fn ingest_error(err: IngestError) -> PyErr {
     match err {
         IngestError::Store(err) => store_error(err),
         IngestError::Embed(err) => embed_error(err),
-        err @ (IngestError::Unsupported { .. } | IngestError::Malformed { .. }) => {
-            error(Kind::InvalidInput, err.to_string())
-        }
+        err @ (IngestError::Unsupported { .. }
+        | IngestError::Malformed { .. }
+        | IngestError::TooLarge { .. }) => error(Kind::InvalidInput, err.to_string()),
         err @ IngestError::ModelMismatch(_) => error(Kind::Conflict, err.to_string()),
         err => error(Kind::Bellhop, err.to_string()),
     }

@@ -160,6 +160,9 @@ impl From<IngestError> for ApiError {
                 "malformed_document",
                 message,
             ),
+            IngestError::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", message)
+            }
             IngestError::Store(err) => err.into(),
             IngestError::Embed(err) => err.into(),
             IngestError::ModelMismatch(err) => err.into(),

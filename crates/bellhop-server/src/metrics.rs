@@ -61,6 +61,7 @@ pub struct Metrics {
     in_flight: Gauge,
     in_flight_limit: Gauge,
     rejected: Family<ReasonLabels, Counter>,
+    panics: Counter,
     queue_depth: Gauge,
     queue_capacity: Gauge,
     queue_batches: Counter,
@@ -107,6 +108,7 @@ impl Metrics {
             in_flight: Gauge::default(),
             in_flight_limit: Gauge::default(),
             rejected: Family::default(),
+            panics: Counter::default(),
             queue_depth: Gauge::default(),
             queue_capacity: Gauge::default(),
             queue_batches: Counter::default(),
@@ -158,6 +160,11 @@ impl Metrics {
             "http_rejected",
             "Requests refused with 503, by reason",
             metrics.rejected.clone(),
+        );
+        r.register(
+            "panics",
+            "Requests whose handler panicked, answered 500",
+            metrics.panics.clone(),
         );
         r.register(
             "embedding_queue_depth",
@@ -294,6 +301,11 @@ impl Metrics {
     /// Counts a request refused with 503.
     pub fn reject(&self, reason: &'static str) {
         self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Counts a request whose handler panicked.
+    pub fn count_panic(&self) {
+        self.panics.inc();
     }
 
     /// Refreshes scrape-time figures and renders the text exposition format.

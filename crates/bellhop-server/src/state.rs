@@ -70,7 +70,8 @@ impl AppState {
                 ),
             ),
             models,
-            ingestor: Ingestor::new(store, embedder),
+            ingestor: Ingestor::new(store, embedder)
+                .with_max_document_chars(config.limits.max_text_chars),
             keys: ApiKeys::new(&config.keys),
             metrics: Metrics::new(config.limits.max_in_flight),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),

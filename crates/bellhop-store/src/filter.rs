@@ -147,6 +147,9 @@ impl TryFrom<Value> for Filter {
     }
 }
 
+/// The JSON form, which parses back to the same conditions for every filter parsed from
+/// JSON. A key may hold two `in` conditions (`in` and `any`) and three `not_in` ones
+/// (`not_in`, `none`, `nin`), so each repeat takes the next name that means the same.
 impl From<Filter> for Value {
     fn from(filter: Filter) -> Self {
         let mut object = serde_json::Map::new();
@@ -157,30 +160,27 @@ impl From<Filter> for Value {
             let Value::Object(operators) = entry else {
                 unreachable!("always an object")
             };
-            match condition.op {
-                FilterOp::Eq(value) => {
-                    operators.insert("eq".into(), value);
-                }
-                FilterOp::Ne(value) => {
-                    operators.insert("ne".into(), value);
-                }
-                FilterOp::In(values) => {
-                    operators.insert("in".into(), Value::Array(values));
-                }
-                FilterOp::NotIn(values) => {
-                    operators.insert("not_in".into(), Value::Array(values));
-                }
-                FilterOp::All(values) => {
-                    operators.insert("all".into(), Value::Array(values));
-                }
+            let (names, operand): (&[&str], Value) = match condition.op {
+                FilterOp::Eq(value) => (&["eq"], value),
+                FilterOp::Ne(value) => (&["ne"], value),
+                FilterOp::In(values) => (&["in", "any"], Value::Array(values)),
+                FilterOp::NotIn(values) => (&["not_in", "none", "nin"], Value::Array(values)),
+                FilterOp::All(values) => (&["all"], Value::Array(values)),
                 FilterOp::Range { gt, gte, lt, lte } => {
                     for (name, bound) in [("gt", gt), ("gte", gte), ("lt", lt), ("lte", lte)] {
                         if let Some(bound) = bound.and_then(serde_json::Number::from_f64) {
                             operators.insert(name.into(), Value::Number(bound));
                         }
                     }
+                    continue;
                 }
-            }
+            };
+            // Past the last synonym (a filter built in code), the last one is replaced.
+            let name = names
+                .iter()
+                .find(|name| !operators.contains_key(**name))
+                .unwrap_or(&names[names.len() - 1]);
+            operators.insert((*name).into(), operand);
         }
         Value::Object(object)
     }
@@ -271,5 +271,112 @@ mod tests {
             assert!(err.contains(reason), "{bad}: {err}");
         }
         assert!(Filter::from_json(&Value::Null).unwrap().is_empty());
+    }
+
+    /// The conditions in a fixed order: a conjunction's order means nothing.
+    fn sorted(filter: &Filter) -> Vec<String> {
+        let mut conditions: Vec<String> = filter
+            .conditions
+            .iter()
+            .map(|condition| format!("{condition:?}"))
+            .collect();
+        conditions.sort();
+        conditions
+    }
+
+    #[test]
+    fn synonyms_on_one_key_survive_the_json_form() {
+        let filter = Filter::from_json(&json!({
+            "tags": {"in": ["a"], "any": ["b"], "not_in": ["c"], "none": ["d"], "nin": ["e"]},
+        }))
+        .unwrap();
+        assert_eq!(filter.conditions.len(), 5);
+        let back = Filter::from_json(&Value::from(filter.clone())).unwrap();
+        assert_eq!(sorted(&back), sorted(&filter));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                "[a-zA-Z0-9 _-]{0,12}".prop_map(Value::from),
+            ]
+        }
+
+        /// Operands of every kind, the wrong ones included.
+        fn operand() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                4 => scalar(),
+                4 => prop::collection::vec(scalar(), 0..4).prop_map(Value::Array),
+                1 => Just(Value::Null),
+                1 => Just(json!({"x": 1})),
+                1 => Just(json!([[1]])),
+            ]
+        }
+
+        /// A key's condition: a bare value, or an object of operators (known and unknown).
+        fn spec() -> impl Strategy<Value = Value> {
+            let operator = prop::sample::select(
+                &[
+                    "eq", "ne", "in", "any", "not_in", "none", "nin", "all", "gt", "gte", "lt",
+                    "lte", "near",
+                ][..],
+            );
+            prop_oneof![
+                2 => operand(),
+                3 => prop::collection::btree_map(operator.prop_map(str::to_string), operand(), 0..5)
+                    .prop_map(|operators| Value::Object(operators.into_iter().collect())),
+            ]
+        }
+
+        fn filter_json() -> impl Strategy<Value = Value> {
+            let key = prop_oneof![
+                prop::sample::select(
+                    &[
+                        "category",
+                        "price",
+                        "tags",
+                        "source",
+                        "document_id",
+                        "",
+                        "bad key!"
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                "[a-zA-Z0-9_-]{1,70}",
+            ];
+            prop_oneof![
+                9 => prop::collection::btree_map(key, spec(), 0..5)
+                    .prop_map(|keys| Value::Object(keys.into_iter().collect())),
+                1 => operand(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn filters_parse_or_are_refused_and_round_trip_through_json(value in filter_json()) {
+                match Filter::from_json(&value) {
+                    Ok(filter) => {
+                        let json = Value::from(filter.clone());
+                        let back = Filter::from_json(&json).unwrap();
+                        prop_assert_eq!(sorted(&back), sorted(&filter), "via {}", json);
+                        let text = serde_json::to_string(&filter).unwrap();
+                        let back: Filter = serde_json::from_str(&text).unwrap();
+                        prop_assert_eq!(sorted(&back), sorted(&filter), "via {}", text);
+                    }
+                    Err(StoreError::InvalidFilter(reason)) => prop_assert!(!reason.is_empty()),
+                    Err(other) => prop_assert!(false, "not an invalid filter: {other:?}"),
+                }
+            }
+        }
     }
 }

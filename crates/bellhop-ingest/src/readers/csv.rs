@@ -116,11 +116,16 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
             title,
             source: name.to_string(),
             metadata,
-            blocks: vec![Block {
-                section: Vec::new(),
-                text: lines.join("\n"),
-                record: false,
-            }],
+            // A row whose text columns are all empty has no text to chunk.
+            blocks: if lines.is_empty() {
+                Vec::new()
+            } else {
+                vec![Block {
+                    section: Vec::new(),
+                    text: lines.join("\n"),
+                    record: false,
+                }]
+            },
         });
     }
     Ok(documents)

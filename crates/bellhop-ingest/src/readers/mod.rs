@@ -91,7 +91,7 @@ pub fn read_document_bytes(
             match format {
                 Format::Text => vec![text::read(text, name)],
                 Format::Markdown => vec![markdown::read(text, name)],
-                Format::Html => vec![html::read(text, name)],
+                Format::Html => vec![html::read(text, name)?],
                 Format::Json => json::read_json(text, name, options)?,
                 Format::JsonLines => json::read_json_lines(text, name, options)?,
                 Format::Pdf | Format::Csv => unreachable!("handled above"),

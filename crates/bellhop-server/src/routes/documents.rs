@@ -84,16 +84,17 @@ pub async fn add(
 }
 
 /// `POST /v1/collections/{name}/files`: multipart, one part per file (any field name), each
-/// read by its file name's extension. Each file is one transaction; the first that fails
-/// stops the upload with its error, and files before it stay written (and are listed).
+/// read by its file name's extension, at most `limits.max_batch` files. Each file is one
+/// transaction; the first that fails stops the upload with its error, and files before it
+/// stay written (and are listed).
 #[utoipa::path(post, path = "/v1/collections/{name}/files", operation_id = "upload_files", tag = "documents", params(CollectionPath),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part per file, with a file name (txt, md, html, pdf, csv, json, jsonl)"),
     responses((status = 200, body = UploadReport), ApiErrors,
-        (status = 400, description = "Not multipart, or no part with a file name", body = ErrorBody),
+        (status = 400, description = "Not multipart, no part with a file name, or more files than the limit", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "No such collection", body = ErrorBody),
         (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
-        (status = 413, description = "The upload is larger than the limit", body = ErrorBody),
+        (status = 413, description = "The upload is larger than the limit, or a document in it is longer than `limits.max_text_chars`", body = ErrorBody),
         (status = 415, description = "A file of a type that cannot be read", body = ErrorBody),
         (status = 422, description = "A file that cannot be parsed", body = ErrorBody)))]
 pub async fn upload(
@@ -106,7 +107,13 @@ pub async fn upload(
     let mut multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|rejection| ApiError::body_rejection(rejection.status(), rejection.body_text()))?;
-    let mut files: Vec<(String, FileOutcome)> = Vec::new();
+    // Every part is read before any is ingested, so that an upload with too many files or
+    // one of a type that cannot be read writes nothing. The parts after the limit are read
+    // too, and dropped, so that the client gets to read the refusal.
+    let max_files = state.config.limits.max_batch;
+    let mut received: Vec<(String, Vec<u8>, Format)> = Vec::new();
+    let mut file_parts = 0usize;
+    let mut unsupported: Option<String> = None;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -115,20 +122,43 @@ pub async fn upload(
         let Some(file_name) = field.file_name().map(str::to_string) else {
             continue;
         };
+        file_parts += 1;
         let bytes = field
             .bytes()
             .await
             .map_err(|err| ApiError::body_rejection(err.status(), err.body_text()))?;
-        let format = Format::from_path(Path::new(&file_name)).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_file_type",
-                format!("{file_name}: unsupported file type (supported: txt, md, html, pdf, csv, json, jsonl)"),
-            )
-        })?;
+        if file_parts > max_files || unsupported.is_some() {
+            continue;
+        }
+        match Format::from_path(Path::new(&file_name)) {
+            Some(format) => received.push((file_name, bytes.to_vec(), format)),
+            None => unsupported = Some(file_name),
+        }
+    }
+    if file_parts > max_files {
+        return Err(ApiError::invalid(format!(
+            "the upload holds {file_parts} files; the limit is {max_files}"
+        )));
+    }
+    if let Some(file_name) = unsupported {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_file_type",
+            format!(
+                "{file_name}: unsupported file type (supported: txt, md, html, pdf, csv, json, jsonl)"
+            ),
+        ));
+    }
+    if received.is_empty() {
+        return Err(ApiError::invalid(
+            "the upload holds no file: send multipart/form-data parts with a filename",
+        ));
+    }
+    let mut files: Vec<(String, FileOutcome)> = Vec::new();
+    for (file_name, bytes, format) in received {
         let outcome = state
             .ingestor
-            .ingest_bytes(&name, &file_name, bytes.to_vec(), format)
+            .ingest_bytes(&name, &file_name, bytes, format)
             .await
             .map_err(|err| {
                 let mut error = ApiError::from(err);
@@ -146,11 +176,6 @@ pub async fn upload(
                 error
             })?;
         files.push((file_name, outcome));
-    }
-    if files.is_empty() {
-        return Err(ApiError::invalid(
-            "the upload holds no file: send multipart/form-data parts with a filename",
-        ));
     }
     let files = files
         .into_iter()

@@ -12,11 +12,11 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::ErrorBody;
-use crate::wire::errors::ApiErrors;
+use crate::wire::errors::{ApiErrors, ServerErrors};
 use crate::wire::operations::{Generators, Health, HealthStatus, Ready, UpstreamStatus};
 
 /// Alive.
-#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations", security(()), responses((status = 200, body = Health), ServerErrors))]
 pub async fn health() -> Json<Health> {
     Json(Health {
         status: HealthStatus::Ok,
@@ -26,7 +26,7 @@ pub async fn health() -> Json<Health> {
 /// Ready to answer: the model is loaded (it is, once the state exists), the store answers,
 /// and shutdown has not begun.
 #[utoipa::path(get, path = "/ready", tag = "operations", security(()),
-    responses((status = 200, body = Ready), (status = 503, description = "Shutting down, or the store does not answer", body = ErrorBody)))]
+    responses((status = 200, body = Ready), ServerErrors, (status = 503, description = "Shutting down, or the store does not answer", body = ErrorBody)))]
 pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, ApiError> {
     if state.draining.load(Ordering::SeqCst) {
         return Err(ApiError::new(

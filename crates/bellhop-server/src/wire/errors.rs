@@ -29,7 +29,8 @@ pub enum ApiErrors {
     /// seconds.
     #[response(status = 429)]
     RateLimited(ErrorBody),
-    /// The store or the model failed.
+    /// The store or the model failed, or the server did (code `internal`: the handler
+    /// panicked; the `x-request-id` header names it in the logs).
     #[response(status = 500)]
     Internal(ErrorBody),
     /// Too many requests in flight, or the embedding queue or the store is full or away;
@@ -39,6 +40,15 @@ pub enum ApiErrors {
     /// The request did not finish within the server's request timeout.
     #[response(status = 504)]
     Timeout(ErrorBody),
+}
+
+/// What any route may answer, probes included.
+#[derive(IntoResponses)]
+pub enum ServerErrors {
+    /// The handler panicked (code `internal`); the `x-request-id` header names it in the
+    /// logs.
+    #[response(status = 500)]
+    Internal(ErrorBody),
 }
 
 /// What a route reading a JSON body may answer about the body.

@@ -57,13 +57,28 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_path_buf();
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        Self::serving(config, store, models, dir).await
+        Self::serving(config, store, models, dir, axum::Router::new()).await
+    }
+
+    /// A server with `extra` routes beside the API's, behind the same middleware.
+    pub async fn with_routes(mut config: ServerConfig, extra: axum::Router<Arc<AppState>>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        Self::serving(config, store, AnswerModels::default(), dir, extra).await
     }
 
     /// A server over `store` (a replica of a shared database).
     pub async fn on_store(config: ServerConfig, store: Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        Self::serving(config, store, AnswerModels::default(), dir).await
+        Self::serving(
+            config,
+            store,
+            AnswerModels::default(),
+            dir,
+            axum::Router::new(),
+        )
+        .await
     }
 
     async fn serving(
@@ -71,15 +86,21 @@ impl TestServer {
         store: Arc<dyn Store>,
         models: AnswerModels,
         dir: tempfile::TempDir,
+        extra: axum::Router<Arc<AppState>>,
     ) -> Self {
         config.addr = "127.0.0.1:0".parse().unwrap();
         let state = Arc::new(AppState::new(config, store, embedder(), models));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(bellhop_server::serve(listener, Arc::clone(&state), async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(bellhop_server::serve_with(
+            listener,
+            Arc::clone(&state),
+            extra,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
             client: reqwest::Client::new(),

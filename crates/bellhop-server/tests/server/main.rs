@@ -11,5 +11,6 @@ mod load;
 mod openai;
 mod openapi;
 mod replicas;
+mod robustness;
 mod settings;
 mod widget;
