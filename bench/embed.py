@@ -3,8 +3,10 @@
 Runs each peer ROUNDS times in fresh processes, alternating, on the same model directory, the
 same data and the same thread count, then prints a Markdown table of medians and ratios.
 
-Usage: python bench/embed.py [--rounds 3] [--repeats 10] [--threads 2]
-(bench/embed.sh builds bellhop and sets up the Python peer first.)
+Usage: python bench/embed.py [--rounds 3] [--repeats 10] [--threads 2] [--model DIR]
+           [--passages N] [--python PYTHON] [--bellhop EMBED_BENCH]
+(bench/embed.sh builds bellhop and sets up the Python peer first.) --passages limits bulk to the
+corpus's first N passages, for models too slow to embed all of them in every round.
 """
 
 import argparse
@@ -19,6 +21,7 @@ METRICS = [
     ("query_p50_ms", "query latency p50 (ms)", "lower"),
     ("query_p99_ms", "query latency p99 (ms)", "lower"),
     ("bulk_passages_per_s", "bulk throughput (passages/s)", "higher"),
+    ("batched_queries_per_s", "all queries in one call (queries/s)", "higher"),
     ("load_ms", "model load (ms)", "lower"),
     ("peak_rss_mb", "peak RSS (MB)", "lower"),
 ]
@@ -36,14 +39,16 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
     parser.add_argument("--dataset", default=os.path.join(ROOT, "..", "shared", "data", "msmarco-5k"))
+    parser.add_argument("--passages", type=int, default=None)
+    parser.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
+    parser.add_argument("--bellhop", default=os.path.join(ROOT, "target", "release", "examples", "embed_bench"))
     args = parser.parse_args()
+    limit = [] if args.passages is None else [str(args.passages)]
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
-    bellhop = [os.path.join(ROOT, "target", "release", "examples", "embed_bench"),
-               args.model, args.dataset, str(args.repeats)]
-    python = os.path.join(ROOT, ".venv", "bin", "python")
-    peer = [python, os.path.join(ROOT, "bench", "st_embed_bench.py"),
-            args.model, args.dataset, str(args.repeats), str(args.threads)]
+    bellhop = [args.bellhop, args.model, args.dataset, str(args.repeats), "all", *limit]
+    peer = [args.python, os.path.join(ROOT, "bench", "st_embed_bench.py"),
+            args.model, args.dataset, str(args.repeats), str(args.threads), *limit]
 
     results = {"bellhop": [], "sentence-transformers": []}
     for round_index in range(args.rounds):

@@ -1,7 +1,10 @@
 """sentence-transformers side of bench/embed.py: the same measurements as
 crates/bellhop-embed/examples/embed_bench.rs, printed as one JSON object.
 
-Usage: python st_embed_bench.py MODEL_DIR DATASET_DIR REPEATS THREADS
+Usage: python st_embed_bench.py MODEL_DIR DATASET_DIR REPEATS THREADS [PASSAGES]
+
+Queries go through encode_query and passages through encode_document, which put the model's
+prompts before them (none for models without prompts), as bellhop's benchmark does.
 """
 
 import json
@@ -31,6 +34,7 @@ def percentile(sorted_values, p):
 
 def main():
     model_dir, dataset, repeats, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    passage_limit = int(sys.argv[5]) if len(sys.argv) > 5 else None
     import torch
 
     torch.set_num_threads(threads)
@@ -41,19 +45,25 @@ def main():
     load_ms = (time.perf_counter() - started) * 1e3
 
     queries = read_texts(os.path.join(dataset, "queries.jsonl"))
-    passages = read_texts(os.path.join(dataset, "corpus.jsonl"))
+    passages = read_texts(os.path.join(dataset, "corpus.jsonl"))[:passage_limit]
 
-    model.encode([queries[0]])
+    model.encode_query(queries)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        model.encode_query(queries, batch_size=len(queries))
+    batched = repeats * len(queries) / (time.perf_counter() - t)
+
+    model.encode_query([queries[0]])
     latencies = []
     for _ in range(repeats):
         for query in queries:
             t = time.perf_counter()
-            model.encode([query])
+            model.encode_query([query])
             latencies.append((time.perf_counter() - t) * 1e3)
     latencies.sort()
 
     t = time.perf_counter()
-    vectors = model.encode(passages, batch_size=32)
+    vectors = model.encode_document(passages, batch_size=32)
     assert len(vectors) == len(passages)
     throughput = len(passages) / (time.perf_counter() - t)
 
@@ -62,6 +72,7 @@ def main():
         "query_p50_ms": percentile(latencies, 50),
         "query_p99_ms": percentile(latencies, 99),
         "bulk_passages_per_s": throughput,
+        "batched_queries_per_s": batched,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
     }))
