@@ -385,18 +385,25 @@ fn document() -> impl Strategy<Value = ParsedDocument> {
         Just(String::new()),
         paragraph().prop_map(|p| p.chars().take(80).collect())
     ];
-    (title, prop::collection::vec((section, paragraph()), 1..6)).prop_map(|(title, blocks)| {
-        ParsedDocument {
+    // Records (table rows, chunked on their own) among the paragraphs.
+    (
+        title,
+        prop::collection::vec((section, paragraph(), any::<bool>()), 1..6),
+    )
+        .prop_map(|(title, blocks)| ParsedDocument {
             id: "doc".into(),
             title,
             source: "doc.txt".into(),
             metadata: Default::default(),
             blocks: blocks
                 .into_iter()
-                .map(|(section, text)| Block { section, text })
+                .map(|(section, text, record)| Block {
+                    section,
+                    text,
+                    record,
+                })
                 .collect(),
-        }
-    })
+        })
 }
 
 /// Non-whitespace characters and how often each occurs.
