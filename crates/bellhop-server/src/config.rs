@@ -83,9 +83,9 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Longest query or question, in characters.
     pub max_query_chars: usize,
-    /// Longest text to embed or document to add, in characters.
+    /// Longest text to embed or document to add (as JSON or in an uploaded file), in characters.
     pub max_text_chars: usize,
-    /// Most inputs in one embeddings request, or documents in one add.
+    /// Most inputs in one embeddings request, documents in one add, or files in one upload.
     pub max_batch: usize,
     /// Most hits one search may ask for.
     pub max_k: usize,
