@@ -81,11 +81,14 @@ pub struct Limits {
     pub embedding_queue: usize,
     /// Every request's deadline, in milliseconds.
     pub request_timeout_ms: u64,
+    /// How long a client may take to send a request's headers, in milliseconds; the
+    /// connection is closed past it.
+    pub header_timeout_ms: u64,
     /// Longest query or question, in characters.
     pub max_query_chars: usize,
-    /// Longest text to embed or document to add, in characters.
+    /// Longest text to embed or document to add (as JSON or in an uploaded file), in characters.
     pub max_text_chars: usize,
-    /// Most inputs in one embeddings request, or documents in one add.
+    /// Most inputs in one embeddings request, documents in one add, or files in one upload.
     pub max_batch: usize,
     /// Most hits one search may ask for.
     pub max_k: usize,
@@ -113,6 +116,7 @@ impl Default for Limits {
             max_in_flight: 1024,
             embedding_queue: 4096,
             request_timeout_ms: 30_000,
+            header_timeout_ms: 10_000,
             max_query_chars: 2_000,
             max_text_chars: 200_000,
             max_batch: 256,

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+mod connections;
 pub mod error;
 mod extract;
 mod generators;
@@ -237,12 +238,12 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = Duration::from_millis(state.config.limits.shutdown_grace_ms);
-    let app = router_with(Arc::clone(&state), extra)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with(Arc::clone(&state), extra);
+    let header_timeout = Duration::from_millis(state.config.limits.header_timeout_ms);
     let expiry = question_log::spawn_expiry(Arc::clone(&state));
     let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     let draining_state = Arc::clone(&state);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = connections::serve_connections(listener, app, header_timeout, async move {
         shutdown.await;
         draining_state.draining.store(true, Ordering::SeqCst);
         tracing::info!("shutting down: finishing requests in flight");
@@ -250,15 +251,15 @@ pub async fn serve_with(
     });
     let server = tokio::spawn(async move {
         let _expiry = expiry;
-        server.await
+        server.await;
     });
     tokio::pin!(server);
     tokio::select! {
-        result = &mut server => return result.map_err(std::io::Error::other)?,
+        result = &mut server => return result.map_err(std::io::Error::other),
         _ = begun_rx => {}
     }
     match tokio::time::timeout(grace, &mut server).await {
-        Ok(result) => result.map_err(std::io::Error::other)?,
+        Ok(result) => result.map_err(std::io::Error::other),
         Err(_) => {
             tracing::warn!(
                 grace_ms = grace.as_millis() as u64,

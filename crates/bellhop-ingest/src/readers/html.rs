@@ -329,7 +329,7 @@ mod tests {
         );
         // A walker that recursed would overflow this stack.
         let doc = std::thread::Builder::new()
-            .stack_size(128 * 1024)
+            .stack_size(64 * 1024)
             .spawn(move || read(&page, "deep.html"))
             .unwrap()
             .join()

@@ -6,6 +6,7 @@ mod schema;
 
 mod answers;
 mod api;
+mod isolation;
 mod keys;
 mod load;
 mod openai;

@@ -262,3 +262,45 @@ async fn a_single_line_csv_at_the_upload_limit_gets_4xx_promptly_and_health_answ
     let (_, info) = server.get("/v1/collections/hotel").await;
     assert_eq!(info["documents"], 4, "the refused upload wrote nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_disconnected_and_health_answers_meanwhile() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut config = ServerConfig::default();
+    config.limits.header_timeout_ms = 500;
+    let server = TestServer::with_config(config).await;
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: bellhop\r\nX-Slow: ")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    let (status, _) = server.get("/health").await;
+    assert_eq!(
+        status, 200,
+        "answers while the stalled connections are open"
+    );
+    for mut stream in stalled {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("the server closes a connection whose headers never end")
+            .ok();
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "no answer to an unfinished request"
+        );
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(400),
+        "not before the timeout: {elapsed:?}"
+    );
+    let (status, _) = server.get("/health").await;
+    assert_eq!(status, 200);
+}
