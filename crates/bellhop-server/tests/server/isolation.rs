@@ -12,7 +12,7 @@ use bellhop_server::config::{ApiKeyConfig, RateLimit, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{HOTEL, TestServer, read};
+use crate::common::{HOTEL, TestServer, assert_error, read};
 
 /// Everything the server logs while this binary runs, at every level of its own crates.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -354,7 +354,8 @@ async fn every_key_on_every_route_and_collection_gets_exactly_what_its_scope_all
         }
     }
 
-    // Listings show each key exactly the existing collections in its scope.
+    // Listings show each key exactly the existing collections in its scope; widget keys
+    // none.
     for key in &keys {
         let visible: Vec<&str> = existing
             .iter()
@@ -370,6 +371,11 @@ async fn every_key_on_every_route_and_collection_gets_exactly_what_its_scope_all
             refused: (403, "forbidden"),
         };
         let (status, body) = call(&server, key, &list, "").await;
+        // A widget key may not list collections at all: it asks, chats and rates answers.
+        if key.role == Role::Widget {
+            assert_error(status, &body, 403, "forbidden");
+            continue;
+        }
         assert_eq!(status, 200, "{body}");
         let mut listed: Vec<&str> = body["collections"]
             .as_array()
