@@ -243,10 +243,9 @@ impl AnswerEngine {
         // The question as the guest asked it goes to the model; a follow-up is searched
         // (and judged, and quoted from) together with the question it follows.
         let question = request.query();
-        let contextual = match crate::follow_up::retrieval_question(&options.history, question) {
-            Some(query) => Some(request.clone().with_query(query)?),
-            None => None,
-        };
+        let contextual = crate::follow_up::retrieval_question(&options.history, question)
+            .map(|query| request.clone().with_query(query))
+            .transpose()?;
         let request = contextual.as_ref().unwrap_or(request);
         let retrieval = self.search_at(collection, version, request).await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;

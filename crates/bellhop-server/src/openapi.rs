@@ -88,12 +88,15 @@ impl Modify for ChatNeedsAUserMessage {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document as pretty JSON.
+/// The OpenAPI document as pretty JSON, built once.
 pub fn openapi_json() -> String {
-    let mut document =
-        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
-    link_answers_to_feedback(&mut document);
-    serde_json::to_string_pretty(&document).expect("the OpenAPI document serialises")
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut document =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+        link_answers_to_feedback(&mut document);
+        serde_json::to_string_pretty(&document).expect("the OpenAPI document serialises")
+    });
+    DOCUMENT.clone()
 }
 
 /// An answer's `id` is what its feedback names: a link from `/ask` to the feedback route,

@@ -79,6 +79,15 @@ pub fn is_blank(text: &str) -> bool {
         .all(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}')
 }
 
+/// `query` normalised, refused when nothing is left to search for.
+fn checked_query(query: &str) -> Result<String> {
+    let query = normalise_query(query);
+    if is_blank(&query) {
+        return Err(StoreError::Invalid("the query is empty".into()));
+    }
+    Ok(query)
+}
+
 impl SearchRequest {
     /// A hybrid search for the top `k`; refuses an empty query and a `k` outside `1..=MAX_K`.
     pub fn new(query: impl AsRef<str>, k: usize) -> Result<Self> {
@@ -87,12 +96,8 @@ impl SearchRequest {
                 "k must be between 1 and {MAX_K}, got {k}"
             )));
         }
-        let query = normalise_query(query.as_ref());
-        if is_blank(&query) {
-            return Err(StoreError::Invalid("the query is empty".into()));
-        }
         Ok(Self {
-            query,
+            query: checked_query(query.as_ref())?,
             k,
             mode: SearchMode::Hybrid,
             filter: Filter::default(),
@@ -102,11 +107,7 @@ impl SearchRequest {
 
     /// The same search for another query; refuses an empty one.
     pub fn with_query(mut self, query: impl AsRef<str>) -> Result<Self> {
-        let query = normalise_query(query.as_ref());
-        if is_blank(&query) {
-            return Err(StoreError::Invalid("the query is empty".into()));
-        }
-        self.query = query;
+        self.query = checked_query(query.as_ref())?;
         Ok(self)
     }
 
