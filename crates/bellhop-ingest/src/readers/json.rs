@@ -9,7 +9,9 @@
 //! records below, which their text names in parentheses so a chunk reads in context; their
 //! other scalar fields form a document of their own.
 //!
-//! A record's text field is its text, exactly as before. A record without one is written out
+//! A record's text field is its text, followed by its other fields written out as for a
+//! record without one (the facts exports keep in fields: an extension, a price, hours). A
+//! record without a text field is written out
 //! as a line: the title, then the fields in file order, with well-known pairs such as
 //! `start`/`end` joined by "–", days, dates, places and worded prices bare, other fields as
 //! `key: value`, then free text (`notes`, `details`, ...) and nested objects as sentences.
@@ -139,7 +141,7 @@ pub(super) fn read_json_lines(
 
 /// A JSON value that keeps the file's field order, which writing a record out as a line
 /// needs (`serde_json::Map` sorts its keys unless its `preserve_order` feature is on).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Node {
     Null,
     Bool(bool),
@@ -685,11 +687,18 @@ impl<'a> Reader<'a> {
     /// A record with a text field, read exactly as such records always were; below the top
     /// it also gets its section path, named after its text.
     fn text_record(&self, fields: Vec<(String, Node)>, place: &Place) -> Result<ParsedDocument> {
+        let details = self.record_details(&fields);
         let record: Map<String, Value> = fields
             .into_iter()
             .map(|(key, value)| (key, value.into_value(MAX_NESTED_DEPTH)))
             .collect();
         let mut document = record_document(record, self.name, place, self.options)?;
+        // The facts an export keeps in fields of their own (an extension, a price, opening
+        // hours) are what guests ask for: they are read after the text, not only kept as
+        // metadata that neither search nor an answer sees.
+        if let (Some(details), Some(last)) = (details, document.blocks.last_mut()) {
+            last.text = format!("{} {details}", end_sentence(&last.text));
+        }
         if !place.section.is_empty() {
             for block in &mut document.blocks {
                 block.section = place.section.clone();
@@ -699,6 +708,34 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(document)
+    }
+
+    /// The fields of a record with a text field other than its text, title, id and
+    /// `metadata`, written out as a record without one is; `None` when there are none.
+    fn record_details(&self, fields: &[(String, Node)]) -> Option<String> {
+        let id_fields = self.id_fields();
+        let first_of = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|wanted| fields.iter().position(|(key, _)| key == wanted))
+        };
+        let skipped = [first_of(TEXT_FIELDS), first_of(TITLE_FIELDS)];
+        let rest: Vec<(String, Node)> = fields
+            .iter()
+            .enumerate()
+            .filter(|(at, (key, _))| !skipped.contains(&Some(*at)) && key != "metadata")
+            .map(|(_, field)| field.clone())
+            .collect();
+        let described = describe(&rest, None, &id_fields, 0);
+        let mut pieces = vec![described.line()];
+        pieces.extend(described.sentences);
+        pieces.retain(|piece| !piece.trim().is_empty());
+        (!pieces.is_empty()).then(|| {
+            pieces
+                .iter()
+                .map(|piece| end_sentence(&capitalize(piece)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
     }
 
     /// A record without a text field, written out from its fields; `None` when it holds
@@ -1186,7 +1223,11 @@ mod tests {
         let docs = read_json_lines(text, "faq.jsonl", &ReadOptions::default()).unwrap();
         assert_eq!(docs[0].id, "faq.jsonl#pool");
         assert_eq!(docs[0].title, "Is the pool heated?");
-        assert_eq!(docs[0].blocks[0].text, "Yes, 28 °C.");
+        assert_eq!(
+            docs[0].blocks[0].text,
+            "Yes, 28 °C. Category: wellness, tags: pool. Nested: x: 1."
+        );
+        assert_eq!(docs[1].blocks[0].text, "Dogs up to 15 kg.");
         assert_eq!(docs[0].metadata["tags"], serde_json::json!(["pool"]));
         assert!(!docs[0].metadata.contains_key("nested"));
         assert_eq!(docs[1].id, "faq.jsonl#record-2");
@@ -1434,7 +1475,7 @@ mod tests {
     }
 
     #[test]
-    fn records_with_a_text_field_read_as_before() {
+    fn records_with_a_text_field_read_their_other_fields_after_it() {
         let text = r#"[{"id": "pool", "title": "Pool", "text": "Heated to 28 °C.\n\nOpen   daily.",
                         "start": "07:00", "end": "22:00", "tags": ["pool"], "nested": {"x": 1}}]"#;
         let docs = read(text, "faq.json");
@@ -1455,9 +1496,10 @@ mod tests {
                         text: "Heated to 28 °C.".into(),
                         record: false,
                     },
+                    // Guests ask for the facts kept in fields of their own.
                     Block {
                         section: Vec::new(),
-                        text: "Open daily.".into(),
+                        text: "Open daily. 07:00–22:00, tags: pool. Nested: x: 1.".into(),
                         record: false,
                     },
                 ],

@@ -14,7 +14,7 @@ use crate::error::{IngestError, Result};
 
 /// Changes whenever a reader turns the same bytes into different text, so that sources
 /// ingested before are read again rather than skipped as unchanged.
-pub(crate) const READERS_VERSION: u32 = 3;
+pub(crate) const READERS_VERSION: u32 = 4;
 
 /// A file format we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
