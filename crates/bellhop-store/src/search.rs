@@ -183,10 +183,16 @@ impl SearchRequest {
         let ranked = match self.mode {
             SearchMode::Dense => single(Retriever::Dense, dense),
             SearchMode::Keyword => single(Retriever::Keyword, keyword),
-            SearchMode::Hybrid => reciprocal_rank_fusion(&[
-                (Retriever::Dense, 1.0, &dense),
-                (Retriever::Keyword, KEYWORD_FUSION_WEIGHT, &keyword),
-            ]),
+            SearchMode::Hybrid => match std::env::var("BELLHOP_FUSION_EXPERIMENT")
+                .ok()
+                .and_then(|v| v.parse::<f32>().ok())
+            {
+                Some(weight) => convex_fusion(weight, &dense, &keyword),
+                None => reciprocal_rank_fusion(&[
+                    (Retriever::Dense, 1.0, &dense),
+                    (Retriever::Keyword, KEYWORD_FUSION_WEIGHT, &keyword),
+                ]),
+            },
         };
         ranked
             .into_iter()
@@ -298,6 +304,58 @@ pub fn reciprocal_rank_fusion(lists: &[RankedList<'_>]) -> Vec<(u64, f32, Vec<Re
         .into_iter()
         .map(|(id, (score, _, matches))| (id, score, matches))
         .collect()
+}
+
+/// Min-max normalised scores of one list, by chunk id.
+fn normalised(list: &[(u64, f32)]) -> HashMap<u64, f32> {
+    let (low, high) = list.iter().fold(
+        (f32::INFINITY, f32::NEG_INFINITY),
+        |(low, high), &(_, score)| (low.min(score), high.max(score)),
+    );
+    let span = high - low;
+    list.iter()
+        .map(|&(id, score)| {
+            (
+                id,
+                if span > 0.0 {
+                    (score - low) / span
+                } else {
+                    1.0
+                },
+            )
+        })
+        .collect()
+}
+
+/// Fuses the dense and keyword lists by a convex combination of their min-max normalised
+/// scores (Bruch et al., 2023): `dense_weight · dense + (1 − dense_weight) · keyword`, a
+/// chunk missing from a list scoring 0 there.
+pub fn convex_fusion(
+    dense_weight: f32,
+    dense: &[(u64, f32)],
+    keyword: &[(u64, f32)],
+) -> Vec<(u64, f32, Vec<RetrieverMatch>)> {
+    let dense_scores = normalised(dense);
+    let keyword_scores = normalised(keyword);
+    let mut fused: Vec<(u64, f32, Vec<RetrieverMatch>)> = Vec::new();
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    for (retriever, list) in [(Retriever::Dense, dense), (Retriever::Keyword, keyword)] {
+        for (index, &(id, score)) in list.iter().enumerate() {
+            let slot = *seen.entry(id).or_insert_with(|| {
+                let combined = dense_weight * dense_scores.get(&id).copied().unwrap_or(0.0)
+                    + (1.0 - dense_weight) * keyword_scores.get(&id).copied().unwrap_or(0.0);
+                fused.push((id, combined, Vec::new()));
+                fused.len() - 1
+            });
+            fused[slot].2.push(RetrieverMatch {
+                retriever,
+                rank: index + 1,
+                score,
+            });
+        }
+    }
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused
 }
 
 #[cfg(test)]

@@ -72,6 +72,30 @@ const FREE_TEXT_FIELDS: &[&str] = &[
     "info",
     "information",
 ];
+/// Fields that file a record (under a category, with tags) rather than state a fact of it:
+/// metadata for filters, never read as text after a record's own. Keys as `key_words` gives
+/// them.
+const CLASSIFYING_FIELDS: &[&str] = &[
+    "category",
+    "categories",
+    "tag",
+    "tags",
+    "keywords",
+    "labels",
+    "topic",
+    "topics",
+    "type",
+    "kind",
+    "lang",
+    "language",
+    "slug",
+    "url",
+    "created",
+    "updated",
+    "created at",
+    "updated at",
+    "last updated",
+];
 /// Other values this long read better as a sentence of their own than as an item of a list.
 const LONG_VALUE_CHARS: usize = 80;
 /// How deep objects inside a record are written out, in its text and its metadata; deeper
@@ -718,21 +742,37 @@ impl<'a> Reader<'a> {
             keys.iter()
                 .find_map(|wanted| fields.iter().position(|(key, _)| key == wanted))
         };
-        let skipped = [first_of(TEXT_FIELDS), first_of(TITLE_FIELDS)];
+        let title = first_of(TITLE_FIELDS);
+        let skipped = [first_of(TEXT_FIELDS), title];
         let rest: Vec<(String, Node)> = fields
             .iter()
             .enumerate()
-            .filter(|(at, (key, _))| !skipped.contains(&Some(*at)) && key != "metadata")
+            .filter(|(at, (key, _))| {
+                !skipped.contains(&Some(*at))
+                    && key != "metadata"
+                    && !CLASSIFYING_FIELDS.contains(&key_words(key).as_str())
+            })
             .map(|(_, field)| field.clone())
             .collect();
         let described = describe(&rest, None, &id_fields, 0);
-        let mut pieces = vec![described.line()];
+        let line = described.line();
+        let mut pieces = Vec::new();
+        if !line.is_empty() {
+            // Named, so that the line says whose extension or price it is when an answer
+            // quotes it alone.
+            pieces.push(match title.and_then(|at| fields[at].1.scalar_text()) {
+                Some(title) if !title.trim().is_empty() => {
+                    format!("{} — {line}", normalize_whitespace(&title))
+                }
+                _ => capitalize(&line),
+            });
+        }
         pieces.extend(described.sentences);
         pieces.retain(|piece| !piece.trim().is_empty());
         (!pieces.is_empty()).then(|| {
             pieces
                 .iter()
-                .map(|piece| end_sentence(&capitalize(piece)))
+                .map(|piece| end_sentence(piece))
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -1223,10 +1263,7 @@ mod tests {
         let docs = read_json_lines(text, "faq.jsonl", &ReadOptions::default()).unwrap();
         assert_eq!(docs[0].id, "faq.jsonl#pool");
         assert_eq!(docs[0].title, "Is the pool heated?");
-        assert_eq!(
-            docs[0].blocks[0].text,
-            "Yes, 28 °C. Category: wellness, tags: pool. Nested: x: 1."
-        );
+        assert_eq!(docs[0].blocks[0].text, "Yes, 28 °C. Nested: x: 1.");
         assert_eq!(docs[1].blocks[0].text, "Dogs up to 15 kg.");
         assert_eq!(docs[0].metadata["tags"], serde_json::json!(["pool"]));
         assert!(!docs[0].metadata.contains_key("nested"));
@@ -1499,7 +1536,7 @@ mod tests {
                     // Guests ask for the facts kept in fields of their own.
                     Block {
                         section: Vec::new(),
-                        text: "Open daily. 07:00–22:00, tags: pool. Nested: x: 1.".into(),
+                        text: "Open daily. Pool — 07:00–22:00. Nested: x: 1.".into(),
                         record: false,
                     },
                 ],
