@@ -33,6 +33,10 @@ pub struct AnswerabilityThresholds {
     /// From this cosine between the question with and without the words the collection
     /// never uses, those words are incidental ("for my daughter") and do not make it abstain.
     pub min_meaning_kept: f32,
+    /// Up to this share of the collection's texts, a word is a specific thing: when a question
+    /// asks a price, a time or a number of it and no sentence stating one names it, the
+    /// sources speak of it, but not of that ("wedding" with a price).
+    pub max_specific_share: f32,
 }
 
 impl AnswerabilityThresholds {
@@ -49,6 +53,7 @@ impl AnswerabilityThresholds {
                 confident_dense: 0.7,
                 min_term_coverage: 0.0,
                 min_meaning_kept: 0.9,
+                max_specific_share: 0.005,
             },
             // Its cosines run lower than MiniLM's, in every language alike; questions in other
             // languages are judged on this alone.
@@ -57,12 +62,14 @@ impl AnswerabilityThresholds {
                 confident_dense: 0.7,
                 min_term_coverage: 0.0,
                 min_meaning_kept: 0.9,
+                max_specific_share: 0.005,
             },
             _ => Self {
                 min_dense: 0.3,
                 confident_dense: 0.7,
                 min_term_coverage: 0.0,
                 min_meaning_kept: 0.9,
+                max_specific_share: 0.005,
             },
         }
     }
@@ -102,10 +109,176 @@ pub struct Answerability {
     pub unknown_terms: Vec<String>,
     /// How much of the question's meaning is left without its unknown terms (cosine).
     pub meaning_kept: Option<f32>,
+    /// For a question that asks for a price, a time or a number: what it asks it of, and
+    /// which of those words no sentence stating such a fact covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_fact: Option<AskedFact>,
     /// The question's language (ISO 639-1), when it could be told.
     pub question_language: Option<String>,
     /// Why, in a few words.
     pub reason: String,
+}
+
+/// What a question asks a price, a time or a number of, and how close the sources come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskedFact {
+    /// The words naming what the fact is asked of ("wedding", "package").
+    pub subject: Vec<String>,
+    /// Those words that the best sentence stating such a fact (with its headings) lacks.
+    pub uncovered: Vec<String>,
+    /// Those of them the collection uses rarely: a specific thing it speaks of elsewhere,
+    /// but never with such a fact ("wedding" with a price).
+    pub specific_uncovered: Vec<String>,
+}
+
+/// Words that say which kind of fact is asked, not what it is asked of.
+const FACT_WORDS: &[&str] = &[
+    "much",
+    "price",
+    "prices",
+    "priced",
+    "cost",
+    "costs",
+    "charge",
+    "charged",
+    "fee",
+    "fees",
+    "expensive",
+    "cheap",
+    "pay",
+    "time",
+    "times",
+    "when",
+    "open",
+    "opens",
+    "opening",
+    "close",
+    "closes",
+    "closing",
+    "start",
+    "starts",
+    "finish",
+    "finishes",
+    "end",
+    "ends",
+    "hours",
+    "until",
+    "late",
+    "early",
+    "many",
+    "old",
+    "age",
+    "big",
+    "far",
+    "long",
+    "minimum",
+    "maximum",
+    "year",
+    "night",
+    "per",
+    "person",
+    "euro",
+    "euros",
+    "eur",
+    // Asking and the asker, which no source states a fact of.
+    "need",
+    "needs",
+    "want",
+    "get",
+    "bring",
+    "use",
+    "have",
+    "give",
+    "take",
+    "lend",
+    "borrow",
+    "book",
+    "booking",
+    "reserve",
+    "find",
+    "fit",
+    "stay",
+    "staying",
+    "arrive",
+    "arriving",
+    "still",
+    "also",
+    "really",
+    "one",
+    "ones",
+    "thing",
+    "things",
+    "stuff",
+    "people",
+    "persons",
+    "guest",
+    "guests",
+    "someone",
+    "anyone",
+    "friend",
+    "friends",
+    "severe",
+    "severely",
+];
+
+/// Sources whose sentences may state the fact asked.
+const FACT_SOURCES: usize = 5;
+
+/// How close the best `hits` come to stating the fact `question` asks for: `None` when it
+/// asks for no price, time or number, or names nothing it asks it of.
+fn asked_fact(
+    question: &str,
+    key_terms: &[String],
+    hits: &[Hit],
+    vocabulary: &Vocabulary,
+    max_specific_share: f32,
+) -> Option<AskedFact> {
+    let kind = crate::extractive::answer_kind(question)?;
+    // Words the collection never uses are weighed by the unknown-term rule.
+    let subject: Vec<String> = key_terms
+        .iter()
+        .filter(|term| {
+            names_a_thing(term)
+                && !FACT_WORDS.contains(&term.as_str())
+                && vocabulary.text_share(term) > 0.0
+        })
+        .cloned()
+        .collect();
+    if subject.is_empty() {
+        return None;
+    }
+    let mut best: Option<Vec<String>> = None;
+    for hit in hits.iter().take(FACT_SOURCES) {
+        let headings = WordSet::of(&format!("{} {}", hit.title, hit.section.join(" ")));
+        for sentence in crate::extractive::sentences(&hit.text) {
+            if !crate::extractive::states(&sentence, kind) {
+                continue;
+            }
+            let words = WordSet::of(&sentence);
+            let uncovered: Vec<String> = subject
+                .iter()
+                .filter(|term| !words.contains(term) && !headings.contains(term))
+                .cloned()
+                .collect();
+            if best
+                .as_ref()
+                .is_none_or(|best| uncovered.len() < best.len())
+            {
+                best = Some(uncovered);
+            }
+        }
+    }
+    let uncovered = best.unwrap_or_else(|| subject.clone());
+    let specific_uncovered = uncovered
+        .iter()
+        .filter(|term| vocabulary.text_share(term) <= max_specific_share)
+        .cloned()
+        .collect();
+    Some(AskedFact {
+        uncovered,
+        specific_uncovered,
+        subject,
+    })
 }
 
 static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
@@ -224,6 +397,10 @@ fn evidence(hits: &[Hit]) -> WordSet {
 #[derive(Debug, Default)]
 pub struct Vocabulary {
     words: WordSet,
+    /// How many of the collection's texts (chunks and titles) hold each stem.
+    stem_texts: std::collections::HashMap<String, u32>,
+    /// How many texts there are.
+    texts: u32,
     /// The collection's language, from a sample of its text (ISO 639-1).
     language: Option<String>,
 }
@@ -245,6 +422,14 @@ impl Vocabulary {
                 sample.push('\n');
             }
             vocabulary.words.add(text);
+            vocabulary.texts += 1;
+            let stems: HashSet<String> = words(text)
+                .iter()
+                .map(|word| STEMMER.stem(word).into_owned())
+                .collect();
+            for stem in stems {
+                *vocabulary.stem_texts.entry(stem).or_default() += 1;
+            }
         }
         vocabulary.language = crate::language::detect_language(&sample);
         vocabulary
@@ -259,6 +444,16 @@ impl Vocabulary {
     /// The collection's language, when it could be told.
     pub fn language(&self) -> Option<&str> {
         self.language.as_deref()
+    }
+
+    /// The share of the collection's texts that use `term`'s stem exactly.
+    pub fn text_share(&self, term: &str) -> f32 {
+        let texts = self
+            .stem_texts
+            .get(STEMMER.stem(term).as_ref())
+            .copied()
+            .unwrap_or(0);
+        texts as f32 / self.texts.max(1) as f32
     }
 
     /// Whether the collection uses `term`: the same word or stem, or one a typo away.
@@ -347,6 +542,16 @@ pub fn assess(
             .collect(),
         _ => Vec::new(),
     };
+    let asked_fact = match vocabulary {
+        Some(vocabulary) if same_language && vocabulary.is_representative() => asked_fact(
+            question,
+            &key_terms,
+            hits,
+            vocabulary,
+            thresholds.max_specific_share,
+        ),
+        _ => None,
+    };
     let mut answerability = Answerability {
         answerable: false,
         dense_score,
@@ -355,6 +560,7 @@ pub fn assess(
         missing_terms,
         unknown_terms,
         meaning_kept: None,
+        asked_fact,
         question_language,
         reason: String::new(),
     };
@@ -410,6 +616,19 @@ impl Answerability {
                         thresholds.min_dense
                     ),
                 ),
+                _ if let Some(fact) = self
+                    .asked_fact
+                    .as_ref()
+                    .filter(|fact| !fact.specific_uncovered.is_empty()) =>
+                {
+                    (
+                        false,
+                        format!(
+                            "no source states it of {}",
+                            quoted(&fact.specific_uncovered)
+                        ),
+                    )
+                }
                 Some(score) if score >= thresholds.confident_dense || !same_language => {
                     (true, format!("the closest source scores {score:.2}"))
                 }
@@ -466,6 +685,7 @@ mod tests {
         confident_dense: 0.7,
         min_term_coverage: 0.67,
         min_meaning_kept: 0.8,
+        max_specific_share: 0.005,
     };
 
     #[test]
@@ -520,6 +740,58 @@ mod tests {
             &THRESHOLDS,
         );
         assert!(typo.unknown_terms.is_empty(), "{typo:?}");
+    }
+
+    #[test]
+    fn a_fact_asked_of_something_the_sources_never_state_it_of_is_unanswerable() {
+        let filler: Vec<String> = (0..MIN_REPRESENTATIVE_WORDS)
+            .map(|n| format!("word{n}"))
+            .collect();
+        let mut texts = vec![
+            "Meeting rooms for conferences, weddings and celebrations for up to 200 guests.",
+            "Breakfast costs EUR 24 for guests who have not booked a breakfast package.",
+            "The indoor pool opens at 07:00.",
+        ];
+        texts.extend(filler.iter().map(String::as_str));
+        let vocabulary = Vocabulary::new(texts.iter().copied());
+        let hits = [
+            hit(texts[0], 0.45),
+            hit(texts[1], 0.4),
+            hit(texts[2], 0.3),
+        ];
+        // Weddings are spoken of, but never with a price.
+        let wedding = assess(
+            "how much is a wedding package",
+            &hits,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(!wedding.answerable, "{wedding:?}");
+        let fact = wedding.asked_fact.as_ref().unwrap();
+        assert_eq!(fact.specific_uncovered, ["wedding"]);
+        // A price stated of what is asked, and a question that asks for no fact, pass.
+        let breakfast = assess(
+            "how much is breakfast",
+            &hits,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(breakfast.answerable, "{breakfast:?}");
+        let weddings = assess(
+            "are weddings possible for 200 guests",
+            &hits,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(weddings.answerable && weddings.asked_fact.is_none(), "{weddings:?}");
+        // "charger" asks for no charge.
+        let charger = assess(
+            "is there a wedding charger",
+            &hits,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(charger.asked_fact.is_none(), "{charger:?}");
     }
 
     #[test]

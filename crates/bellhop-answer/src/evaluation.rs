@@ -220,6 +220,7 @@ mod tests {
                 missing_terms: Vec::new(),
                 unknown_terms: Vec::new(),
                 meaning_kept: None,
+                asked_fact: None,
                 question_language: None,
                 reason: String::new(),
             },

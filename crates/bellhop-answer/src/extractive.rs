@@ -178,7 +178,7 @@ fn record_line(text: &str) -> Option<String> {
 }
 
 /// The passages an answer may quote from a chunk: the record as one line, or its sentences.
-fn sentences(text: &str) -> Vec<String> {
+pub(crate) fn sentences(text: &str) -> Vec<String> {
     if let Some(line) = record_line(text) {
         return vec![line];
     }
@@ -200,7 +200,7 @@ fn same_fact(a: &HashSet<String>, b: &HashSet<String>) -> bool {
 
 /// What kind of fact a question asks for, when its wording says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AnswerKind {
+pub(crate) enum AnswerKind {
     /// A clock time or hours ("when", "what time", "open").
     Time,
     /// An amount of money ("how much", "price", "cost").
@@ -209,14 +209,29 @@ enum AnswerKind {
     Number,
 }
 
-fn answer_kind(question: &str) -> Option<AnswerKind> {
-    let question = question.to_lowercase();
-    let has = |words: &[&str]| words.iter().any(|word| question.contains(word));
+pub(crate) fn answer_kind(question: &str) -> Option<AnswerKind> {
+    // Whole words only: "charger" asks for no charge.
+    let question = format!(
+        " {} ",
+        question
+            .to_lowercase()
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let has = |cues: &[&str]| {
+        cues.iter().any(|cue| {
+            let cue = cue.trim();
+            question.contains(&format!(" {cue} ")) || question.contains(&format!(" {cue}s "))
+        })
+    };
     if has(&[
         "how much",
         "price",
         "cost",
         "charge",
+        "charged",
         "fee",
         "expensive",
         "cheap",
@@ -228,10 +243,14 @@ fn answer_kind(question: &str) -> Option<AnswerKind> {
         "when's",
         "hours",
         "open",
+        "opening",
         "close",
+        "closing",
         "until",
         "late",
+        "latest",
         "early",
+        "earliest",
         "check-in",
         "check in",
         "checkout",
@@ -249,7 +268,7 @@ fn answer_kind(question: &str) -> Option<AnswerKind> {
 }
 
 /// Whether a sentence states a fact of `kind`.
-fn states(sentence: &str, kind: AnswerKind) -> bool {
+pub(crate) fn states(sentence: &str, kind: AnswerKind) -> bool {
     let bytes = sentence.as_bytes();
     let digit_at = |index: usize| bytes.get(index).is_some_and(u8::is_ascii_digit);
     match kind {
