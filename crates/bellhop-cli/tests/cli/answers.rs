@@ -60,11 +60,11 @@ fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
         let abstained = share(english, "abstained_right", "unanswerable");
         let wrong = share(english, "wrong_abstentions", "answerable");
         assert!(
-            answered >= 0.7,
+            answered >= 0.75,
             "{split}: answered right {answered:.2}: {english}"
         );
         assert!(
-            abstained >= 0.55,
+            abstained >= 0.65,
             "{split}: abstained right {abstained:.2}: {english}"
         );
         assert!(
