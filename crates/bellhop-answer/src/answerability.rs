@@ -629,9 +629,8 @@ impl Answerability {
                         ),
                     )
                 }
-                Some(score) if score >= thresholds.confident_dense || !same_language => {
-                    (true, format!("the closest source scores {score:.2}"))
-                }
+                // However close the best source, a word the collection never uses that
+                // carries much of the question's meaning is a subject it does not cover.
                 _ if !self.unknown_terms.is_empty() && !incidental_unknowns => (
                     false,
                     format!(
@@ -639,6 +638,9 @@ impl Answerability {
                         quoted(&self.unknown_terms)
                     ),
                 ),
+                Some(score) if score >= thresholds.confident_dense || !same_language => {
+                    (true, format!("the closest source scores {score:.2}"))
+                }
                 _ if self.term_coverage < thresholds.min_term_coverage => (
                     false,
                     format!("the sources do not mention {}", quoted(&self.missing_terms)),
