@@ -281,7 +281,7 @@ fn asked_fact(
     })
 }
 
-static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+pub(crate) static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     let mut words: HashSet<&'static str> = stop_words::get("en").iter().copied().collect();
     // Guests' shorthand, which no dictionary list holds.
     words.extend([
@@ -756,11 +756,7 @@ mod tests {
         ];
         texts.extend(filler.iter().map(String::as_str));
         let vocabulary = Vocabulary::new(texts.iter().copied());
-        let hits = [
-            hit(texts[0], 0.45),
-            hit(texts[1], 0.4),
-            hit(texts[2], 0.3),
-        ];
+        let hits = [hit(texts[0], 0.45), hit(texts[1], 0.4), hit(texts[2], 0.3)];
         // Weddings are spoken of, but never with a price.
         let wedding = assess(
             "how much is a wedding package",
@@ -785,7 +781,10 @@ mod tests {
             Some(&vocabulary),
             &THRESHOLDS,
         );
-        assert!(weddings.answerable && weddings.asked_fact.is_none(), "{weddings:?}");
+        assert!(
+            weddings.answerable && weddings.asked_fact.is_none(),
+            "{weddings:?}"
+        );
         // "charger" asks for no charge.
         let charger = assess(
             "is there a wedding charger",

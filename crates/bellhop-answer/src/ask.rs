@@ -17,7 +17,6 @@ use bellhop_store::Hit;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use unicode_segmentation::UnicodeSegmentation;
 
 use crate::answerability::Answerability;
 use crate::extractive::{Answer, Citation, text_pieces};
@@ -420,7 +419,7 @@ pub(crate) async fn run_generation(
         (Some(question), Some(sources)) => *question == sources,
         _ => true,
     };
-    let grounding = Grounding::new(&sources, &question, check_names);
+    let grounding = Grounding::new(&sources, &question, check_names).with_fallback(&fallback_text);
     let mut first_token_ms = None;
     let ending = match tokio::time::timeout_at(first_token_by, generator.generate(request)).await {
         Err(_) => Ending::Degraded {
@@ -461,13 +460,8 @@ pub(crate) async fn run_generation(
             // The model said the sources do not hold it, in the collection's own words (a
             // small model often gives only the fallback's first sentence).
             let said = text.to_lowercase();
-            let fallback = fallback_text.trim().to_lowercase();
-            let first_sentence = fallback
-                .unicode_sentences()
-                .next()
-                .unwrap_or(&fallback)
-                .trim();
-            let abstained = !first_sentence.is_empty() && said.contains(first_sentence);
+            let first_sentence = crate::grounding::fallback_first_sentence(&fallback_text);
+            let abstained = !first_sentence.is_empty() && said.contains(&first_sentence);
             (
                 Answer {
                     answer: text.trim().to_string(),
@@ -583,9 +577,10 @@ async fn stream_answer(
                     *first_token_ms = Some((Instant::now() - started).as_secs_f64() * 1e3);
                 }
                 text.push_str(&piece);
-                // Only whole sentences are shown, once they are checked.
+                // Only whole sentences are shown, once they are checked, and none before one
+                // tells something of the sources ("Yes." waits for what follows it).
                 let end = *shown + checked_prefix(&text[*shown..]);
-                if end > *shown {
+                if end > *shown && grounding.tells_something(&text[..end]) {
                     if let Some(reason) = grounding.unsupported(&text[*shown..end]) {
                         return Some(ungrounded(kind, reason));
                     }
@@ -613,6 +608,13 @@ async fn stream_answer(
                 }
                 if let Some(reason) = grounding.unsupported(&text[*shown..]) {
                     return Some(ungrounded(kind, reason));
+                }
+                if !grounding.tells_something(text) {
+                    return Some(ungrounded(
+                        kind,
+                        "the answer tells nothing its sources state beyond the question"
+                            .to_string(),
+                    ));
                 }
                 if *shown < text.len() {
                     if events

@@ -1,6 +1,8 @@
 //! Checks a model's answer against the sources it was given before a guest sees it: every
 //! `[n]` must name a real source, and every number (price, time, count) and proper name it
-//! states must be in the sources it cites. For allergens, prices and opening hours a wrong
+//! states must be in the sources it cites, and it must tell something its sources state
+//! beyond the question ("No, the curry has no nuts" restates the question, and a guest
+//! cannot tell it from a guess). For allergens, prices and opening hours a wrong
 //! answer is worse than none, so an answer that fails is replaced by the extractive one.
 
 use std::collections::HashSet;
@@ -23,6 +25,9 @@ pub struct Grounding<'a> {
     /// Whether capitalised words are names to check: in another language than the
     /// sources' (German capitalises every noun) they are not.
     check_names: bool,
+    /// The first sentence of the collection's fallback, lower-cased: an answer that gives it
+    /// abstains, and tells nothing of the sources by design.
+    fallback: Option<String>,
 }
 
 /// Digit groups of a number with the separators unified and leading zeros dropped, so that
@@ -75,6 +80,17 @@ fn normalise_number(number: &str) -> String {
     parts.join(".")
 }
 
+/// The first sentence of a fallback text, lower-cased.
+pub(crate) fn fallback_first_sentence(fallback_text: &str) -> String {
+    let fallback = fallback_text.trim();
+    fallback
+        .unicode_sentences()
+        .next()
+        .unwrap_or(fallback)
+        .trim()
+        .to_lowercase()
+}
+
 /// `text` without its `[n]` citation markers, and the numbers they cite.
 fn split_citations(text: &str) -> (String, Vec<usize>) {
     let mut plain = String::with_capacity(text.len());
@@ -123,7 +139,43 @@ impl<'a> Grounding<'a> {
             question_words: question.unicode_words().map(str::to_lowercase).collect(),
             question_numbers: normalised_numbers(question),
             check_names,
+            fallback: None,
         }
+    }
+
+    /// The same check for a collection whose fallback text is `fallback_text`.
+    pub fn with_fallback(mut self, fallback_text: &str) -> Self {
+        // Split before lower-casing: a lower-case word after a full stop continues a sentence.
+        let first = fallback_first_sentence(fallback_text);
+        self.fallback = (!first.is_empty()).then_some(first);
+        self
+    }
+
+    /// Whether `text` tells something its sources state beyond the question: a number of
+    /// theirs, or one of their words (three letters or more, not a stop word), that the
+    /// question does not hold; or the collection's fallback.
+    pub fn tells_something(&self, text: &str) -> bool {
+        let (plain, _) = split_citations(text);
+        if self
+            .fallback
+            .as_ref()
+            .is_some_and(|fallback| plain.to_lowercase().contains(fallback.as_str()))
+        {
+            return true;
+        }
+        let new_number = normalised_numbers(&plain).into_iter().any(|number| {
+            !self.question_numbers.contains(&number)
+                && self.numbers.iter().any(|numbers| numbers.contains(&number))
+        });
+        new_number
+            || plain.unicode_words().any(|word| {
+                let word = word.to_lowercase();
+                word.chars().count() >= 3
+                    && !word.chars().all(|c| c.is_ascii_digit())
+                    && !crate::answerability::STOPWORDS.contains(word.as_str())
+                    && !self.question_words.contains(&word)
+                    && self.lowered.iter().any(|source| source.contains(&word))
+            })
     }
 
     /// Why `text` (one or more whole sentences of the answer) is not supported by its
@@ -244,6 +296,26 @@ mod tests {
             german.unsupported("Der Pool öffnet um 07:00 Uhr [1]."),
             None
         );
+    }
+
+    #[test]
+    fn an_answer_must_tell_something_of_its_sources_beyond_the_question() {
+        let sources = [source(
+            1,
+            "Mild chicken curry with cashew nuts and rice. Allergens: nuts, dairy.",
+        )];
+        let question = "does the mild chicken curry from room service have nuts";
+        let check = Grounding::new(&sources, question, true)
+            .with_fallback("I don't have that information. Reception is happy to help.");
+        assert!(!check.tells_something("No, the mild chicken curry does not have nuts."));
+        assert!(!check.tells_something("Yes."));
+        assert!(check.tells_something("Yes: it is made with cashew nuts [1]."));
+        assert!(check.tells_something("I don't have that information."));
+        // A number of the sources counts as much as a word.
+        let sources = [source(1, "The pool is heated to 28 °C.")];
+        let check = Grounding::new(&sources, "is the pool heated", true);
+        assert!(check.tells_something("Yes, to 28 °C [1]."));
+        assert!(!check.tells_something("Yes, the pool is heated."));
     }
 
     #[test]
