@@ -83,6 +83,16 @@ pub struct Answer {
     pub usage: Option<bellhop_generate::Usage>,
 }
 
+impl Answer {
+    /// The language the answer is written in (ISO 639-1), when it can be told: a model
+    /// answers in the question's, an extractive answer quotes its sources as they are, and
+    /// an abstention is in the fallback text's.
+    pub fn language(&self) -> Option<String> {
+        let (plain, _) = crate::grounding::split_citations(&self.answer);
+        crate::language::detect_language(&plain)
+    }
+}
+
 /// The answer given when retrieval found nothing.
 pub const NO_ANSWER: &str = "I could not find this in the knowledge base.";
 

@@ -92,7 +92,7 @@ pub(crate) fn fallback_first_sentence(fallback_text: &str) -> String {
 }
 
 /// `text` without its `[n]` citation markers, and the numbers they cite.
-fn split_citations(text: &str) -> (String, Vec<usize>) {
+pub(crate) fn split_citations(text: &str) -> (String, Vec<usize>) {
     let mut plain = String::with_capacity(text.len());
     let mut cited = Vec::new();
     let mut rest = text;

@@ -515,6 +515,10 @@ pub struct AskResponse {
     pub answerability: Answerability,
     /// The question's language (ISO 639-1), when it could be told.
     pub question_language: Option<String>,
+    /// The answer's language (ISO 639-1), when it could be told: a model answers in the
+    /// question's, an extractive answer quotes the sources as they are written, and an
+    /// abstention is in the fallback text's.
+    pub answer_language: Option<String>,
 }
 
 impl AskResponse {
@@ -551,6 +555,7 @@ impl From<&bellhop_answer::AskOutcome> for AskResponse {
             deadline_ms: u64::try_from(outcome.deadline.as_millis()).unwrap_or(u64::MAX),
             answerability: Answerability::from(&outcome.answerability),
             question_language: outcome.question_language.clone(),
+            answer_language: answer.language(),
         }
     }
 }

@@ -500,6 +500,7 @@ async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_lang
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["abstained"], false, "{body}");
     assert!(body["answer"].as_str().unwrap().contains("28 °C"), "{body}");
+    assert_eq!(body["answer_language"], "en", "{body}");
 
     // Unanswerable: the fallback, nothing cited, the evidence given.
     let (status, body) = server
@@ -535,6 +536,8 @@ async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_lang
     let done = &events.last().unwrap().1;
     assert_eq!(done["abstained"], true, "{done}");
     assert_eq!(done["question_language"], "de", "{done}");
+    // An abstention is in the fallback's language.
+    assert_eq!(done["answer_language"], "de", "{done}");
     assert!(
         done["answer"]
             .as_str()
