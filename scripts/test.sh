@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/fetch-model.sh
 # EmbeddingGemma-300M (1.2 GB, cached outside the clone): the multilingual model's parity tests.
 bash scripts/fetch-model-gemma.sh
+# all-mpnet-base-v2 (438 MB, cached likewise): the MPNet encoder's parity tests.
+bash scripts/fetch-model-mpnet.sh
 bash scripts/fetch-llm.sh
 # PostgreSQL 18 with pgvector: the tests start and stop their own servers from it.
 bash scripts/fetch-postgres.sh >/dev/null

@@ -13,14 +13,14 @@ use crate::kernels;
 use crate::linear::Linear;
 
 #[derive(Debug, Clone)]
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     gamma: Vec<f32>,
     beta: Vec<f32>,
     eps: f32,
 }
 
 impl LayerNorm {
-    fn load(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
+    pub(crate) fn load(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
         Ok(Self {
             gamma: vb.get(size, "weight")?.to_vec1()?,
             beta: vb.get(size, "bias")?.to_vec1()?,
@@ -29,7 +29,7 @@ impl LayerNorm {
     }
 
     /// `layer_norm(xs + residual)`, computed in place in `xs`.
-    fn add_forward(&self, xs: Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn add_forward(&self, xs: Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
         xs.inplace_op2(
             residual,
             &kernels::AddLayerNorm {
@@ -79,7 +79,7 @@ impl SelfAttention {
 }
 
 #[derive(Debug, Clone)]
-struct FeedForward {
+pub(crate) struct FeedForward {
     intermediate: Linear,
     output: Linear,
     norm: LayerNorm,
@@ -88,16 +88,31 @@ struct FeedForward {
 
 impl FeedForward {
     fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
-        let (hidden, inner) = (cfg.hidden_size, cfg.intermediate_size);
+        Self::load_sized(
+            vb,
+            (cfg.hidden_size, cfg.intermediate_size),
+            cfg.hidden_act,
+            cfg.layer_norm_eps,
+        )
+    }
+
+    /// The feed-forward block of a BERT-like layer (`intermediate.dense`, `output.dense`,
+    /// `output.LayerNorm`) of `(hidden, inner)` widths.
+    pub(crate) fn load_sized(
+        vb: &VarBuilder,
+        (hidden, inner): (usize, usize),
+        act: HiddenAct,
+        layer_norm_eps: f64,
+    ) -> candle_core::Result<Self> {
         Ok(Self {
             intermediate: Linear::load(&vb.pp("intermediate").pp("dense"), hidden, inner)?,
             output: Linear::load(&vb.pp("output").pp("dense"), inner, hidden)?,
-            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
-            act: cfg.hidden_act,
+            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, layer_norm_eps)?,
+            act,
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("feed_forward").entered();
         let inner = self.intermediate.forward(xs, Some(self.act))?;
         self.norm

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{EmbedError, Result};
 
 /// Model types whose weights and forward pass this engine implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "gemma3_text"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "mpnet", "gemma3_text"];
 
 /// The activation functions a transformer's feed-forward layer may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -66,6 +66,47 @@ fn default_type_vocab_size() -> usize {
 
 fn default_layer_norm_eps() -> f64 {
     1e-12
+}
+
+/// `config.json` of an MPNet model: the subset of fields the forward pass needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MpnetConfig {
+    /// Size of the token vocabulary.
+    pub vocab_size: usize,
+    /// Width of every hidden state.
+    pub hidden_size: usize,
+    /// Number of transformer layers.
+    pub num_hidden_layers: usize,
+    /// Number of attention heads per layer.
+    pub num_attention_heads: usize,
+    /// Width of the feed-forward layer.
+    pub intermediate_size: usize,
+    /// Activation of the feed-forward layer.
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: HiddenAct,
+    /// Rows of the position embeddings, the padding id's own and those below it included.
+    pub max_position_embeddings: usize,
+    /// Epsilon of every layer norm.
+    #[serde(default = "default_mpnet_layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// Buckets of the relative position bias.
+    #[serde(default = "default_relative_attention_num_buckets")]
+    pub relative_attention_num_buckets: usize,
+    /// The padding token's id; positions count from the one after it.
+    #[serde(default = "default_mpnet_pad_token_id")]
+    pub pad_token_id: u32,
+}
+
+fn default_mpnet_layer_norm_eps() -> f64 {
+    1e-5
+}
+
+fn default_relative_attention_num_buckets() -> usize {
+    32
+}
+
+fn default_mpnet_pad_token_id() -> u32 {
+    1
 }
 
 /// `config.json` of a Gemma 3 text model (`gemma3_text`) used as a bidirectional encoder, as
@@ -189,6 +230,8 @@ fn default_sliding_window_pattern() -> usize {
 pub enum EncoderConfig {
     /// A BERT-family encoder (`bert`).
     Bert(BertConfig),
+    /// An MPNet encoder (`mpnet`).
+    Mpnet(MpnetConfig),
     /// A Gemma 3 text model with bidirectional attention (`gemma3_text`).
     Gemma3(Gemma3Config),
 }
@@ -198,6 +241,7 @@ impl EncoderConfig {
     pub fn hidden_size(&self) -> usize {
         match self {
             Self::Bert(cfg) => cfg.hidden_size,
+            Self::Mpnet(cfg) => cfg.hidden_size,
             Self::Gemma3(cfg) => cfg.hidden_size,
         }
     }
@@ -206,6 +250,10 @@ impl EncoderConfig {
     pub fn max_position_embeddings(&self) -> usize {
         match self {
             Self::Bert(cfg) => cfg.max_position_embeddings,
+            // Positions start after the padding id.
+            Self::Mpnet(cfg) => cfg
+                .max_position_embeddings
+                .saturating_sub(cfg.pad_token_id as usize + 1),
             Self::Gemma3(cfg) => cfg.max_position_embeddings,
         }
     }
@@ -227,6 +275,25 @@ impl EncoderConfig {
                 let cfg: BertConfig = serde_json::from_value(value).map_err(malformed)?;
                 check_bert(&cfg, path)?;
                 Ok(Self::Bert(cfg))
+            }
+            "mpnet" => {
+                let cfg: MpnetConfig = serde_json::from_value(value).map_err(malformed)?;
+                if cfg.num_attention_heads == 0
+                    || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+                    || cfg.relative_attention_num_buckets < 4
+                {
+                    return Err(EmbedError::MalformedFile {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "hidden_size {} is not a multiple of num_attention_heads {}, or \
+                             fewer than 4 relative_attention_num_buckets ({})",
+                            cfg.hidden_size,
+                            cfg.num_attention_heads,
+                            cfg.relative_attention_num_buckets
+                        ),
+                    });
+                }
+                Ok(Self::Mpnet(cfg))
             }
             "gemma3_text" => {
                 let cfg: Gemma3Config = serde_json::from_value(value).map_err(malformed)?;

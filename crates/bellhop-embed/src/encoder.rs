@@ -8,6 +8,7 @@ use candle_nn::VarBuilder;
 use crate::bert::BertModel;
 use crate::config::EncoderConfig;
 use crate::gemma3::Gemma3Model;
+use crate::mpnet::MpnetModel;
 
 /// A batch of tokenized sequences, concatenated.
 #[derive(Debug, Default, Clone)]
@@ -39,6 +40,8 @@ impl PackedBatch {
 pub enum Encoder {
     /// `bert`.
     Bert(BertModel),
+    /// `mpnet`.
+    Mpnet(MpnetModel),
     /// `gemma3_text` with bidirectional attention; boxed, as it is much the larger.
     Gemma3(Box<Gemma3Model>),
 }
@@ -52,6 +55,7 @@ impl Encoder {
     ) -> candle_core::Result<Self> {
         Ok(match config {
             EncoderConfig::Bert(cfg) => Self::Bert(BertModel::load(vb, cfg)?),
+            EncoderConfig::Mpnet(cfg) => Self::Mpnet(MpnetModel::load(vb, cfg)?),
             EncoderConfig::Gemma3(cfg) => {
                 Self::Gemma3(Box::new(Gemma3Model::load(vb, weights_path, cfg)?))
             }
@@ -62,6 +66,7 @@ impl Encoder {
     pub fn forward(&self, batch: &PackedBatch) -> candle_core::Result<Tensor> {
         match self {
             Self::Bert(model) => model.forward(batch),
+            Self::Mpnet(model) => model.forward(batch),
             Self::Gemma3(model) => model.forward(batch),
         }
     }

@@ -263,6 +263,7 @@ impl Gemma3Model {
                 head_dim: shared.head_dim,
                 scale: shared.scale,
                 reach,
+                position_bias: None,
             })?;
             let attention = layer.output.forward(&context, None)?;
             attention.inplace_op2(

@@ -637,6 +637,56 @@ pub struct PackedAttention<'a> {
     /// The largest distance between two tokens that still attend to each other; `None` for
     /// full attention.
     pub reach: Option<usize>,
+    /// A learned bias added to the scores by the distance between two tokens (MPNet).
+    pub position_bias: Option<&'a RelativePositionBias>,
+}
+
+/// MPNet's relative position bias: one learned value per head for each bucket of the signed
+/// distance between two tokens, the buckets exact up to a quarter of them and log-spaced up to
+/// `max_distance`, as `transformers`' `MPNetEncoder.relative_position_bucket` computes them.
+#[derive(Debug, Clone)]
+pub struct RelativePositionBias {
+    /// `(buckets, heads)`, row-major.
+    pub table: Vec<f32>,
+    /// Number of buckets, both directions together.
+    pub buckets: usize,
+    /// Number of heads.
+    pub heads: usize,
+    /// From this distance on, the last bucket of a direction.
+    pub max_distance: usize,
+}
+
+impl RelativePositionBias {
+    /// The bucket of a key `relative` tokens after the query (negative: before it). The float
+    /// steps follow `transformers` in f32, so that bucket edges fall where its do.
+    pub fn bucket(&self, relative: i64) -> usize {
+        let half = self.buckets / 2;
+        let n = -relative;
+        let direction = if n < 0 { half } else { 0 };
+        let n = n.unsigned_abs() as usize;
+        let max_exact = half / 2;
+        if n < max_exact {
+            return direction + n;
+        }
+        let spread = ((self.max_distance as f64 / max_exact as f64).ln()) as f32;
+        let large = max_exact
+            + ((n as f32 / max_exact as f32).ln() / spread * (half - max_exact) as f32) as usize;
+        direction + large.min(half - 1)
+    }
+
+    /// The bias of each head for every signed distance of a sequence of `len` tokens:
+    /// `(heads, 2 · len − 1)`, distance `d` at index `d + len − 1`.
+    fn by_distance(&self, len: usize) -> Vec<f32> {
+        let span = 2 * len - 1;
+        let mut values = vec![0f32; self.heads * span];
+        for index in 0..span {
+            let bucket = self.bucket(index as i64 - (len as i64 - 1));
+            for head in 0..self.heads {
+                values[head * span + index] = self.table[bucket * self.heads + head];
+            }
+        }
+        values
+    }
 }
 
 impl<'a> PackedAttention<'a> {
@@ -649,6 +699,7 @@ impl<'a> PackedAttention<'a> {
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
             reach: None,
+            position_bias: None,
         }
     }
 }
@@ -679,7 +730,8 @@ impl CustomOp1 for PackedAttention<'_> {
             offset += len;
         }
         let attend = |(rows, len, out): (&[f32], usize, &mut [f32])| {
-            attend_sequence(rows, len, &shape, out);
+            let bias = self.position_bias.map(|bias| bias.by_distance(len));
+            attend_sequence(rows, len, &shape, bias.as_deref(), out);
         };
         let macs: usize = self.seq_lens.iter().map(|len| len * len).sum::<usize>() * 2 * out_width;
         if macs >= PARALLEL_ATTENTION_MIN_MACS && sequences.len() > 1 {
@@ -700,6 +752,14 @@ impl PackedAttention<'_> {
         }
         if head_dim == 0 || width != (heads + 2 * kv_heads) * head_dim {
             bail!("attention: width {width} is not ({heads} + 2 × {kv_heads}) heads of {head_dim}");
+        }
+        if let Some(bias) = self.position_bias
+            && (bias.heads != heads || bias.table.len() != bias.buckets * heads)
+        {
+            bail!(
+                "attention: a position bias for {} heads, not {heads}",
+                bias.heads
+            );
         }
         Ok(AttentionShape {
             width,
@@ -723,8 +783,14 @@ struct AttentionShape {
 }
 
 /// Attention of one sequence: `rows` is its `(len, width)` slice, `out` its
-/// `(len, heads * head_dim)`.
-fn attend_sequence(rows: &[f32], len: usize, shape: &AttentionShape, out: &mut [f32]) {
+/// `(len, heads * head_dim)`; `bias`, when given, is `(heads, 2 · len − 1)` by distance.
+fn attend_sequence(
+    rows: &[f32],
+    len: usize,
+    shape: &AttentionShape,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let AttentionShape {
         width,
         heads,
@@ -771,6 +837,14 @@ fn attend_sequence(rows: &[f32], len: usize, shape: &AttentionShape, out: &mut [
         }
         with_wide_simd(|| {
             for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+                if let Some(bias) = bias {
+                    // Key j is j − i tokens after query i: index j − i + len − 1.
+                    let span = 2 * len - 1;
+                    let from = head * span + (len - 1 - i);
+                    row.iter_mut()
+                        .zip(&bias[from..from + len])
+                        .for_each(|(score, bias)| *score += bias);
+                }
                 match reach {
                     Some(reach) => {
                         let (first, last) = (i.saturating_sub(reach), (i + reach).min(len - 1));
@@ -1099,6 +1173,47 @@ mod tests {
     }
 
     #[test]
+    fn relative_position_buckets_fall_where_transformers_puts_them() {
+        let bias = RelativePositionBias {
+            table: vec![0.0; 32 * 12],
+            buckets: 32,
+            heads: 12,
+            max_distance: 128,
+        };
+        // (key − query, bucket) as `MPNetEncoder.relative_position_bucket` gives them.
+        let expected = [
+            (-200, 15),
+            (-128, 15),
+            (-127, 15),
+            (-64, 14),
+            (-63, 13),
+            (-33, 12),
+            (-32, 12),
+            (-31, 11),
+            (-17, 10),
+            (-16, 10),
+            (-15, 9),
+            (-9, 8),
+            (-8, 8),
+            (-5, 5),
+            (0, 0),
+            (1, 17),
+            (7, 23),
+            (8, 24),
+            (11, 24),
+            (12, 25),
+            (16, 26),
+            (32, 28),
+            (64, 30),
+            (128, 31),
+            (500, 31),
+        ];
+        for (relative, bucket) in expected {
+            assert_eq!(bias.bucket(relative), bucket, "distance {relative}");
+        }
+    }
+
+    #[test]
     fn grouped_windowed_attention_equals_masked_softmax_attention() -> Result<()> {
         let device = Device::Cpu;
         let (heads, kv_heads, head_dim, reach) = (4, 2, 4, 2);
@@ -1106,6 +1221,12 @@ mod tests {
         let seq_lens = [7, 2, 5];
         let tokens: usize = seq_lens.iter().sum();
         let qkv = Tensor::randn(0f32, 1.0, (tokens, width), &device)?;
+        let bias = RelativePositionBias {
+            table: Tensor::randn(0f32, 1.0, 8 * heads, &device)?.to_vec1()?,
+            buckets: 8,
+            heads,
+            max_distance: 16,
+        };
         let got = qkv.apply_op1_no_bwd(&PackedAttention {
             seq_lens: &seq_lens,
             heads,
@@ -1113,6 +1234,7 @@ mod tests {
             head_dim,
             scale: 0.3,
             reach: Some(reach),
+            position_bias: Some(&bias),
         })?;
 
         let rows: Vec<Vec<f32>> = qkv.to_vec2()?;
@@ -1129,7 +1251,10 @@ mod tests {
                     let seen: Vec<usize> = (0..len).filter(|j| i.abs_diff(*j) <= reach).collect();
                     let scores: Vec<f32> = seen
                         .iter()
-                        .map(|j| 0.3 * q(i).iter().zip(k(*j)).map(|(a, b)| a * b).sum::<f32>())
+                        .map(|j| {
+                            0.3 * q(i).iter().zip(k(*j)).map(|(a, b)| a * b).sum::<f32>()
+                                + bias.table[bias.bucket(*j as i64 - i as i64) * heads + head]
+                        })
                         .collect();
                     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                     let weights: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();

@@ -1,6 +1,6 @@
 //! Sentence-transformers embedding models on Candle.
 //!
-//! Loads BERT-family and Gemma 3 (EmbeddingGemma) sentence-transformers models from a Hugging
+//! Loads BERT, MPNet and Gemma 3 (EmbeddingGemma) sentence-transformers models from a Hugging
 //! Face directory (or a Hub repo id through the standard cache) and produces the same vectors
 //! as sentence-transformers, named prompts included.
 //! [`Embedder`] is the synchronous engine for bulk work; [`EmbeddingQueue`] is the async,
@@ -16,6 +16,7 @@ mod gemma3;
 mod gemma3_kernels;
 mod kernels;
 mod linear;
+mod mpnet;
 pub mod pooling;
 mod queue;
 mod source;

@@ -26,6 +26,17 @@ pub fn gemma_model_dir() -> PathBuf {
     dir
 }
 
+/// The second English model, fetched by `scripts/fetch-model-mpnet.sh`.
+pub fn mpnet_model_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-mpnet-base-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} is missing: run scripts/fetch-model-mpnet.sh first",
+        dir.display()
+    );
+    dir
+}
+
 /// One line of the reference fixture made by `scripts/reference_vectors.py`.
 #[derive(Debug, Deserialize)]
 pub struct Reference {

@@ -6,5 +6,6 @@ mod common;
 mod gemma;
 mod hub_cache;
 mod model_errors;
+mod mpnet;
 mod queue;
 mod reference;
