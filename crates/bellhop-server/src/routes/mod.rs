@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod collections;
+pub mod console;
 pub mod documents;
 pub mod feedback;
 mod generation;

@@ -1,9 +1,10 @@
-//! What the staff console reads: the insights endpoint (questions per day, unanswered and
-//! voted-down questions grouped by meaning).
+//! The staff console: its page and scripts under a strict policy, and the insights endpoint
+//! it reads (questions per day, unanswered and voted-down questions grouped by meaning).
 
 use crate::common::{HOTEL, TestServer, assert_error, hotel_key, read};
 use bellhop_server::ServerConfig;
 use bellhop_server::config::Role;
+use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 async fn ask(server: &TestServer, question: &str) -> Value {
@@ -169,4 +170,69 @@ async fn insights_are_for_admin_keys_only() {
     assert_error(status, &body, 401, "invalid_api_key");
     let (status, body) = get(None).await;
     assert_error(status, &body, 401, "missing_api_key");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_is_served_under_a_strict_policy() {
+    let server = TestServer::start().await;
+    let page = server
+        .client
+        .get(server.url("/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let policy = page.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    for directive in [
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    let html = page.text().await.unwrap();
+    // Inline script or styles would be refused by the policy: there must be none to refuse.
+    assert!(!html.contains("style="), "no inline styles");
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(tag.contains("src="), "only external scripts: <script{tag}>");
+    }
+    for (path, content_type) in [
+        ("/admin/console.js", "text/javascript"),
+        ("/admin/api.js", "text/javascript"),
+        ("/admin/views.js", "text/javascript"),
+        ("/admin/console.css", "text/css"),
+    ] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{path}"
+        );
+        let text = response.text().await.unwrap();
+        assert!(!text.is_empty(), "{path}");
+        assert!(!text.contains("eval("), "{path} evaluates no strings");
+        // Every module it imports is served.
+        for import in text.split("from './").skip(1) {
+            let module = import.split('\'').next().unwrap();
+            assert!(
+                ["api.js", "views.js"].contains(&module),
+                "{path} imports {module}, which is not served"
+            );
+        }
+    }
 }
