@@ -190,46 +190,60 @@ fn iso_date(days_since_epoch: i64) -> String {
 /// One way a troubled question was worded, with how it fared.
 #[derive(Debug)]
 struct Wording {
-    /// As first seen (the newest asking).
+    /// Its most frequent spelling (spacing collapsed), the one shown.
     text: String,
     count: usize,
     abstained: usize,
     down_voted: usize,
     last_asked_at: i64,
+    /// Each spelling (case kept) with how often it was asked.
+    spellings: HashMap<String, usize>,
 }
 
 /// The abstained or down-voted questions, one per wording (case and spacing aside), most
-/// asked first, then most recent.
+/// asked first, then most recent; ties in both (questions asked in the same second) go by
+/// text, so that the order does not depend on the log's.
 fn troubled_wordings(records: &[AnswerRecord]) -> Vec<Wording> {
-    let mut wordings: Vec<Wording> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut by_key: HashMap<String, Wording> = HashMap::new();
     for record in records {
         let down_voted = is_down_voted(record);
         if !record.abstained && !down_voted {
             continue;
         }
-        let key = record
+        let spelling = record
             .question
             .split_whitespace()
             .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        let at = *by_key.entry(key).or_insert_with(|| {
-            wordings.push(Wording {
-                text: record.question.trim().to_string(),
+            .join(" ");
+        let wording = by_key
+            .entry(spelling.to_lowercase())
+            .or_insert_with(|| Wording {
+                text: String::new(),
                 count: 0,
                 abstained: 0,
                 down_voted: 0,
                 last_asked_at: record.asked_at,
+                spellings: HashMap::new(),
             });
-            wordings.len() - 1
-        });
-        let wording = &mut wordings[at];
         wording.count += 1;
         wording.abstained += usize::from(record.abstained);
         wording.down_voted += usize::from(down_voted);
         wording.last_asked_at = wording.last_asked_at.max(record.asked_at);
+        *wording.spellings.entry(spelling).or_default() += 1;
     }
+    let mut wordings: Vec<Wording> = by_key
+        .into_values()
+        .map(|mut wording| {
+            // The most asked spelling; of equally asked ones, the first in text order.
+            wording.text = wording
+                .spellings
+                .iter()
+                .max_by(|(a, a_count), (b, b_count)| a_count.cmp(b_count).then_with(|| b.cmp(a)))
+                .map(|(spelling, _)| spelling.clone())
+                .unwrap_or_default();
+            wording
+        })
+        .collect();
     wordings.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
@@ -329,6 +343,7 @@ mod tests {
         let records = vec![
             record("Is there a casino?", 30, true, None),
             record("  is there a   CASINO? ", 20, true, Some(Rating::Down)),
+            record("Is there a  casino?", 15, true, None),
             record("When is breakfast?", 25, false, None),
             record("Is the bar open late?", 10, false, Some(Rating::Down)),
             record("Is the bar open late?", 5, false, Some(Rating::Up)),
@@ -342,11 +357,30 @@ mod tests {
                 wordings[0].abstained,
                 wordings[0].down_voted
             ),
-            (2, 2, 1)
+            (3, 3, 1)
         );
         assert_eq!(wordings[0].last_asked_at, 30);
         assert_eq!(wordings[1].text, "Is the bar open late?");
         assert_eq!((wordings[1].count, wordings[1].down_voted), (1, 1));
+    }
+
+    #[test]
+    fn equally_asked_wordings_and_spellings_go_by_text() {
+        let records = vec![
+            record("is there a casino?", 10, true, None),
+            record("Is there a casino?", 10, true, None),
+            record("Can I rent a kayak?", 10, true, None),
+            record("Can I rent a kayak?", 10, true, None),
+        ];
+        let mut reversed = records.clone();
+        reversed.reverse();
+        for records in [records, reversed] {
+            let texts: Vec<String> = troubled_wordings(&records)
+                .into_iter()
+                .map(|wording| wording.text)
+                .collect();
+            assert_eq!(texts, ["Can I rent a kayak?", "Is there a casino?"]);
+        }
     }
 
     #[test]
