@@ -45,20 +45,39 @@ function showApp() {
   $('who').textContent = session.key ? 'Signed in with an API key' : 'Signed in: this server has no keys';
 }
 
-/** Whether the API takes the session's key (an empty one on a server without keys). */
+/** A collection name no one has: asking for it tells an admin key (404) from others (403). */
+const PROBE_COLLECTION = 'bellhop-console-admin-probe';
+
+/** Why the API refused the session's key, as the sign-in form says it. */
+function refusal(error) {
+  if (error.status === 401) {
+    return session.key ? 'The key is not valid.' : '';
+  }
+  if (error.status === 403) {
+    return 'This key may not manage collections: sign in with an admin key.';
+  }
+  return error.message;
+}
+
+/**
+ * Whether the API takes the session's key (an empty one on a server without keys) as an
+ * admin's: null when it does, else why not.
+ */
 async function trySession() {
   try {
     state.collections = (await request('GET', '/v1/collections')).collections;
-    return null;
   } catch (error) {
-    if (error.status === 401) {
-      return session.key ? 'The key is not valid.' : '';
-    }
-    if (error.status === 403) {
-      return 'This key may not manage collections: sign in with an admin key.';
-    }
-    return error.message;
+    return refusal(error);
   }
+  // A query key lists its collections too; only an admin's reads a question log.
+  try {
+    await request('GET', collectionPath(PROBE_COLLECTION, '/questions?limit=1'));
+  } catch (error) {
+    if (error.status !== 404) {
+      return refusal(error);
+    }
+  }
+  return null;
 }
 
 async function signIn(event) {

@@ -82,16 +82,32 @@ export function badge(text, kind = '') {
   return el('span', { class: `badge ${kind}`.trim() }, text);
 }
 
-/** A document id for an FAQ answer to `question`: readable, and the same for the same question. */
+/**
+ * A document id for an FAQ answer to `question`: readable where the question's letters are
+ * Latin, and the same for the same question (case and spacing aside), so that answering it
+ * again replaces the earlier answer. The hash tells apart questions whose readable part is
+ * the same (long ones cut short, or ones in other scripts, which leave none).
+ */
 export function faqDocumentId(question) {
-  const slug = question
-    .toLowerCase()
+  const normalized = question.toLowerCase().split(/\s+/).filter(Boolean).join(' ');
+  const slug = normalized
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 60);
-  return `faq-${slug || 'answer'}`;
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  return ['faq', slug, fnv1a(normalized)].filter(Boolean).join('-');
+}
+
+/** The 32-bit FNV-1a hash of a text's UTF-16 code units, as 8 hex digits. */
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (let at = 0; at < text.length; at += 1) {
+    hash ^= text.charCodeAt(at);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
 }
 
 /**
