@@ -2,7 +2,7 @@
 // a temporary data directory, and Debian's Chromium. Builds nothing: run the tests after
 // `cargo build`, with BELLHOP_BIN pointing at another binary if need be.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,50 +21,84 @@ export const axeSource = readFileSync(createRequire(import.meta.url).resolve('ax
 const STARTUP_MS = 150_000;
 
 /**
- * Starts the server and Chromium; resolves with the server's address, the browser and a
- * `stop` that ends both and deletes the data directory.
+ * Starts `bellhop serve` on a free loopback port over a fresh data directory: with the demo
+ * hotel (`demo`), and with a config file's text (`config`), if given. Resolves with its
+ * address and a `stop` that ends it and deletes the directory.
  */
-export async function startDemo() {
+export async function startServer({ demo = true, config } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bellhop-browser-'));
-  const server = spawn(bellhop, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data-dir', dataDir], {
+  const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir];
+  if (demo) {
+    args.push('--demo');
+  }
+  if (config) {
+    const file = path.join(dataDir, 'bellhop.toml');
+    writeFileSync(file, config);
+    args.push('--config', file);
+  }
+  const server = spawn(bellhop, args, {
     cwd: repo,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' }
   });
-  const listening = new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), STARTUP_MS);
-    server.stderr.setEncoding('utf8');
-    server.stderr.on('data', (chunk) => {
-      log += chunk;
-      const demo = log.match(/demo hotel page with the guest widget: (http:\/\/\S+)\/demo/);
-      if (demo) {
-        clearTimeout(timer);
-        resolve(demo[1]);
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code}:\n${log}`));
-    });
-  });
-  const launched = chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking']
-  });
-  const stop = async (browser) => {
-    await browser?.close();
+  const ready = demo
+    ? /demo hotel page with the guest widget: (http:\/\/\S+)\/demo/
+    : /bellhop listening on (http:\/\/\S+)/;
+  const stop = () => {
     server.kill('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const [base, browser] = await Promise.all([listening, launched]);
-    return { base, browser, stop: () => stop(browser) };
+    const base = await new Promise((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), STARTUP_MS);
+      server.stderr.setEncoding('utf8');
+      server.stderr.on('data', (chunk) => {
+        log += chunk;
+        const address = log.match(ready);
+        if (address) {
+          clearTimeout(timer);
+          resolve(address[1]);
+        }
+      });
+      server.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the server exited with ${code}:\n${log}`));
+      });
+    });
+    return { base, stop };
   } catch (error) {
-    await stop(await launched.catch(() => null));
+    stop();
     throw error;
   }
+}
+
+/**
+ * Starts the demo server and Chromium; resolves with the server's address, the browser and
+ * a `stop` that ends both.
+ */
+export async function startDemo() {
+  const [server, browser] = await Promise.allSettled([
+    startServer(),
+    chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-background-networking']
+    })
+  ]);
+  const stop = async () => {
+    if (browser.status === 'fulfilled') {
+      await browser.value.close();
+    }
+    if (server.status === 'fulfilled') {
+      server.value.stop();
+    }
+  };
+  if (server.status === 'rejected' || browser.status === 'rejected') {
+    await stop();
+    throw server.reason || browser.reason;
+  }
+  return { base: server.value.base, browser: browser.value, stop };
 }
 
 /** A page with the console's errors collected (CSP refusals among them). */
