@@ -41,14 +41,14 @@ export function fill(node, ...children) {
   return node;
 }
 
-/** Seconds since the epoch as a local date and time. */
+/** Seconds since the epoch as a local `YYYY-MM-DD HH:MM`: short, and sorts as it reads. */
 export function formatTime(seconds) {
   if (!seconds) {
     return '—';
   }
-  return new Date(seconds * 1000).toLocaleString(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'
-  });
+  const time = new Date(seconds * 1000);
+  const two = (number) => String(number).padStart(2, '0');
+  return `${time.getFullYear()}-${two(time.getMonth() + 1)}-${two(time.getDate())} ${two(time.getHours())}:${two(time.getMinutes())}`;
 }
 
 /** A share from 0 to 1 as a percentage. */
