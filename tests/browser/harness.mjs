@@ -41,9 +41,10 @@ export async function startServer({ demo = true, config } = {}) {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' }
   });
+  // Each ends past the address: stderr may arrive cut anywhere, mid-address included.
   const ready = demo
     ? /demo hotel page with the guest widget: (http:\/\/\S+)\/demo/
-    : /bellhop listening on (http:\/\/\S+)/;
+    : /bellhop listening on (http:\/\/\S+)\n/;
   const stop = () => {
     server.kill('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
