@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The guest widget in a real browser: Debian's Chromium driven by Playwright, with axe-core,
+# The guest widget and the staff console in a real browser: Debian's Chromium driven by Playwright, with axe-core,
 # against the real `bellhop serve --demo` (target/debug/bellhop, or $BELLHOP_BIN) on a free
 # loopback port with a temporary data directory. Builds nothing; installs Chromium and the
 # two npm packages when they are missing. BELLHOP_SCREENSHOTS=docs saves the screenshots the
@@ -24,4 +24,4 @@ if [ -n "${BELLHOP_SCREENSHOTS:-}" ]; then
   export BELLHOP_SCREENSHOTS
 fi
 cd tests/browser
-BELLHOP_BIN="$bin" node --test --test-concurrency=1 widget.test.mjs
+BELLHOP_BIN="$bin" node --test --test-concurrency=1 widget.test.mjs console.test.mjs

@@ -3,89 +3,26 @@
 // `cargo build`, with BELLHOP_BIN pointing at another binary if need be.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { blockingViolations, openPage as openBrowserPage, screenshots, startDemo } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
-const bellhop = process.env.BELLHOP_BIN || path.join(repo, 'target/debug/bellhop');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const screenshots = process.env.BELLHOP_SCREENSHOTS || '';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const STARTUP_MS = 150_000;
 const ANSWER_MS = 30_000;
 
-let server;
-let dataDir;
+let demo;
 let base;
-let browser;
-
-/** Starts the server and resolves with its address once it listens. */
-function startServer() {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'bellhop-browser-'));
-  server = spawn(bellhop, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data-dir', dataDir], {
-    cwd: repo,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' }
-  });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), STARTUP_MS);
-    server.stderr.setEncoding('utf8');
-    server.stderr.on('data', (chunk) => {
-      log += chunk;
-      const demo = log.match(/demo hotel page with the guest widget: (http:\/\/\S+)\/demo/);
-      if (demo) {
-        clearTimeout(timer);
-        resolve(demo[1]);
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code}:\n${log}`));
-    });
-  });
-}
 
 before(async () => {
-  [base, browser] = await Promise.all([
-    startServer(),
-    chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-background-networking']
-    })
-  ]);
+  demo = await startDemo();
+  base = demo.base;
 });
 
 after(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  await demo?.stop();
 });
 
-/** A page with the console's errors collected (CSP refusals among them). */
-async function openPage(url, contextOptions = {}) {
-  const context = await browser.newContext(contextOptions);
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') {
-      errors.push(message.text());
-    }
-  });
-  page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(url);
-  return { context, page, errors };
+function openPage(url, contextOptions = {}) {
+  return openBrowserPage(demo.browser, url, contextOptions);
 }
 
 /** Opens the panel, asks `question`, and waits for the answer to finish. */
@@ -306,13 +243,6 @@ test('axe-core finds no serious or critical violation in the open widget', async
   const { context, page } = await openPage(`${base}/demo`, { bypassCSP: true });
   const answer = await ask(page, 'How late is check-out?');
   await answer.getByTestId('bellhop-citation').first().click();
-  await page.addScriptTag({ content: axeSource });
-  const results = await page.evaluate(() => window.axe.run({ include: [['bellhop-widget']] }, {
-    resultTypes: ['violations']
-  }));
-  const blocking = results.violations
-    .filter((violation) => ['serious', 'critical'].includes(violation.impact))
-    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(' ')).join(', ')})`);
-  assert.deepEqual(blocking, []);
+  assert.deepEqual(await blockingViolations(page, { include: [['bellhop-widget']] }), []);
   await context.close();
 });

@@ -163,6 +163,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         eprintln!("bellhop listening on http://{addr}");
         if args.demo {
             eprintln!("demo hotel page with the guest widget: http://{addr}/demo");
+            eprintln!("staff console: http://{addr}/admin");
         }
         bellhop_server::serve(listener, state, bellhop_server::shutdown_signal()).await?;
         tracing::info!("stopped");

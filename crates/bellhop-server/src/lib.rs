@@ -75,6 +75,7 @@ pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router
         .merge(api)
         .merge(routes::operations())
         .merge(routes::widget::routes())
+        .merge(routes::console::routes())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

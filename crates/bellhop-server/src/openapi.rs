@@ -74,6 +74,7 @@ impl Modify for ChatNeedsAUserMessage {
         routes::ask::ask,
         routes::feedback::feedback,
         routes::feedback::questions,
+        routes::insights::insights,
         routes::openai::embeddings,
         routes::openai::models,
         routes::openai::chat_completions,

@@ -2,9 +2,11 @@
 
 pub mod ask;
 pub mod collections;
+pub mod console;
 pub mod documents;
 pub mod feedback;
 mod generation;
+pub mod insights;
 pub mod openai;
 pub mod operations;
 pub mod search;
@@ -42,6 +44,7 @@ pub fn api() -> Router<Arc<AppState>> {
         )
         .route("/v1/collections/{name}/search", post(search::search))
         .route("/v1/collections/{name}/ask", post(ask::ask))
+        .route("/v1/collections/{name}/insights", get(insights::insights))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat_completions))

@@ -9,6 +9,7 @@ pub mod collections;
 pub mod documents;
 pub mod errors;
 pub mod feedback;
+pub mod insights;
 pub mod openai;
 pub mod operations;
 pub mod search;

@@ -171,6 +171,13 @@ fn routes() -> Vec<Route> {
             Needs::Admin,
             &[200],
         ),
+        route(
+            Method::GET,
+            "/v1/collections/{c}/insights",
+            None,
+            Needs::Admin,
+            &[200],
+        ),
         Route {
             method: Method::POST,
             path: "/v1/chat/completions",

@@ -6,6 +6,7 @@ mod schema;
 
 mod answers;
 mod api;
+mod console;
 mod isolation;
 mod keys;
 mod load;
