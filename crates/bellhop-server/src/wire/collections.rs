@@ -132,26 +132,56 @@ impl From<Generator> for GeneratorChoice {
 #[serde(deny_unknown_fields)]
 pub struct AnswerabilitySettings {
     /// Below this cosine of the best chunk, the answer abstains.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
     #[schema(minimum = 0, maximum = 1)]
     pub min_dense: Option<f32>,
     /// From this cosine on, missing key terms do not make it abstain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
     #[schema(minimum = 0, maximum = 1)]
     pub confident_dense: Option<f32>,
     /// Below this share of the question's key terms found in the sources (and under
     /// `confident_dense`), the answer abstains.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
     #[schema(minimum = 0, maximum = 1)]
     pub min_term_coverage: Option<f32>,
     /// From this cosine between the question with and without the words the collection
     /// never uses, those words do not make it abstain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
     #[schema(minimum = 0, maximum = 1)]
     pub min_meaning_kept: Option<f32>,
 }
 
 super::object_only!(serialize AnswerabilitySettings);
+
+/// A threshold from 0 to 1, checked before it is narrowed to `f32`: 1.0000000000000002 is
+/// above the schema's maximum, though as an `f32` it is 1.
+fn unit_interval<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f32>, D::Error> {
+    let value = Option::<f64>::deserialize(deserializer)?;
+    match value {
+        Some(value) if !(0.0..=1.0).contains(&value) => Err(serde::de::Error::custom(format!(
+            "a threshold must be between 0 and 1, got {value}"
+        ))),
+        value => Ok(value.map(|value| value as f32)),
+    }
+}
 
 impl AnswerabilitySettings {
     fn is_unset(&self) -> bool {

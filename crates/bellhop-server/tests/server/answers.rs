@@ -124,7 +124,7 @@ async fn the_local_model_answers_with_citations_caches_and_streams() {
     let (status, chat) = server
         .post(
             "/v1/chat/completions",
-            json!({"model": "hotel", "messages": [{"role": "user", "content": "Is the pool heated?"}],
+            json!({"model": "hotel", "messages": [{"role": "user", "content": "How warm is the pool?"}],
                    "max_tokens": 24}),
         )
         .await;

@@ -560,7 +560,17 @@ async fn questions_the_sources_do_not_answer_get_the_fallback_in_the_guests_lang
             json!({"name": "odd", "answerability": {"min_dense": 1.5}}),
         )
         .await;
-    assert_error(status, &body, 400, "invalid_request");
+    assert_error(status, &body, 422, "invalid_request");
+    // Above 1 by the least a JSON number can be, though as an f32 it would be 1.
+    let response = server
+        .client
+        .patch(server.url("/v1/collections/hotel"))
+        .header("content-type", "application/json")
+        .body(r#"{"answerability": {"confident_dense": 1.0000000000000002}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -164,6 +164,8 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         json!({"fallback_texts": ["Nope."]}),
         json!([null, null]),
         json!({"answerability": [0.1, 0.2, 0.3, 0.4]}),
+        // Thresholds are read as the schema states them, from 0 to 1.
+        json!({"answerability": {"min_dense": 1.5}}),
     ] {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 422, "invalid_request");
@@ -171,7 +173,6 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
     for bad in [
         json!({"answer_deadline_ms": 0}),
         json!({"question_retention_days": 0}),
-        json!({"answerability": {"min_dense": 1.5}}),
     ] {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 400, "invalid_request");
