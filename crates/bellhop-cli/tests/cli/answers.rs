@@ -68,7 +68,7 @@ fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
             "{split}: abstained right {abstained:.2}: {english}"
         );
         assert!(
-            wrong <= 0.08,
+            wrong <= 0.1,
             "{split}: wrong abstentions {wrong:.2}: {english}"
         );
         // Every question is answered or abstains, none fails.
