@@ -82,8 +82,12 @@ pub struct Limits {
     /// Every request's deadline, in milliseconds.
     pub request_timeout_ms: u64,
     /// How long a client may take to send a request's headers, in milliseconds; the
-    /// connection is closed past it.
+    /// connection is closed past it. An idle keep-alive connection is waiting for headers,
+    /// so it is closed after this long too.
     pub header_timeout_ms: u64,
+    /// Connections open at once; one more is answered 503 with `Retry-After` and closed, so
+    /// that idle or slow clients cannot use up the process's file descriptors.
+    pub max_connections: usize,
     /// Longest query or question, in characters.
     pub max_query_chars: usize,
     /// Longest text to embed or document to add (as JSON or in an uploaded file), in characters.
@@ -117,6 +121,7 @@ impl Default for Limits {
             embedding_queue: 4096,
             request_timeout_ms: 30_000,
             header_timeout_ms: 10_000,
+            max_connections: 4096,
             max_query_chars: 2_000,
             max_text_chars: 200_000,
             max_batch: 256,
@@ -447,6 +452,7 @@ impl ServerConfig {
             ("max_body_bytes", limits.max_body_bytes),
             ("max_upload_bytes", limits.max_upload_bytes),
             ("max_in_flight", limits.max_in_flight),
+            ("max_connections", limits.max_connections),
             ("embedding_queue", limits.embedding_queue),
             ("max_query_chars", limits.max_query_chars),
             ("max_batch", limits.max_batch),

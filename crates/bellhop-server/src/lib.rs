@@ -244,12 +244,18 @@ pub async fn serve_with(
     let expiry = question_log::spawn_expiry(Arc::clone(&state));
     let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     let draining_state = Arc::clone(&state);
-    let server = connections::serve_connections(listener, app, header_timeout, async move {
-        shutdown.await;
-        draining_state.draining.store(true, Ordering::SeqCst);
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = begun_tx.send(());
-    });
+    let max_connections = state.config.limits.max_connections;
+    let server = connections::serve_connections(
+        listener,
+        app,
+        (header_timeout, max_connections),
+        async move {
+            shutdown.await;
+            draining_state.draining.store(true, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = begun_tx.send(());
+        },
+    );
     let server = tokio::spawn(async move {
         let _expiry = expiry;
         server.await;

@@ -304,3 +304,51 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected_and_health_ans
     let (status, _) = server.get("/health").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_past_the_limit_get_503_and_idle_ones_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut config = ServerConfig::default();
+    config.limits.max_connections = 4;
+    config.limits.header_timeout_ms = 500;
+    let server = TestServer::with_config(config).await;
+    // Four clients that connect and send nothing hold every connection.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fifth = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    fifth
+        .write_all(b"GET /health HTTP/1.1\r\nHost: bellhop\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), fifth.read_to_end(&mut answer))
+        .await
+        .expect("a refused connection is answered and closed")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(answer.contains(r#""code":"overloaded""#), "{answer}");
+    // Idle connections are closed after the header timeout, which frees their places.
+    for mut stream in idle {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("an idle connection is closed")
+            .ok();
+    }
+    // Their places are free again once the server has seen them close.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = server.get("/health").await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200);
+}
