@@ -9,7 +9,7 @@ use candle_nn::VarBuilder;
 
 use crate::config::{BertConfig, HiddenAct};
 use crate::encoder::PackedBatch;
-use crate::kernels;
+use crate::kernels::{self, RelativePositionBias};
 use crate::linear::Linear;
 
 #[derive(Debug, Clone)]
@@ -42,37 +42,71 @@ impl LayerNorm {
     }
 }
 
+/// Self-attention with its output projection and layer norm; MPNet's adds a relative position
+/// bias to the scores.
 #[derive(Debug, Clone)]
-struct SelfAttention {
+pub(crate) struct SelfAttention {
     qkv: Linear,
     output: Linear,
     norm: LayerNorm,
     heads: usize,
 }
 
+/// Where an attention block keeps its weights: its query, key and value projections under
+/// `projections`, then the output projection and the layer norm.
+pub(crate) struct AttentionWeights<'a> {
+    pub projections: VarBuilder<'a>,
+    pub query_key_value: [&'static str; 3],
+    pub output: VarBuilder<'a>,
+    pub norm: VarBuilder<'a>,
+}
+
 impl SelfAttention {
     fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        Self::load_from(
+            AttentionWeights {
+                projections: vb.pp("self"),
+                query_key_value: ["query", "key", "value"],
+                output: vb.pp("output").pp("dense"),
+                norm: vb.pp("output").pp("LayerNorm"),
+            },
+            cfg,
+        )
+    }
+
+    pub(crate) fn load_from(
+        weights: AttentionWeights<'_>,
+        cfg: &BertConfig,
+    ) -> candle_core::Result<Self> {
         let hidden = cfg.hidden_size;
+        let [query, key, value] = weights.query_key_value;
         Ok(Self {
             qkv: Linear::load_fused(
-                &vb.pp("self"),
+                &weights.projections,
                 hidden,
-                &[("query", hidden), ("key", hidden), ("value", hidden)],
+                &[(query, hidden), (key, hidden), (value, hidden)],
                 true,
             )?,
-            output: Linear::load(&vb.pp("output").pp("dense"), hidden, hidden)?,
-            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
+            output: Linear::load(&weights.output, hidden, hidden)?,
+            norm: LayerNorm::load(&weights.norm, hidden, cfg.layer_norm_eps)?,
             heads: cfg.num_attention_heads,
         })
     }
 
-    fn forward(&self, xs: &Tensor, seq_lens: &[usize]) -> candle_core::Result<Tensor> {
+    pub(crate) fn forward(
+        &self,
+        xs: &Tensor,
+        seq_lens: &[usize],
+        position_bias: Option<&RelativePositionBias>,
+    ) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("attention").entered();
         let qkv = self.qkv.forward(xs, None)?;
         let head_dim = xs.dim(1)? / self.heads;
-        let context = qkv.apply_op1_no_bwd(&kernels::PackedAttention::multi_head(
-            seq_lens, self.heads, head_dim,
-        ))?;
+        let attention = kernels::PackedAttention {
+            position_bias,
+            ..kernels::PackedAttention::multi_head(seq_lens, self.heads, head_dim)
+        };
+        let context = qkv.apply_op1_no_bwd(&attention)?;
         self.norm
             .add_forward(self.output.forward(&context, None)?, xs)
     }
@@ -87,28 +121,15 @@ pub(crate) struct FeedForward {
 }
 
 impl FeedForward {
-    fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
-        Self::load_sized(
-            vb,
-            (cfg.hidden_size, cfg.intermediate_size),
-            cfg.hidden_act,
-            cfg.layer_norm_eps,
-        )
-    }
-
-    /// The feed-forward block of a BERT-like layer (`intermediate.dense`, `output.dense`,
-    /// `output.LayerNorm`) of `(hidden, inner)` widths.
-    pub(crate) fn load_sized(
-        vb: &VarBuilder,
-        (hidden, inner): (usize, usize),
-        act: HiddenAct,
-        layer_norm_eps: f64,
-    ) -> candle_core::Result<Self> {
+    /// The feed-forward block of a BERT-like layer: `intermediate.dense`, `output.dense`,
+    /// `output.LayerNorm`.
+    pub(crate) fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        let (hidden, inner) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(Self {
             intermediate: Linear::load(&vb.pp("intermediate").pp("dense"), hidden, inner)?,
             output: Linear::load(&vb.pp("output").pp("dense"), inner, hidden)?,
-            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, layer_norm_eps)?,
-            act,
+            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
+            act: cfg.hidden_act,
         })
     }
 
@@ -189,7 +210,7 @@ impl BertModel {
         let (gamma, beta, eps) = &self.embeddings_norm;
         let mut hidden = candle_nn::ops::layer_norm(&embeddings, gamma, beta, *eps)?;
         for (attention, feed_forward) in &self.layers {
-            hidden = attention.forward(&hidden, &batch.seq_lens)?;
+            hidden = attention.forward(&hidden, &batch.seq_lens, None)?;
             hidden = feed_forward.forward(&hidden)?;
         }
         debug_assert_eq!(hidden.dim(D::Minus1)?, self.word_embeddings.dim(1)?);

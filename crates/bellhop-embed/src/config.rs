@@ -68,37 +68,19 @@ fn default_layer_norm_eps() -> f64 {
     1e-12
 }
 
-/// `config.json` of an MPNet model: the subset of fields the forward pass needs.
+/// `config.json` of an MPNet model: BERT's fields (MPNet has no token types; the count is
+/// unused) and its relative position bias.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MpnetConfig {
-    /// Size of the token vocabulary.
-    pub vocab_size: usize,
-    /// Width of every hidden state.
-    pub hidden_size: usize,
-    /// Number of transformer layers.
-    pub num_hidden_layers: usize,
-    /// Number of attention heads per layer.
-    pub num_attention_heads: usize,
-    /// Width of the feed-forward layer.
-    pub intermediate_size: usize,
-    /// Activation of the feed-forward layer.
-    #[serde(default = "default_hidden_act")]
-    pub hidden_act: HiddenAct,
-    /// Rows of the position embeddings, the padding id's own and those below it included.
-    pub max_position_embeddings: usize,
-    /// Epsilon of every layer norm.
-    #[serde(default = "default_mpnet_layer_norm_eps")]
-    pub layer_norm_eps: f64,
+    /// The fields it shares with BERT.
+    #[serde(flatten)]
+    pub layers: BertConfig,
     /// Buckets of the relative position bias.
     #[serde(default = "default_relative_attention_num_buckets")]
     pub relative_attention_num_buckets: usize,
     /// The padding token's id; positions count from the one after it.
     #[serde(default = "default_mpnet_pad_token_id")]
     pub pad_token_id: u32,
-}
-
-fn default_mpnet_layer_norm_eps() -> f64 {
-    1e-5
 }
 
 fn default_relative_attention_num_buckets() -> usize {
@@ -241,7 +223,7 @@ impl EncoderConfig {
     pub fn hidden_size(&self) -> usize {
         match self {
             Self::Bert(cfg) => cfg.hidden_size,
-            Self::Mpnet(cfg) => cfg.hidden_size,
+            Self::Mpnet(cfg) => cfg.layers.hidden_size,
             Self::Gemma3(cfg) => cfg.hidden_size,
         }
     }
@@ -252,6 +234,7 @@ impl EncoderConfig {
             Self::Bert(cfg) => cfg.max_position_embeddings,
             // Positions start after the padding id.
             Self::Mpnet(cfg) => cfg
+                .layers
                 .max_position_embeddings
                 .saturating_sub(cfg.pad_token_id as usize + 1),
             Self::Gemma3(cfg) => cfg.max_position_embeddings,
@@ -278,17 +261,12 @@ impl EncoderConfig {
             }
             "mpnet" => {
                 let cfg: MpnetConfig = serde_json::from_value(value).map_err(malformed)?;
-                if cfg.num_attention_heads == 0
-                    || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
-                    || cfg.relative_attention_num_buckets < 4
-                {
+                check_bert(&cfg.layers, path)?;
+                if cfg.relative_attention_num_buckets < 4 {
                     return Err(EmbedError::MalformedFile {
                         path: path.to_path_buf(),
                         reason: format!(
-                            "hidden_size {} is not a multiple of num_attention_heads {}, or \
-                             fewer than 4 relative_attention_num_buckets ({})",
-                            cfg.hidden_size,
-                            cfg.num_attention_heads,
+                            "relative_attention_num_buckets {} is under 4",
                             cfg.relative_attention_num_buckets
                         ),
                     });

@@ -7,57 +7,13 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::bert::{FeedForward, LayerNorm};
+use crate::bert::{AttentionWeights, FeedForward, SelfAttention};
 use crate::config::MpnetConfig;
 use crate::encoder::PackedBatch;
-use crate::kernels::{self, RelativePositionBias};
-use crate::linear::Linear;
+use crate::kernels::RelativePositionBias;
 
 /// The longest distance with a bucket of its own, as `transformers` fixes it for MPNet.
 const MAX_RELATIVE_DISTANCE: usize = 128;
-
-#[derive(Debug, Clone)]
-struct SelfAttention {
-    qkv: Linear,
-    output: Linear,
-    norm: LayerNorm,
-    heads: usize,
-}
-
-impl SelfAttention {
-    fn load(vb: &VarBuilder, cfg: &MpnetConfig) -> candle_core::Result<Self> {
-        let hidden = cfg.hidden_size;
-        Ok(Self {
-            qkv: Linear::load_fused(
-                &vb.pp("attn"),
-                hidden,
-                &[("q", hidden), ("k", hidden), ("v", hidden)],
-                true,
-            )?,
-            output: Linear::load(&vb.pp("attn").pp("o"), hidden, hidden)?,
-            norm: LayerNorm::load(&vb.pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
-            heads: cfg.num_attention_heads,
-        })
-    }
-
-    fn forward(
-        &self,
-        xs: &Tensor,
-        seq_lens: &[usize],
-        bias: &RelativePositionBias,
-    ) -> candle_core::Result<Tensor> {
-        let _span = tracing::trace_span!("attention").entered();
-        let qkv = self.qkv.forward(xs, None)?;
-        let head_dim = xs.dim(1)? / self.heads;
-        let attention = kernels::PackedAttention {
-            position_bias: Some(bias),
-            ..kernels::PackedAttention::multi_head(seq_lens, self.heads, head_dim)
-        };
-        let context = qkv.apply_op1_no_bwd(&attention)?;
-        self.norm
-            .add_forward(self.output.forward(&context, None)?, xs)
-    }
-}
 
 /// The MPNet encoder: embeddings, then `num_hidden_layers` transformer layers.
 #[derive(Debug, Clone)]
@@ -75,7 +31,8 @@ pub struct MpnetModel {
 impl MpnetModel {
     /// Loads the weights; accepts bare (`embeddings.…`) and prefixed (`mpnet.embeddings.…`)
     /// tensor names.
-    pub fn load(vb: VarBuilder, cfg: &MpnetConfig) -> candle_core::Result<Self> {
+    pub fn load(vb: VarBuilder, mpnet: &MpnetConfig) -> candle_core::Result<Self> {
+        let cfg = &mpnet.layers;
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
@@ -86,18 +43,20 @@ impl MpnetModel {
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("encoder").pp("layer").pp(index);
+                let attention = layer.pp("attention");
+                let weights = AttentionWeights {
+                    projections: attention.pp("attn"),
+                    query_key_value: ["q", "k", "v"],
+                    output: attention.pp("attn").pp("o"),
+                    norm: attention.pp("LayerNorm"),
+                };
                 Ok((
-                    SelfAttention::load(&layer.pp("attention"), cfg)?,
-                    FeedForward::load_sized(
-                        &layer,
-                        (hidden, cfg.intermediate_size),
-                        cfg.hidden_act,
-                        cfg.layer_norm_eps,
-                    )?,
+                    SelfAttention::load_from(weights, cfg)?,
+                    FeedForward::load(&layer, cfg)?,
                 ))
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let buckets = cfg.relative_attention_num_buckets;
+        let buckets = mpnet.relative_attention_num_buckets;
         let table = vb
             .pp("encoder")
             .get(
@@ -124,7 +83,7 @@ impl MpnetModel {
                 heads: cfg.num_attention_heads,
                 max_distance: MAX_RELATIVE_DISTANCE,
             },
-            first_position: cfg.pad_token_id + 1,
+            first_position: mpnet.pad_token_id + 1,
             device: vb.device().clone(),
         })
     }
@@ -146,7 +105,7 @@ impl MpnetModel {
         let (gamma, beta, eps) = &self.embeddings_norm;
         let mut hidden = candle_nn::ops::layer_norm(&embeddings, gamma, beta, *eps)?;
         for (attention, feed_forward) in &self.layers {
-            hidden = attention.forward(&hidden, &batch.seq_lens, &self.position_bias)?;
+            hidden = attention.forward(&hidden, &batch.seq_lens, Some(&self.position_bias))?;
             hidden = feed_forward.forward(&hidden)?;
         }
         Ok(hidden)
