@@ -332,7 +332,7 @@ async function showChunks(document) {
       hit.section.length ? el('p', { class: 'section' }, hit.section.join(' › ')) : null,
       el('p', {}, hit.text))));
     if (document.chunks > hits.length) {
-      list.append(el('li', { class: 'hint' }, `The first ${hits.length} of ${document.chunks} chunks.`));
+      list.append(el('li', { class: 'hint' }, `${hits.length} of its ${document.chunks} chunks are shown.`));
     }
   } catch (error) {
     fill(list, el('li', { class: 'error' }, error.message));
