@@ -194,11 +194,36 @@ impl SearchRequest {
                 ]),
             },
         };
-        ranked
+        let mut ranked: Vec<_> = ranked
             .into_iter()
             .filter(|(_, score, _)| self.min_score.is_none_or(|min| *score >= min))
-            .take(self.k)
-            .collect()
+            .collect();
+        if self.mode == SearchMode::Hybrid && self.k >= MIN_K_KEEPING_BEST {
+            keep_each_best(&mut ranked, self.k);
+        }
+        ranked.truncate(self.k);
+        ranked
+    }
+}
+
+/// From this `k` on, a hybrid search keeps each retriever's best hit among its results.
+pub const MIN_K_KEEPING_BEST: usize = 3;
+
+/// Moves each retriever's best hit into the first `k` of `ranked` when fusion left it out, in
+/// place of the last: reciprocal rank fusion ranks a chunk that only one retriever finds below
+/// every chunk both find, so the one passage that names the "maritime museum" (BM25's first)
+/// could rank eighth and be lost to an answer that reads five.
+fn keep_each_best(ranked: &mut Vec<(u64, f32, Vec<RetrieverMatch>)>, k: usize) {
+    for retriever in [Retriever::Keyword, Retriever::Dense] {
+        let best = ranked.iter().position(|(_, _, found)| {
+            found
+                .iter()
+                .any(|found| found.retriever == retriever && found.rank == 1)
+        });
+        if let Some(at) = best.filter(|at| *at >= k) {
+            let hit = ranked.remove(at);
+            ranked.insert(k - 1, hit);
+        }
     }
 }
 
@@ -382,6 +407,29 @@ mod tests {
                 score: 10.0
             }]
         );
+    }
+
+    #[test]
+    fn hybrid_keeps_each_retrievers_best_hit() {
+        // Chunk 9 is BM25's first but found by nothing else; 1–5 are found by both.
+        let dense: Vec<(u64, f32)> = (1..=5).map(|id| (id, 0.9 - id as f32 * 0.01)).collect();
+        let mut keyword: Vec<(u64, f32)> = vec![(9, 20.0)];
+        keyword.extend((1..=5).map(|id| (id, 10.0 - id as f32)));
+        let request = SearchRequest::new("the maritime museum", 3).unwrap();
+        let ids: Vec<u64> = request
+            .rank(dense.clone(), keyword.clone())
+            .iter()
+            .map(|hit| hit.0)
+            .collect();
+        assert_eq!(ids, [1, 2, 9]);
+        // Below three results, fusion alone decides.
+        let request = SearchRequest::new("the maritime museum", 2).unwrap();
+        let ids: Vec<u64> = request
+            .rank(dense, keyword)
+            .iter()
+            .map(|hit| hit.0)
+            .collect();
+        assert_eq!(ids, [1, 2]);
     }
 
     #[test]
