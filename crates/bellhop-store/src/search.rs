@@ -211,8 +211,8 @@ pub const MIN_K_KEEPING_BEST: usize = 3;
 
 /// Moves each retriever's best hit into the first `k` of `ranked` when fusion left it out, in
 /// place of the last: reciprocal rank fusion ranks a chunk that only one retriever finds below
-/// every chunk both find, so the one passage that names the "maritime museum" (BM25's first)
-/// could rank eighth and be lost to an answer that reads five.
+/// every chunk both find, so the page that BM25 ranks first for a guest's wording could rank
+/// sixth and be lost to an answer that reads five.
 fn keep_each_best(ranked: &mut Vec<(u64, f32, Vec<RetrieverMatch>)>, k: usize) {
     for retriever in [Retriever::Keyword, Retriever::Dense] {
         let best = ranked.iter().position(|(_, _, found)| {
