@@ -89,6 +89,9 @@ impl AnswerabilityThresholds {
         if let Some(min_meaning_kept) = overrides.min_meaning_kept {
             self.min_meaning_kept = min_meaning_kept;
         }
+        if let Some(max_specific_share) = overrides.max_specific_share {
+            self.max_specific_share = max_specific_share;
+        }
         self
     }
 }

@@ -121,6 +121,10 @@ pub struct AnswerabilitySettings {
     /// never uses, those words do not make it abstain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_meaning_kept: Option<f32>,
+    /// Up to this share of the collection's texts a word names a specific thing: a price,
+    /// time or number asked of it that no source states with it makes the answer abstain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_specific_share: Option<f32>,
 }
 
 impl AnswerabilitySettings {
@@ -136,6 +140,7 @@ impl AnswerabilitySettings {
             ("confident_dense", self.confident_dense),
             ("min_term_coverage", self.min_term_coverage),
             ("min_meaning_kept", self.min_meaning_kept),
+            ("max_specific_share", self.max_specific_share),
         ] {
             if let Some(value) = value
                 && !(0.0..=1.0).contains(&value)

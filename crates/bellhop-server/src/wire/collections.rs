@@ -165,6 +165,15 @@ pub struct AnswerabilitySettings {
     )]
     #[schema(minimum = 0, maximum = 1)]
     pub min_meaning_kept: Option<f32>,
+    /// Up to this share of the collection's texts a word names a specific thing: a price,
+    /// time or number asked of it that no source states with it makes the answer abstain.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
+    #[schema(minimum = 0, maximum = 1)]
+    pub max_specific_share: Option<f32>,
 }
 
 super::object_only!(serialize AnswerabilitySettings);
@@ -189,6 +198,7 @@ impl AnswerabilitySettings {
             && self.confident_dense.is_none()
             && self.min_term_coverage.is_none()
             && self.min_meaning_kept.is_none()
+            && self.max_specific_share.is_none()
     }
 }
 
@@ -199,6 +209,7 @@ impl From<bellhop_store::AnswerabilitySettings> for AnswerabilitySettings {
             confident_dense: settings.confident_dense,
             min_term_coverage: settings.min_term_coverage,
             min_meaning_kept: settings.min_meaning_kept,
+            max_specific_share: settings.max_specific_share,
         }
     }
 }
@@ -210,6 +221,7 @@ impl From<AnswerabilitySettings> for bellhop_store::AnswerabilitySettings {
             confident_dense: settings.confident_dense,
             min_term_coverage: settings.min_term_coverage,
             min_meaning_kept: settings.min_meaning_kept,
+            max_specific_share: settings.max_specific_share,
         }
     }
 }

@@ -73,7 +73,7 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         reqwest::Method::POST,
         "/v1/collections",
         ADMIN,
-        json!({"name": "hotel", "answerability": {"min_dense": 0.3}}),
+        json!({"name": "hotel", "answerability": {"min_dense": 0.3, "max_specific_share": 0.01}}),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -106,7 +106,11 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["fallback_text"], fallback);
     assert_eq!(changed["question_retention_days"], 7);
-    assert_eq!(changed["answerability"], json!({"min_dense": 0.3}), "kept");
+    assert_eq!(
+        changed["answerability"],
+        json!({"min_dense": 0.3, "max_specific_share": 0.01}),
+        "kept"
+    );
     let answer = ask(&server, UNANSWERABLE).await;
     assert_eq!(answer["answer"], fallback, "{answer}");
     assert_eq!(answer["cached"], false, "{answer}");
@@ -166,6 +170,7 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         json!({"answerability": [0.1, 0.2, 0.3, 0.4]}),
         // Thresholds are read as the schema states them, from 0 to 1.
         json!({"answerability": {"min_dense": 1.5}}),
+        json!({"answerability": {"max_specific_share": -0.1}}),
     ] {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 422, "invalid_request");
