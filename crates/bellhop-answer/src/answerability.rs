@@ -289,7 +289,15 @@ fn asked_fact(
     if subject.is_empty() {
         return None;
     }
-    let mut best: Option<Vec<String>> = None;
+    let specific = |terms: &[String]| -> Vec<String> {
+        terms
+            .iter()
+            .filter(|term| vocabulary.text_share(term) <= max_specific_share)
+            .cloned()
+            .collect()
+    };
+    // The sentence that leaves the fewest specific words out, then the fewest words.
+    let mut best: Option<(Vec<String>, Vec<String>)> = None;
     for hit in hits.iter().take(FACT_SOURCES) {
         let headings = WordSet::of(&format!("{} {}", hit.title, hit.section.join(" ")));
         for sentence in crate::extractive::sentences(&hit.text) {
@@ -302,20 +310,17 @@ fn asked_fact(
                 .filter(|term| !words.contains(term) && !headings.contains(term))
                 .cloned()
                 .collect();
-            if best
-                .as_ref()
-                .is_none_or(|best| uncovered.len() < best.len())
-            {
-                best = Some(uncovered);
+            let specific_uncovered = specific(&uncovered);
+            let better = best.as_ref().is_none_or(|(specific, all)| {
+                (specific_uncovered.len(), uncovered.len()) < (specific.len(), all.len())
+            });
+            if better {
+                best = Some((specific_uncovered, uncovered));
             }
         }
     }
-    let uncovered = best.unwrap_or_else(|| subject.clone());
-    let specific_uncovered = uncovered
-        .iter()
-        .filter(|term| vocabulary.text_share(term) <= max_specific_share)
-        .cloned()
-        .collect();
+    let (specific_uncovered, uncovered) =
+        best.unwrap_or_else(|| (specific(&subject), subject.clone()));
     Some(AskedFact {
         uncovered,
         specific_uncovered,
@@ -801,6 +806,11 @@ mod tests {
             "The indoor pool opens at 07:00.",
         ];
         texts.extend(filler.iter().map(String::as_str));
+        // Packages are spoken of often, weddings once.
+        let packages: Vec<String> = (0..20)
+            .map(|n| format!("Package {n} includes a drink."))
+            .collect();
+        texts.extend(packages.iter().map(String::as_str));
         let vocabulary = Vocabulary::new(texts.iter().copied());
         let hits = [hit(texts[0], 0.45), hit(texts[1], 0.4), hit(texts[2], 0.3)];
         // Weddings are spoken of, but never with a price.
@@ -831,6 +841,18 @@ mod tests {
             weddings.answerable && weddings.asked_fact.is_none(),
             "{weddings:?}"
         );
+        // Priced in a later source without the word "package": the specific word decides.
+        let priced = [
+            hit(texts[1], 0.45),
+            hit("Weddings in the Lighthouse Room from EUR 5,000.", 0.4),
+        ];
+        let wedding = assess(
+            "how much is a wedding package",
+            &priced,
+            Some(&vocabulary),
+            &THRESHOLDS,
+        );
+        assert!(wedding.answerable, "{wedding:?}");
         // "charger" asks for no charge.
         let charger = assess(
             "is there a wedding charger",
