@@ -460,8 +460,8 @@ impl AnswerEngine {
     }
 }
 
-/// The cosine of two embeddings (not every model normalises its vectors).
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+/// The cosine of two embeddings (not every model normalises its vectors); 0 for a zero vector.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norms =
         a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -17,7 +17,7 @@ pub const MAX_PDF_INFLATED_BYTES: u64 = 256 << 20;
 fn check_inflated_size(bytes: &[u8], name: &str, limit: u64) -> Result<()> {
     let mut total: u64 = 0;
     let mut rest = bytes;
-    while let Some(start) = find(rest, b"stream") {
+    while let Some(start) = memchr::memmem::find(rest, b"stream") {
         let after = &rest[start + b"stream".len()..];
         let body = after
             .strip_prefix(b"\r\n")
@@ -28,7 +28,7 @@ fn check_inflated_size(bytes: &[u8], name: &str, limit: u64) -> Result<()> {
             rest = after;
             continue;
         };
-        let end = find(body, b"endstream").unwrap_or(body.len());
+        let end = memchr::memmem::find(body, b"endstream").unwrap_or(body.len());
         let mut inflated = flate2::read::ZlibDecoder::new(&body[..end]).take(limit - total + 1);
         // A stream that is not zlib data stops with an error: what it gave so far counts.
         total += std::io::copy(&mut inflated, &mut std::io::sink()).unwrap_or(0);
@@ -41,12 +41,6 @@ fn check_inflated_size(bytes: &[u8], name: &str, limit: u64) -> Result<()> {
         rest = &body[end..];
     }
     Ok(())
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 pub(super) fn read(bytes: &[u8], name: &str) -> Result<ParsedDocument> {

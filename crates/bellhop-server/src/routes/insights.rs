@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use bellhop_answer::cosine;
 use bellhop_store::{AnswerRecord, MAX_QUESTIONS_PAGE, QuestionQuery, Rating};
 
 use crate::auth::Caller;
@@ -84,11 +85,8 @@ pub async fn insights(
 
     let per_day = count_per_day(&records, first_day, today);
     let total = records.len();
-    let abstained = records.iter().filter(|record| record.abstained).count();
-    let down_voted = records
-        .iter()
-        .filter(|record| is_down_voted(record))
-        .count();
+    let abstained: usize = per_day.iter().map(|day| day.abstained).sum();
+    let down_voted: usize = per_day.iter().map(|day| day.down_voted).sum();
     let share = |part: usize| {
         if total == 0 {
             0.0
@@ -149,42 +147,38 @@ fn is_down_voted(record: &AnswerRecord) -> bool {
         .is_some_and(|feedback| feedback.rating == Rating::Down)
 }
 
-/// Every day from `first_day` to `last_day` (days since the epoch), with its counts.
+/// Every day from `first_day` to `last_day` (days since the epoch), with its counts; records
+/// outside those days are left out.
 fn count_per_day(records: &[AnswerRecord], first_day: i64, last_day: i64) -> Vec<DayCount> {
-    (first_day..=last_day)
-        .map(|day| {
-            let on_day: Vec<&AnswerRecord> = records
-                .iter()
-                .filter(|record| record.asked_at.div_euclid(SECONDS_PER_DAY) == day)
-                .collect();
-            DayCount {
-                day: iso_date(day),
-                questions: on_day.len(),
-                abstained: on_day.iter().filter(|record| record.abstained).count(),
-                down_voted: on_day.iter().filter(|record| is_down_voted(record)).count(),
-            }
+    let mut per_day: Vec<DayCount> = (first_day..=last_day)
+        .map(|day| DayCount {
+            day: iso_date(day),
+            questions: 0,
+            abstained: 0,
+            down_voted: 0,
         })
-        .collect()
+        .collect();
+    for record in records {
+        let day = record.asked_at.div_euclid(SECONDS_PER_DAY);
+        let Some(count) = usize::try_from(day - first_day)
+            .ok()
+            .and_then(|at| per_day.get_mut(at))
+        else {
+            continue;
+        };
+        count.questions += 1;
+        count.abstained += usize::from(record.abstained);
+        count.down_voted += usize::from(is_down_voted(record));
+    }
+    per_day
 }
 
-/// A day since the Unix epoch as `YYYY-MM-DD` (proleptic Gregorian, after Howard Hinnant's
-/// `civil_from_days`).
+/// A day since the Unix epoch as `YYYY-MM-DD`, in UTC.
 fn iso_date(days_since_epoch: i64) -> String {
-    let z = days_since_epoch + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    jiff::Timestamp::from_second(days_since_epoch * SECONDS_PER_DAY)
+        .map(|moment| moment.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        // Days the question log can hold are well inside jiff's range (years −9999 to 9999).
+        .unwrap_or_default()
 }
 
 /// One way a troubled question was worded, with how it fared.
@@ -272,14 +266,6 @@ pub fn group_by_meaning(vectors: &[Vec<f32>], threshold: f32) -> Vec<Vec<usize>>
         }
     }
     groups
-}
-
-/// Cosine similarity; 0 for a zero vector.
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norms =
-        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|y| y * y).sum::<f32>().sqrt();
-    if norms == 0.0 { 0.0 } else { dot / norms }
 }
 
 #[cfg(test)]
