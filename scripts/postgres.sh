@@ -6,6 +6,7 @@
 #
 #   scripts/postgres.sh start DIR PORT   # initdb DIR if empty, start, wait until ready
 #   scripts/postgres.sh stop DIR         # fast shutdown
+#   scripts/postgres.sh crash DIR        # immediate shutdown, as a crash: recovery on next start
 #   scripts/postgres.sh url PORT         # the connection URL
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,7 @@ as_owner() {
   fi
 }
 
-command="${1:?usage: postgres.sh start DIR PORT | stop DIR | url PORT}"
+command="${1:?usage: postgres.sh start DIR PORT | stop DIR | crash DIR | url PORT}"
 case "$command" in
   start)
     dir="$(realpath -m "${2:?data directory}")"
@@ -45,6 +46,11 @@ case "$command" in
     dir="$(realpath -m "${2:?data directory}")"
     bin="$(bash "$root/scripts/fetch-postgres.sh")"
     as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    ;;
+  crash)
+    dir="$(realpath -m "${2:?data directory}")"
+    bin="$(bash "$root/scripts/fetch-postgres.sh")"
+    as_owner "$bin/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null
     ;;
   url)
     echo "postgres://postgres@127.0.0.1:${2:?port}/bellhop"

@@ -9,7 +9,13 @@ or, for a delete, gone. A write in flight at the kill may have happened or not, 
 part: either the old text or the new one is found, never both, never neither for a replace.
 After every kill `bellhop check` runs the store's integrity checks.
 
+With `--postgres` the server is a replica of a PostgreSQL database (started here from
+scripts/postgres.sh), and every third kill also takes the database down with an immediate
+shutdown (no checkpoint: it recovers from its write-ahead log on the next start) at the
+same moment; writes answered 5xx while it is down are not acknowledged.
+
     python3 tests/crash/crash_loop.py --bin target/debug/bellhop --kills 10
+    python3 tests/crash/crash_loop.py --bin target/debug/bellhop --kills 10 --postgres
 
 Prints one line per kill and a summary; exits 1 on the first violation. Only the standard
 library is used.
@@ -49,10 +55,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Database:
+    """A PostgreSQL server of scripts/postgres.sh, in a directory of its own."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = ""
+
+    def start(self) -> None:
+        self.url = self._script("start", self.directory, str(self.port)).strip()
+
+    def crash(self) -> None:
+        """Immediate shutdown: every backend stops at once, nothing is flushed."""
+        self._script("crash", self.directory)
+
+    def stop(self) -> None:
+        self._script("stop", self.directory)
+
+    def _script(self, *args: str) -> str:
+        return subprocess.run(
+            ["bash", os.path.join(ROOT, "scripts", "postgres.sh"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+
 class Server:
-    def __init__(self, binary: str, data_dir: str, log_path: str) -> None:
+    def __init__(self, binary: str, store: list[str], log_path: str) -> None:
         self.binary = binary
-        self.data_dir = data_dir
+        # `--data-dir DIR` or `--database-url URL`, for `serve` and `check` alike.
+        self.store = store
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Open for the server's whole life, across restarts.
@@ -66,8 +103,7 @@ class Server:
             [
                 self.binary,
                 "serve",
-                "--data-dir",
-                self.data_dir,
+                *self.store,
                 "--addr",
                 f"127.0.0.1:{self.port}",
                 "--log",
@@ -154,6 +190,17 @@ class Ledger:
     acknowledged: int = 0
     in_flight_at_kill: int = 0
     errors: list[str] = field(default_factory=list)
+    # Set just before the database goes down with the replica: from then on a 5xx answer
+    # is a write that was not acknowledged, not a failure.
+    database_down: threading.Event = field(default_factory=threading.Event)
+
+
+def refused(ledger: Ledger, what: str, status: int, body: object) -> bool:
+    """Whether a write answered `status` was merely not acknowledged (the database was going
+    down); any other answer but 200 fails the run."""
+    if status >= 500 and ledger.database_down.is_set():
+        return True
+    raise SystemExit(f"{what} answered {status}: {body}")
 
 
 def writer(
@@ -196,8 +243,8 @@ def write_until(
                 )
             except OSError:
                 continue
-            if status != 200:
-                raise SystemExit(f"delete answered {status}: {body}")
+            if status != 200 and refused(ledger, "delete", status, body):
+                continue
             with ledger.lock:
                 ledger.entries[key].possible = {None}
                 ledger.acknowledged += 1
@@ -214,8 +261,8 @@ def write_until(
                 )
             except OSError:
                 continue
-            if status != 200:
-                raise SystemExit(f"replace answered {status}: {body}")
+            if status != 200 and refused(ledger, "replace", status, body):
+                continue
             with ledger.lock:
                 ledger.entries[key].possible = {new}
                 ledger.acknowledged += 1
@@ -247,8 +294,8 @@ def write_until(
                 )
             except OSError:
                 continue
-            if status != 200:
-                raise SystemExit(f"add answered {status}: {body}")
+            if status != 200 and refused(ledger, "add", status, body):
+                continue
             with ledger.lock:
                 for document_id, word in batch:
                     ledger.entries[(collection, document_id)].possible = {word}
@@ -273,8 +320,8 @@ def write_until(
                 )
             except OSError:
                 continue
-            if status != 200:
-                raise SystemExit(f"upload answered {status}: {body}")
+            if status != 200 and refused(ledger, "upload", status, body):
+                continue
             with ledger.lock:
                 ledger.entries[(collection, name)].possible = {word}
                 ledger.acknowledged += 1
@@ -352,15 +399,26 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a PostgreSQL replica, the database crashed too every third kill",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="bellhop-crash-")
-    data_dir = os.path.join(work, "data")
-    server = Server(
-        os.path.abspath(args.bin), data_dir, os.path.join(work, "server.log")
-    )
+    # The database's own user (PostgreSQL does not run as root) must reach its directory.
+    os.chmod(work, 0o755)
+    database = Database(os.path.join(work, "postgres")) if args.postgres else None
+    if database is not None:
+        database.start()
+        store = ["--database-url", database.url]
+    else:
+        store = ["--data-dir", os.path.join(work, "data")]
+    server = Server(os.path.abspath(args.bin), store, os.path.join(work, "server.log"))
     ledger = Ledger()
     restarts = []
+    database_crashes = 0
     try:
         server.start()
         for name, index in COLLECTIONS.items():
@@ -384,6 +442,11 @@ def main() -> None:
             time.sleep(rng.uniform(1.0, 6.0))
             # No write starts after this; the ones under way meet the kill.
             stop.set()
+            crash_database = database is not None and kill % 3 == 0
+            if crash_database:
+                ledger.database_down.set()
+                database.crash()
+                database_crashes += 1
             server.kill()
             for thread in threads:
                 thread.join(timeout=60)
@@ -394,8 +457,11 @@ def main() -> None:
             ledger.in_flight_at_kill += sum(
                 len(expectation.possible) > 1 for expectation in ledger.entries.values()
             )
+            if crash_database:
+                database.start()
+                ledger.database_down.clear()
             check = subprocess.run(
-                [server.binary, "check", "--data-dir", data_dir],
+                [server.binary, "check", *store],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -408,13 +474,17 @@ def main() -> None:
             checked = verify(server, ledger)
             print(
                 f"kill {kill}: {checked} documents and files checked, "
-                f"restart {restarts[-1] * 1000:.0f} ms, {check.stdout.strip()}",
+                f"restart {restarts[-1] * 1000:.0f} ms"
+                f"{', database crashed too' if crash_database else ''}, "
+                f"{check.stdout.strip()}",
                 flush=True,
             )
         server.kill()
     except BaseException:
         if server.process is not None and server.process.poll() is None:
             server.kill()
+        if database is not None:
+            database.stop()
         print(f"work directory kept: {work}", file=sys.stderr)
         raise
     restarts.sort()
@@ -423,7 +493,10 @@ def main() -> None:
         f"{ledger.in_flight_at_kill} in flight at a kill and whole either way, "
         f"{len(ledger.entries)} documents and files at the end; restart p50 "
         f"{restarts[len(restarts) // 2] * 1000:.0f} ms"
+        + (f"; the database crashed {database_crashes} times" if database else "")
     )
+    if database is not None:
+        database.stop()
     shutil.rmtree(work)
 
 

@@ -245,6 +245,9 @@ pub enum AskEvent {
     Delta(String),
     /// The answer is complete.
     Done(Box<AskOutcome>),
+    /// The task writing the answer failed (it panicked): no `Done` follows. The text is the
+    /// panic's, for the server's logs rather than the guest.
+    Failed(String),
 }
 
 /// Counts of how model answers ended, by generator and outcome, for `/metrics`.

@@ -17,8 +17,9 @@ use crate::answerability::{
     Answerability, AnswerabilityThresholds, Vocabulary, assess, without_terms,
 };
 use crate::ask::{
-    AnswerPolicy, AskOptions, AskOutcome, AskReply, AskTimings, Generation, GenerationCounters,
-    GeneratorChoice, Generators, grounded_messages, run_generation, select_sources,
+    AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskReply, AskTimings, Generation,
+    GenerationCounters, GeneratorChoice, Generators, grounded_messages, run_generation,
+    select_sources,
 };
 use crate::error::{AnswerError, Result};
 use crate::extractive::{Answer, DEFAULT_FALLBACK, extractive_answer};
@@ -369,10 +370,23 @@ impl AnswerEngine {
             question_language,
         };
         let engine = Arc::clone(self);
-        tokio::spawn(async move {
+        let failures = events.clone();
+        // The generation runs in a task of its own so that a panic in it ends the stream with
+        // `Failed` instead of leaving the reader with a stream that just stops.
+        let writing = tokio::spawn(async move {
             let answer = run_generation(generation, events, &engine.generation_counters).await;
             if deterministic && let Some(answer) = answer {
                 engine.answers.insert(key, answer);
+            }
+        });
+        tokio::spawn(async move {
+            if let Err(err) = writing.await
+                && err.is_panic()
+            {
+                let panic = err.into_panic();
+                let _ = failures
+                    .send(AskEvent::Failed(panic_text(panic.as_ref()).to_string()))
+                    .await;
             }
         });
         Ok(AskReply::Streaming(receiver))
@@ -493,4 +507,13 @@ fn abstention(
         reason: None,
         usage: None,
     }
+}
+
+/// The message a panic was raised with.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }

@@ -22,7 +22,7 @@ pub use ask::{
     GeneratorChoice, Generators, grounded_messages, select_sources,
 };
 pub use bellhop_retrieval::{BoundedCache, CacheStats, Retrieval, Searcher};
-pub use engine::{AnswerEngine, CacheOptions, cosine};
+pub use engine::{AnswerEngine, CacheOptions, cosine, panic_text};
 pub use error::{AnswerError, Result};
 pub use extractive::{Answer, Citation, DEFAULT_FALLBACK, extractive_answer, text_pieces};
 pub use language::detect_language;

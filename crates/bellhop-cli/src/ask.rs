@@ -232,6 +232,7 @@ async fn receive(
             }
             AskEvent::Delta(_) => {}
             AskEvent::Done(outcome) => return Ok(*outcome),
+            AskEvent::Failed(panic) => anyhow::bail!("the answer failed: {panic}"),
         }
     }
     anyhow::bail!("the answer stopped before it was complete")

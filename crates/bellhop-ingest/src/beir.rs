@@ -8,9 +8,9 @@ use std::path::Path;
 use bellhop_store::{SearchMode, SearchRequest, SourceUpdate};
 use serde::{Deserialize, Serialize};
 
-use crate::document::{Block, ParsedDocument};
 use crate::error::{IngestError, Result};
 use crate::pipeline::{Ingestor, ProgressSink};
+use bellhop_readers::{Block, ParsedDocument};
 
 /// Rank cut-off of the reported metrics.
 pub const CUTOFF: usize = 10;

@@ -8,7 +8,7 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::document::{Block, ParsedDocument};
+use bellhop_readers::{Block, ParsedDocument};
 
 /// Counts the tokens a model sees for a text on its own, special tokens included.
 pub trait TokenCounter: Sync {

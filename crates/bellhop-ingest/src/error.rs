@@ -46,6 +46,17 @@ pub enum IngestError {
     },
 }
 
+impl From<bellhop_readers::ReadError> for IngestError {
+    fn from(err: bellhop_readers::ReadError) -> Self {
+        match err {
+            bellhop_readers::ReadError::Unsupported { path } => Self::Unsupported { path },
+            bellhop_readers::ReadError::Malformed { name, reason } => {
+                Self::Malformed { name, reason }
+            }
+        }
+    }
+}
+
 impl IngestError {
     pub(crate) fn malformed(name: &str, reason: impl Into<String>) -> Self {
         Self::Malformed {

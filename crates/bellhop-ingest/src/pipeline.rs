@@ -14,10 +14,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::chunker::{Chunker, ChunkingOptions, TokenCounter};
-use crate::document::ParsedDocument;
 use crate::error::{IngestError, Result};
-use crate::readers::{Format, ReadOptions, read_document_bytes};
 use crate::walk::collect_files;
+use bellhop_readers::ParsedDocument;
+use bellhop_readers::{Format, ReadOptions, read_document_bytes};
 
 /// Progress of an ingest, for progress bars and logs.
 #[derive(Debug, Clone)]
@@ -390,7 +390,7 @@ impl Ingestor {
         let mut hasher = blake3::Hasher::new();
         let settings = format!(
             "{}|{}|{}|{}|{:?}|{:?}|{:?}\n",
-            crate::readers::READERS_VERSION,
+            bellhop_readers::READERS_VERSION,
             info.spec.model,
             info.spec.chunking.max_tokens,
             info.spec.chunking.overlap_tokens,

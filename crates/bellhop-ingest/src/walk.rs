@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{IngestError, Result};
-use crate::readers::Format;
+use bellhop_readers::Format;
 
 /// A file to ingest and the name it is known by in the collection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 use bellhop_ingest::{
-    Block, Chunker, ChunkingOptions, Format, IngestError, ModelTokens, ParsedDocument, ReadOptions,
+    Block, Chunker, ChunkingOptions, Format, ModelTokens, ParsedDocument, ReadError, ReadOptions,
     read_document_bytes,
 };
 use proptest::prelude::*;
@@ -38,7 +38,7 @@ fn read_checked(bytes: &[u8], format: Format, name: &str, options: &ReadOptions)
                 }
             }
         }
-        Err(IngestError::Malformed {
+        Err(ReadError::Malformed {
             name: named,
             reason,
         }) => {

@@ -114,11 +114,7 @@ pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router
 /// The 500 a panic in a handler is answered with; the panic is logged and counted, and the
 /// connection and the server carry on.
 fn panic_response(state: &AppState, panic: &(dyn Any + Send)) -> Response {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
+    let detail = bellhop_answer::panic_text(panic);
     state.metrics.count_panic();
     tracing::error!(panic = detail, "a handler panicked; answered 500");
     ApiError::new(

@@ -27,14 +27,37 @@ use crate::wire::search::{AskBody, AskResponse, AskStreamEvent, CitationsEvent, 
 const MAX_SENTENCES: usize = 10;
 
 /// Waits for the whole answer.
-pub(crate) async fn finished(reply: AskReply) -> Result<AskOutcome, ApiError> {
-    reply.finished().await.ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the answer stopped before it was complete",
-        )
-    })
+pub(crate) async fn finished(state: &AppState, reply: AskReply) -> Result<AskOutcome, ApiError> {
+    let mut events = match reply {
+        AskReply::Finished(outcome) => return Ok(*outcome),
+        AskReply::Streaming(events) => events,
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            AskEvent::Done(outcome) => return Ok(*outcome),
+            AskEvent::Failed(panic) => return Err(answer_failed(state, Some(&panic))),
+            AskEvent::Citations(_) | AskEvent::Delta(_) => {}
+        }
+    }
+    Err(answer_failed(state, None))
+}
+
+/// The error of an answer that could not be finished: its task panicked (`panic`, counted
+/// with the handlers' panics) or its events stopped early. Logged in the current span, which
+/// names the request.
+pub(crate) fn answer_failed(state: &AppState, panic: Option<&str>) -> ApiError {
+    match panic {
+        Some(panic) => {
+            state.metrics.count_panic();
+            tracing::error!(panic, "writing an answer panicked");
+        }
+        None => tracing::error!("an answer stopped before it was complete"),
+    }
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed while writing this answer; the x-request-id response header names it in the server's logs",
+    )
 }
 
 /// An answer with numbered citations, written by the collection's generator (extractive,
@@ -93,38 +116,56 @@ pub async fn ask(
             &answer_id,
             reply.into_events(),
         );
-        return Ok(stream_answer(events, answer_id).into_response());
+        return Ok(stream_answer(Arc::clone(&state), events, answer_id).into_response());
     }
-    let outcome = finished(reply).await?;
+    let outcome = finished(&state, reply).await?;
     question_log::record(&state, &name, &body.question, &answer_id, &outcome).await;
     Ok(Json(AskResponse::from(&outcome).with_id(answer_id)).into_response())
 }
 
 /// `citations`, then `delta` events with the text as it is written, then `done` with the whole
-/// answer.
+/// answer; an answer that fails on the way ends with an `error` event instead of `done` (the
+/// status was sent with the first event).
 fn stream_answer(
+    state: Arc<AppState>,
     events: tokio::sync::mpsc::Receiver<AskEvent>,
     answer_id: String,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>> + use<>> {
-    let stream = futures::stream::unfold(events, move |mut events| {
-        let answer_id = answer_id.clone();
+    // The stream is read after the handler returned, outside its span.
+    let span = tracing::Span::current();
+    let stream = futures::stream::unfold(Some(events), move |events| {
+        let (state, span, answer_id) = (Arc::clone(&state), span.clone(), answer_id.clone());
         async move {
-            let event =
-                match events.recv().await? {
-                    AskEvent::Citations(citations) => Event::default()
+            let mut events = events?;
+            let failure = |panic: Option<&str>| {
+                let error = span.in_scope(|| answer_failed(&state, panic));
+                Event::default().event("error").json_data(error.body())
+            };
+            let (event, rest) = match events.recv().await {
+                Some(AskEvent::Citations(citations)) => (
+                    Event::default()
                         .event("citations")
                         .json_data(CitationsEvent {
                             citations: crate::wire::search::citations(&citations),
                         }),
-                    AskEvent::Delta(text) => Event::default()
+                    Some(events),
+                ),
+                Some(AskEvent::Delta(text)) => (
+                    Event::default()
                         .event("delta")
                         .json_data(DeltaEvent { text }),
-                    AskEvent::Done(outcome) => Event::default()
+                    Some(events),
+                ),
+                Some(AskEvent::Done(outcome)) => (
+                    Event::default()
                         .event("done")
                         .json_data(AskResponse::from(&*outcome).with_id(answer_id)),
-                }
-                .expect("events serialise");
-            Some((Ok(event), events))
+                    None,
+                ),
+                Some(AskEvent::Failed(panic)) => (failure(Some(&panic)), None),
+                None => (failure(None), None),
+            };
+            Some((Ok(event.expect("events serialise")), rest))
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -22,7 +22,7 @@ use bellhop_store::{SearchMode, SearchRequest};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::ask::finished;
+use super::ask::{answer_failed, finished};
 use super::check_query;
 use super::generation::{GenerationParams, check_deadline, check_history};
 use crate::auth::Caller;
@@ -409,7 +409,7 @@ pub async fn chat_completions(
     };
     let completion = Completion::new(&body.model);
     if !body.stream {
-        let outcome = finished(reply).await?;
+        let outcome = finished(&state, reply).await?;
         let response = completion.whole(
             outcome.answer.answer.clone(),
             FinishReason::Stop,
@@ -420,6 +420,8 @@ pub async fn chat_completions(
     }
     let include_usage = body.include_usage();
     let (sender, receiver) = mpsc::channel(64);
+    let span = tracing::Span::current();
+    let state = Arc::clone(&state);
     tokio::spawn(async move {
         let mut events = reply.into_events();
         let send = |chunk: ChatCompletionChunk| sender.send(sse_event(&chunk));
@@ -450,8 +452,16 @@ pub async fn chat_completions(
                     let _ = sender.send(sse_done()).await;
                     return;
                 }
+                AskEvent::Failed(panic) => {
+                    let error = span.in_scope(|| answer_failed(&state, Some(&panic)));
+                    let _ = sender.send(sse_event(&error.body())).await;
+                    return;
+                }
             }
         }
+        // OpenAI reports a failure mid-stream as an error object, without [DONE].
+        let error = span.in_scope(|| answer_failed(&state, None));
+        let _ = sender.send(sse_event(&error.body())).await;
     });
     Ok(event_stream(receiver).into_response())
 }

@@ -576,8 +576,8 @@ pub struct DeltaEvent {
     pub text: String,
 }
 
-/// An event of an answer stream: `citations`, `delta` or `done` (the whole answer), each
-/// with its data as JSON. Described as the event itself, name and data, as schema tools read
+/// An event of an answer stream: `citations`, `delta`, then `done` (the whole answer) or
+/// `error`, each with its data as JSON. Described as the event itself, name and data, as schema tools read
 /// Server-Sent Events.
 pub struct AskStreamEvent;
 
@@ -587,8 +587,9 @@ impl utoipa::PartialSchema for AskStreamEvent {
             .item(super::sse_event("citations", "CitationsEvent"))
             .item(super::sse_event("delta", "DeltaEvent"))
             .item(super::sse_event("done", "AskResponse"))
+            .item(super::sse_event("error", "ErrorBody"))
             .description(Some(
-                "An event of an answer stream: `citations`, `delta` or `done` (the whole answer).",
+                "An event of an answer stream: `citations`, `delta`, then `done` (the whole answer), or `error` (code `internal`) when the server failed while writing it.",
             ))
             .into()
     }

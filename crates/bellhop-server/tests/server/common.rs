@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
+use bellhop_answer::{AnswerEngine, AnswerPolicy, CacheOptions, Generators};
+use bellhop_embed::{Embedder, EmbedderOptions, EmbeddingQueue, ModelSource, QueueOptions};
 use bellhop_server::AnswerModels;
 use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, Role};
@@ -81,6 +82,27 @@ impl TestServer {
         .await
     }
 
+    /// A server whose answer engine chooses from `generators`, generators of the embedding
+    /// program's own rather than the configured models.
+    pub async fn with_generators(mut config: ServerConfig, generators: Generators) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        config.addr = "127.0.0.1:0".parse().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let mut state = AppState::new(
+            config,
+            Arc::clone(&store),
+            embedder(),
+            AnswerModels::default(),
+        );
+        let queue = EmbeddingQueue::start(embedder(), QueueOptions::default());
+        state.engine = Arc::new(
+            AnswerEngine::new(store, queue, CacheOptions::disabled())
+                .with_generators(generators, AnswerPolicy::default()),
+        );
+        Self::serving_state(Arc::new(state), dir, axum::Router::new()).await
+    }
+
     async fn serving(
         mut config: ServerConfig,
         store: Arc<dyn Store>,
@@ -90,6 +112,14 @@ impl TestServer {
     ) -> Self {
         config.addr = "127.0.0.1:0".parse().unwrap();
         let state = Arc::new(AppState::new(config, store, embedder(), models));
+        Self::serving_state(state, dir, extra).await
+    }
+
+    async fn serving_state(
+        state: Arc<AppState>,
+        dir: tempfile::TempDir,
+        extra: axum::Router<Arc<AppState>>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
+use bellhop_answer::Generators;
+use bellhop_generate::{GenerationRequest, Generator, Result as GenerateResult, TokenStream};
 use bellhop_server::{AppState, ServerConfig};
 use serde_json::json;
 
-use crate::common::{HOTEL, TestServer, assert_error, read};
+use crate::common::{HOTEL, TestServer, assert_error, read, read_text, sse_events};
 
 /// A handler of the embedding program's own that fails on every call.
 async fn failing_report() -> &'static str {
@@ -74,6 +76,94 @@ async fn a_panicking_handler_gets_a_500_with_its_request_id_and_the_server_carri
             "missing {expected} in\n{metrics}"
         );
     }
+}
+
+/// A model of the embedding program's own whose every generation panics, after the answer's
+/// citations were streamed.
+struct PanickingModel;
+
+#[async_trait::async_trait]
+impl Generator for PanickingModel {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn model(&self) -> &str {
+        "panicking"
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        text.split_whitespace().count()
+    }
+
+    async fn generate(&self, _request: GenerationRequest) -> GenerateResult<TokenStream> {
+        let kernels: Vec<TokenStream> = Vec::new();
+        Ok(kernels.into_iter().next().expect("a kernel for this model"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_while_an_answer_is_written_ends_it_with_an_error_and_is_counted() {
+    let generators = Generators {
+        local: Some(Arc::new(PanickingModel)),
+        openai: None,
+    };
+    let server = TestServer::with_generators(ServerConfig::default(), generators).await;
+    server.collection_with("hotel", HOTEL).await;
+    let ask = json!({"question": "Is the pool heated?", "generator": "local"});
+
+    // Streamed: the status and the citations are out before the model starts.
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let response = server
+        .client
+        .post(server.url("/v1/collections/hotel/ask"))
+        .header("x-request-id", "guest-stream-panic")
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "guest-stream-panic");
+    let events = sse_events(&read_text(response).await.1);
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["citations", "error"], "{events:?}");
+    assert_eq!(events[1].1["error"]["code"], "internal", "{events:?}");
+    assert!(
+        !events[1].1.to_string().contains("kernel"),
+        "the panic's text stays in the logs: {events:?}"
+    );
+
+    // Whole: a 500 like a handler's panic.
+    let (status, body) = server.post("/v1/collections/hotel/ask", ask).await;
+    assert_error(status, &body, 500, "internal");
+
+    // OpenAI's stream: an error object and no [DONE].
+    let response = server
+        .client
+        .post(server.url("/v1/chat/completions"))
+        .json(
+            &json!({"model": "hotel", "generator": "local", "stream": true,
+                      "messages": [{"role": "user", "content": "Is the pool heated?"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = read_text(response).await.1;
+    assert!(!text.contains("[DONE]"), "{text}");
+    let (_, last) = sse_events(&text).pop().unwrap();
+    assert_eq!(last["error"]["code"], "internal", "{text}");
+
+    let (status, body) = server
+        .post("/v1/collections/hotel/search", json!({"query": "pool"}))
+        .await;
+    assert_eq!(status, 200, "the server carries on: {body}");
+    let metrics = server.get_text("/metrics").await;
+    assert!(
+        metrics.contains("bellhop_panics_total 3"),
+        "three panics counted in\n{metrics}"
+    );
 }
 
 /// Sends `request` while probing `/health`, which must answer 200 within a second every

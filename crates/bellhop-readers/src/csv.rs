@@ -6,7 +6,7 @@ use serde_json::{Number, Value};
 
 use super::ReadOptions;
 use crate::document::{Block, Metadata, ParsedDocument, normalize_whitespace};
-use crate::error::{IngestError, Result};
+use crate::error::{ReadError, Result};
 
 pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Vec<ParsedDocument>> {
     let mut reader = csv::ReaderBuilder::new()
@@ -20,7 +20,7 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
         .map(|header| header.trim_start_matches('\u{feff}').to_string())
         .collect();
     if headers.iter().all(String::is_empty) {
-        return Err(IngestError::malformed(name, "the CSV has no header row"));
+        return Err(ReadError::malformed(name, "the CSV has no header row"));
     }
     let rows = reader
         .records()
@@ -28,7 +28,7 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
         .collect::<Result<Vec<_>>>()?;
     for wanted in options.text_columns.iter().chain(&options.list_columns) {
         if !headers.contains(wanted) {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!(
                     "no column named {wanted:?} (columns: {})",
@@ -46,12 +46,13 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
                 || looks_like_list(rows.iter().map(|row| row.get(index).unwrap_or("")))
         })
         .collect();
-    let id_column = match &options.id_field {
-        Some(field) => Some(headers.iter().position(|h| h == field).ok_or_else(|| {
-            IngestError::malformed(name, format!("no id column named {field:?}"))
-        })?),
-        None => headers.iter().position(|h| h.eq_ignore_ascii_case("id")),
-    };
+    let id_column =
+        match &options.id_field {
+            Some(field) => Some(headers.iter().position(|h| h == field).ok_or_else(|| {
+                ReadError::malformed(name, format!("no id column named {field:?}"))
+            })?),
+            None => headers.iter().position(|h| h.eq_ignore_ascii_case("id")),
+        };
     let title_column = headers.iter().position(|h| {
         ["name", "title"]
             .iter()
@@ -64,15 +65,12 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
         let record_id = match id_column {
             Some(column) if !row[column].is_empty() => row[column].to_string(),
             Some(_) => {
-                return Err(IngestError::malformed(
-                    name,
-                    format!("line {line}: empty id"),
-                ));
+                return Err(ReadError::malformed(name, format!("line {line}: empty id")));
             }
             None => format!("row-{}", row_index + 1),
         };
         if !seen_ids.insert(record_id.clone()) {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!("line {line}: duplicate id {record_id:?}"),
             ));
@@ -131,7 +129,7 @@ pub(super) fn read(bytes: &[u8], name: &str, options: &ReadOptions) -> Result<Ve
     Ok(documents)
 }
 
-fn malformed(name: &str, err: &csv::Error) -> IngestError {
+fn malformed(name: &str, err: &csv::Error) -> ReadError {
     let reason = match err.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -147,7 +145,7 @@ fn malformed(name: &str, err: &csv::Error) -> IngestError {
         ),
         _ => err.to_string(),
     };
-    IngestError::malformed(name, reason)
+    ReadError::malformed(name, reason)
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {

@@ -1,6 +1,11 @@
-//! One reader per file format, all producing [`ParsedDocument`]s.
+//! One reader per file format, all producing [`ParsedDocument`]s: text, Markdown, HTML, PDF,
+//! CSV and JSON of any shape become a title, metadata and paragraph-level [`Block`]s that
+//! remember their section path. Pure functions of the bytes, bounded in the time and memory
+//! that hostile files can make them take.
 
 mod csv;
+mod document;
+mod error;
 mod html;
 mod json;
 mod markdown;
@@ -9,12 +14,12 @@ mod text;
 
 use std::path::Path;
 
-use crate::document::ParsedDocument;
-use crate::error::{IngestError, Result};
+pub use document::{Block, Metadata, ParsedDocument};
+pub use error::{ReadError, Result};
 
 /// Changes whenever a reader turns the same bytes into different text, so that sources
 /// ingested before are read again rather than skipped as unchanged.
-pub(crate) const READERS_VERSION: u32 = 4;
+pub const READERS_VERSION: u32 = 4;
 
 /// A file format we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +58,7 @@ impl Format {
 
     /// Like [`Format::from_path`], but an error naming the file when unsupported.
     pub fn require(path: &Path) -> Result<Self> {
-        Self::from_path(path).ok_or_else(|| IngestError::Unsupported {
+        Self::from_path(path).ok_or_else(|| ReadError::Unsupported {
             path: path.to_path_buf(),
         })
     }
@@ -82,7 +87,7 @@ pub fn read_document_bytes(
         Format::Csv => csv::read(bytes, name, options)?,
         _ => {
             let text = std::str::from_utf8(bytes).map_err(|err| {
-                IngestError::malformed(
+                ReadError::malformed(
                     name,
                     format!("not valid UTF-8 at byte {}", err.valid_up_to()),
                 )
@@ -150,7 +155,7 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("photo.jpg")), None);
         assert!(matches!(
             Format::require(Path::new("photo.jpg")),
-            Err(IngestError::Unsupported { .. })
+            Err(ReadError::Unsupported { .. })
         ));
     }
 

@@ -28,7 +28,7 @@ use serde_json::{Map, Number, Value};
 
 use super::ReadOptions;
 use crate::document::{Block, Metadata, ParsedDocument, normalize_whitespace};
-use crate::error::{IngestError, Result};
+use crate::error::{ReadError, Result};
 
 const TEXT_FIELDS: &[&str] = &["text", "content", "body", "answer", "description"];
 const TITLE_FIELDS: &[&str] = &["title", "name", "question"];
@@ -109,7 +109,7 @@ pub(super) fn read_json(
     options: &ReadOptions,
 ) -> Result<Vec<ParsedDocument>> {
     let value: Node = serde_json::from_str(text).map_err(|err| {
-        IngestError::malformed(
+        ReadError::malformed(
             name,
             format!(
                 "invalid JSON at line {}, column {}: {err}",
@@ -144,7 +144,7 @@ pub(super) fn read_json_lines(
         any_line = true;
         let where_ = format!("line {}", line_index + 1);
         let value: Node = serde_json::from_str(line).map_err(|err| {
-            IngestError::malformed(name, format!("{where_}: invalid JSON object: {err}"))
+            ReadError::malformed(name, format!("{where_}: invalid JSON object: {err}"))
         })?;
         // Each line is a record, as an item of an array is. One keeps its historical
         // `record-N` id; records a line holds are found under `line-N/...`.
@@ -565,7 +565,7 @@ impl<'a> Reader<'a> {
 
     fn finish(self, expect_records: bool) -> Result<Vec<ParsedDocument>> {
         if self.documents.is_empty() && expect_records {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 self.name,
                 "no records found (no objects with fields, and no strings or numbers)",
             ));
@@ -697,7 +697,7 @@ impl<'a> Reader<'a> {
         match take_first_node(fields, &self.id_fields()) {
             Some(Node::String(id)) if !id.trim().is_empty() => Ok((id, true)),
             Some(Node::Number(id)) => Ok((id.to_string(), true)),
-            Some(_) => Err(IngestError::malformed(
+            Some(_) => Err(ReadError::malformed(
                 self.name,
                 format!(
                     "{}: the id must be a non-empty string or a number",
@@ -891,7 +891,7 @@ fn record_document(
         Some(Value::String(id)) if !id.trim().is_empty() => (id, true),
         Some(Value::Number(id)) => (id.to_string(), true),
         Some(_) => {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!("{where_}: the id must be a non-empty string or a number"),
             ));
@@ -901,7 +901,7 @@ fn record_document(
     let text = match take_first(&mut record, TEXT_FIELDS) {
         Some(Value::String(text)) if !text.trim().is_empty() => text,
         _ => {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!(
                     "{where_}: no text (expected a non-empty string in one of: {})",
@@ -1231,7 +1231,7 @@ fn check_unique(documents: &[ParsedDocument], name: &str) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for document in documents {
         if !seen.insert(document.id.as_str()) {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!("duplicate record id {:?}", document.id),
             ));

@@ -9,7 +9,7 @@ use html5ever::tree_builder::Tracer;
 use scraper::{ElementRef, Html, HtmlTreeSink, Node, Selector};
 
 use crate::document::{BlockBuilder, ParsedDocument, normalize_whitespace, table_row_text};
-use crate::error::{IngestError, Result};
+use crate::error::{ReadError, Result};
 
 /// Most elements the parser may hold open at once (nested, or left unclosed to be reopened
 /// in every paragraph after them). Parsing costs time in proportion to them for every tag;
@@ -100,7 +100,7 @@ fn parse(text: &str, name: &str) -> Result<Html> {
         let held = HeldElements::default();
         parser.tokenizer.sink.trace_handles(&held);
         if held.0.get() > MAX_OPEN_ELEMENTS {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!(
                     "the page holds more than {MAX_OPEN_ELEMENTS} elements open at once (nested, or never closed)"
@@ -109,7 +109,7 @@ fn parse(text: &str, name: &str) -> Result<Html> {
         }
         let nodes = parser.tokenizer.sink.sink.0.borrow().tree.nodes().len();
         if nodes > MAX_NODES {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!("the page has more than {MAX_NODES} elements and texts"),
             ));

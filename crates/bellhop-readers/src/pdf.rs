@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::document::ParsedDocument;
-use crate::error::{IngestError, Result};
+use crate::error::{ReadError, Result};
 
 /// Most bytes a PDF's compressed streams may inflate to, all together. The parser inflates
 /// every stream in memory, so a few megabytes of zeros compressed (a "PDF bomb") would
@@ -33,7 +33,7 @@ fn check_inflated_size(bytes: &[u8], name: &str, limit: u64) -> Result<()> {
         // A stream that is not zlib data stops with an error: what it gave so far counts.
         total += std::io::copy(&mut inflated, &mut std::io::sink()).unwrap_or(0);
         if total > limit {
-            return Err(IngestError::malformed(
+            return Err(ReadError::malformed(
                 name,
                 format!("the PDF's content inflates to more than {} MB", limit >> 20),
             ));
@@ -45,7 +45,7 @@ fn check_inflated_size(bytes: &[u8], name: &str, limit: u64) -> Result<()> {
 
 pub(super) fn read(bytes: &[u8], name: &str) -> Result<ParsedDocument> {
     if !bytes.starts_with(b"%PDF") {
-        return Err(IngestError::malformed(
+        return Err(ReadError::malformed(
             name,
             "not a PDF file (no %PDF header)",
         ));
@@ -54,13 +54,11 @@ pub(super) fn read(bytes: &[u8], name: &str) -> Result<ParsedDocument> {
     // The PDF parser panics on some malformed inputs; a bad file must be an error for that
     // file, never a crash of the whole ingest.
     let extracted = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes))
-        .map_err(|_| IngestError::malformed(name, "the PDF could not be parsed"))?
-        .map_err(|err| {
-            IngestError::malformed(name, format!("the PDF could not be parsed: {err}"))
-        })?;
+        .map_err(|_| ReadError::malformed(name, "the PDF could not be parsed"))?
+        .map_err(|err| ReadError::malformed(name, format!("the PDF could not be parsed: {err}")))?;
     let document = super::text::read(&extracted, name);
     if document.blocks.is_empty() {
-        return Err(IngestError::malformed(
+        return Err(ReadError::malformed(
             name,
             "the PDF has no text layer (a scanned document needs OCR first)",
         ));
