@@ -193,12 +193,15 @@ class Ledger:
     # Set just before the database goes down with the replica: from then on a 5xx answer
     # is a write that was not acknowledged, not a failure.
     database_down: threading.Event = field(default_factory=threading.Event)
+    refused_while_down: int = 0
 
 
 def refused(ledger: Ledger, what: str, status: int, body: object) -> bool:
     """Whether a write answered `status` was merely not acknowledged (the database was going
     down); any other answer but 200 fails the run."""
     if status >= 500 and ledger.database_down.is_set():
+        with ledger.lock:
+            ledger.refused_while_down += 1
         return True
     raise SystemExit(f"{what} answered {status}: {body}")
 
@@ -493,7 +496,12 @@ def main() -> None:
         f"{ledger.in_flight_at_kill} in flight at a kill and whole either way, "
         f"{len(ledger.entries)} documents and files at the end; restart p50 "
         f"{restarts[len(restarts) // 2] * 1000:.0f} ms"
-        + (f"; the database crashed {database_crashes} times" if database else "")
+        + (
+            f"; the database crashed {database_crashes} times "
+            f"({ledger.refused_while_down} writes answered 5xx as it went down)"
+            if database
+            else ""
+        )
     )
     if database is not None:
         database.stop()
