@@ -4,4 +4,6 @@
 use bellhop_readers::Format;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|bytes: &[u8]| bellhop_fuzz::read_checked(bytes, Format::Text, "fuzz.txt"));
+fuzz_target!(init: bellhop_fuzz::keep_panic_messages(), |bytes: &[u8]| {
+    bellhop_fuzz::fuzz_one(bytes, Format::Text, "fuzz.txt")
+});

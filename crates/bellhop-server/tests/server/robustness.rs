@@ -167,7 +167,8 @@ async fn a_panic_while_an_answer_is_written_ends_it_with_an_error_and_is_counted
 }
 
 /// Sends `request` while probing `/health`, which must answer 200 within a second every
-/// time; returns the status, the body and how long the request took.
+/// time; returns the status, the body and how long the request took. The slowest probe is
+/// printed (`--nocapture` shows it) for the figures in bench/RESULTS.md.
 async fn while_probing(
     server: &TestServer,
     request: reqwest::RequestBuilder,
@@ -180,8 +181,11 @@ async fn while_probing(
         (answer, started.elapsed())
     };
     let probes = async {
+        let mut slowest = Duration::ZERO;
+        let mut count = 0;
         // At least one probe, sent while the hostile request is on its way.
         loop {
+            let sent = Instant::now();
             let probe = tokio::time::timeout(
                 Duration::from_secs(1),
                 server.client.get(server.url("/health")).send(),
@@ -190,13 +194,19 @@ async fn while_probing(
             .expect("/health answers within a second meanwhile")
             .unwrap();
             assert_eq!(probe.status(), 200);
+            slowest = slowest.max(sent.elapsed());
+            count += 1;
             if done.load(Ordering::SeqCst) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        (slowest, count)
     };
-    let (((status, body), elapsed), ()) = tokio::join!(hostile, probes);
+    let (((status, body), elapsed), (slowest, count)) = tokio::join!(hostile, probes);
+    eprintln!(
+        "hostile request answered {status} in {elapsed:?}; {count} /health probes meanwhile, the slowest {slowest:?}"
+    );
     (status, body, elapsed)
 }
 
