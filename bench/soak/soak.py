@@ -271,6 +271,12 @@ async def run(args: argparse.Namespace) -> int:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
 
+    return summarize(samples, args, out_dir)
+
+
+def summarize(samples: list[dict], args: argparse.Namespace, out_dir: Path) -> int:
+    """Writes summary.json and soak.png from the samples; 0 when nothing failed and RSS after
+    the warm-up stayed within ±10 % of its median."""
     statuses: dict[str, int] = defaultdict(int)
     for sample in samples:
         for status, count in sample["statuses"].items():
@@ -284,6 +290,7 @@ async def run(args: argparse.Namespace) -> int:
     p99 = [sample["p99_ms"] for sample in warm if sample["p99_ms"] is not None]
     summary = {
         "binary": args.bin,
+        "warmup_minutes": args.warmup_minutes,
         "clients": args.clients,
         "minutes": args.minutes,
         "requests": sum(statuses.values()),
@@ -322,7 +329,15 @@ def main() -> None:
     parser.add_argument("--warmup-minutes", type=float, default=1)
     parser.add_argument("--interval", type=float, default=10, help="seconds per sample")
     parser.add_argument("--out", default=str(ROOT / "bench" / "soak"))
+    parser.add_argument(
+        "--from-samples",
+        help="summarise a run's samples.jsonl again (another --warmup-minutes) instead of running",
+    )
     args = parser.parse_args()
+    if args.from_samples:
+        with open(args.from_samples) as lines:
+            samples = [json.loads(line) for line in lines if line.strip()]
+        sys.exit(summarize(samples, args, Path(args.out)))
     sys.exit(asyncio.run(run(args)))
 
 
