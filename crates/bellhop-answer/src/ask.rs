@@ -200,17 +200,20 @@ pub enum AskReply {
 }
 
 impl AskReply {
-    /// Waits for the whole answer; `None` when the stream stopped before it was complete.
-    pub async fn finished(self) -> Option<AskOutcome> {
+    /// Waits for the whole answer. Fails with the panic's text when the task writing it
+    /// panicked, or with `None` when its events stopped before it was complete.
+    pub async fn finished(self) -> Result<AskOutcome, Option<String>> {
         match self {
-            Self::Finished(outcome) => Some(*outcome),
+            Self::Finished(outcome) => Ok(*outcome),
             Self::Streaming(mut events) => {
                 while let Some(event) = events.recv().await {
-                    if let AskEvent::Done(outcome) = event {
-                        return Some(*outcome);
+                    match event {
+                        AskEvent::Done(outcome) => return Ok(*outcome),
+                        AskEvent::Failed(panic) => return Err(Some(panic)),
+                        AskEvent::Citations(_) | AskEvent::Delta(_) => {}
                     }
                 }
-                None
+                Err(None)
             }
         }
     }

@@ -93,10 +93,10 @@ pub fn run(
             let request = SearchRequest::new(&question.question, answering.k)?;
             let started = Instant::now();
             let reply = engine.ask(collection, &request, options.clone()).await?;
-            let outcome = reply
-                .finished()
-                .await
-                .context("the answer stopped before it was complete")?;
+            let outcome = reply.finished().await.map_err(|panic| match panic {
+                Some(panic) => anyhow::anyhow!("the answer failed: {panic}"),
+                None => anyhow::anyhow!("the answer stopped before it was complete"),
+            })?;
             let latency_ms = started.elapsed().as_secs_f64() * 1e3;
             results.push(evaluation::score(question, &outcome, latency_ms));
             bar.inc(1);

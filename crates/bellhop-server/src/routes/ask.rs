@@ -28,18 +28,10 @@ const MAX_SENTENCES: usize = 10;
 
 /// Waits for the whole answer.
 pub(crate) async fn finished(state: &AppState, reply: AskReply) -> Result<AskOutcome, ApiError> {
-    let mut events = match reply {
-        AskReply::Finished(outcome) => return Ok(*outcome),
-        AskReply::Streaming(events) => events,
-    };
-    while let Some(event) = events.recv().await {
-        match event {
-            AskEvent::Done(outcome) => return Ok(*outcome),
-            AskEvent::Failed(panic) => return Err(answer_failed(state, Some(&panic))),
-            AskEvent::Citations(_) | AskEvent::Delta(_) => {}
-        }
-    }
-    Err(answer_failed(state, None))
+    reply
+        .finished()
+        .await
+        .map_err(|panic| answer_failed(state, panic.as_deref()))
 }
 
 /// The error of an answer that could not be finished: its task panicked (`panic`, counted
