@@ -200,4 +200,38 @@ mod tests {
             super::search::MAX_DEADLINE_MS
         );
     }
+
+    #[derive(serde::Deserialize)]
+    struct Seeded {
+        #[serde(default, deserialize_with = "super::integer::optional")]
+        seed: Option<i64>,
+    }
+
+    fn seed(json: &str) -> Result<Option<i64>, serde_json::Error> {
+        serde_json::from_str::<Seeded>(json).map(|seeded| seeded.seed)
+    }
+
+    /// JSON Schema's integers include whole numbers written with a fraction, which schema
+    /// tools send; they are read exactly, however many digits they have.
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_read_exactly() {
+        assert_eq!(seed(r#"{"seed": 5.0}"#).unwrap(), Some(5));
+        assert_eq!(
+            seed(r#"{"seed": 4481513820991850.0}"#).unwrap(),
+            Some(4_481_513_820_991_850)
+        );
+        assert_eq!(
+            seed(r#"{"seed": 9007199254740991}"#).unwrap(),
+            Some(9_007_199_254_740_991)
+        );
+        assert_eq!(seed(r#"{"seed": null}"#).unwrap(), None);
+        assert_eq!(seed("{}").unwrap(), None);
+        for refused in ["5.5", "-1", "-1.0", "1e300", "9223372036854775808"] {
+            let error = seed(&format!(r#"{{"seed": {refused}}}"#)).unwrap_err();
+            assert!(
+                error.to_string().contains("whole number"),
+                "{refused}: {error}"
+            );
+        }
+    }
 }
