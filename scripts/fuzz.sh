@@ -22,7 +22,9 @@ build_flags=(--sanitizer none --release --codegen-units 16)
 build() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz (a few minutes, once)" >&2
-    cargo install cargo-fuzz --locked --version 0.13.2
+    # Lightly optimised: it only drives cargo and libFuzzer, and builds in half the time.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install cargo-fuzz --locked --version 0.13.2
   fi
   mkdir -p "$root/target"
   if ! cargo fuzz build "${build_flags[@]}" >"$root/target/fuzz-build.log" 2>&1; then
