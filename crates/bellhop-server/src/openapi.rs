@@ -83,7 +83,7 @@ impl Modify for ChatNeedsAUserMessage {
         routes::operations::metrics,
     ),
     components(schemas(wire::search::Condition, wire::search::Operators, wire::documents::Scalar,
-        wire::search::CitationsEvent, wire::search::DeltaEvent)),
+        wire::search::CitationsEvent, wire::search::DeltaEvent, wire::openai::ChatCompletionData)),
     modifiers(&BearerKey, &ChatNeedsAUserMessage),
     security(("api_key" = []))
 )]

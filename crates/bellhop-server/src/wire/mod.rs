@@ -168,6 +168,28 @@ fn sse_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// A Server-Sent Event named `name` whose data is the text `data`.
+fn sse_text_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([name])),
+        )
+        .property(
+            "data",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([data])),
+        )
+        .required("event")
+        .required("data")
+        .build()
+}
+
 constrained!(
     /// A question: not blank, at most 2000 characters.
     QuestionText(String): string(None, 2000, Some(NOT_BLANK_PATTERN))

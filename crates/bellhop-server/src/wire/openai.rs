@@ -561,13 +561,32 @@ pub struct ChatCompletionChunk {
     pub grounding: Grounding,
 }
 
-/// An event of a streamed completion: a chunk, or the error that ended it.
+/// The data of a streamed completion's event: a chunk, or the error that ended it.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
-pub enum ChatCompletionEvent {
+pub enum ChatCompletionData {
     /// A chunk.
     Chunk(ChatCompletionChunk),
     /// The error that ended the stream (without `[DONE]`).
     Error(super::ErrorBody),
 }
+
+/// An event of a streamed completion, described as the event itself, as schema tools read
+/// Server-Sent Events: unnamed (`message`), with a chunk or the error that ended the stream
+/// as its JSON data, or `[DONE]` last.
+pub struct ChatCompletionEvent;
+
+impl utoipa::PartialSchema for ChatCompletionEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(super::sse_event("message", "ChatCompletionData"))
+            .item(super::sse_text_event("message", "[DONE]"))
+            .description(Some(
+                "An event of a streamed completion: unnamed, its data a `chat.completion.chunk` or the error that ended the stream as JSON, or `[DONE]` after the last chunk.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ChatCompletionEvent {}

@@ -75,7 +75,7 @@ fn event_data(text: &str) -> Vec<Value> {
 }
 
 /// The schemas of a stream's events where the document describes each event itself (its
-/// name, and its data as JSON by `contentSchema`), one per name.
+/// name, and its data as JSON by `contentSchema` or as a fixed text such as `[DONE]`).
 fn event_branches(schema: &Value) -> Option<&'static Vec<Value>> {
     let name = schema["$ref"]
         .as_str()?
@@ -83,7 +83,10 @@ fn event_branches(schema: &Value) -> Option<&'static Vec<Value>> {
     let branches = document()["components"]["schemas"][name]["oneOf"].as_array()?;
     branches
         .iter()
-        .all(|branch| branch["properties"]["data"].get("contentSchema").is_some())
+        .all(|branch| {
+            let data = &branch["properties"]["data"];
+            data.get("contentSchema").is_some() || data.get("enum").is_some()
+        })
         .then_some(branches)
 }
 
@@ -103,10 +106,26 @@ fn check_named_events(what: &str, branches: &[Value], body: &str) {
             .lines()
             .filter_map(|line| line.strip_prefix("data: "))
             .collect();
-        let branch = branches
-            .iter()
-            .find(|branch| branch["properties"]["event"]["enum"][0] == name)
-            .unwrap_or_else(|| panic!("{what}: the document declares no event {name:?}"));
+        // The branch of this name whose fixed text the data is, else the one with JSON data.
+        let named = || {
+            branches
+                .iter()
+                .filter(|branch| branch["properties"]["event"]["enum"][0] == name)
+        };
+        let fixed = named().find(|branch| {
+            branch["properties"]["data"]["enum"]
+                .as_array()
+                .is_some_and(|texts| texts.iter().any(|text| *text == data))
+        });
+        if let Some(branch) = fixed {
+            check_value(what, branch, &json!({"event": name, "data": data}));
+            continue;
+        }
+        let branch = named()
+            .find(|branch| branch["properties"]["data"].get("contentSchema").is_some())
+            .unwrap_or_else(|| {
+                panic!("{what}: the document declares no event {name:?} for {data:?}")
+            });
         check_value(what, branch, &json!({"event": name, "data": data}));
         let payload: Value = serde_json::from_str(&data).expect("each event carries JSON");
         check_value(
