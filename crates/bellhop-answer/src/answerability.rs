@@ -455,6 +455,9 @@ pub struct Vocabulary {
 /// Distinct words from which a collection's vocabulary is evidence of what it does not cover.
 const MIN_REPRESENTATIVE_WORDS: usize = 1000;
 
+/// The shortest word respelt: shorter ones are a typo away from too many others.
+const MIN_RESPELLED_CHARS: usize = 5;
+
 /// Characters of a collection's text its language is told from.
 const LANGUAGE_SAMPLE_CHARS: usize = 4000;
 
@@ -506,6 +509,67 @@ impl Vocabulary {
     /// Whether the collection uses `term`: the same word or stem, or one a typo away.
     pub fn knows(&self, term: &str) -> bool {
         self.words.contains(term)
+    }
+
+    /// `question` with each word the collection never uses, but uses one typo away from it
+    /// ("musuem", "kaiserschmarn"), spelt as the collection spells it; `None` when no word
+    /// changes. Keyword search matches only the words written, and a misspelt word embeds far
+    /// from the one meant: this is a search engine's "did you mean" from its own terms.
+    pub fn respelled(&self, question: &str) -> Option<String> {
+        let mut changed = false;
+        let respelled: String = question
+            .split_word_bounds()
+            .map(|piece| match self.spelling_of(piece) {
+                Some(word) => {
+                    changed = true;
+                    word
+                }
+                None => piece.to_string(),
+            })
+            .collect();
+        changed.then_some(respelled)
+    }
+
+    /// The collection's spelling of `piece`, when it uses `piece` only misspelt: the closest
+    /// of its words, then the one in the most texts.
+    fn spelling_of(&self, piece: &str) -> Option<String> {
+        let word = piece.to_lowercase();
+        let length = word.chars().count();
+        if length < MIN_RESPELLED_CHARS
+            || !word.chars().all(char::is_alphabetic)
+            || STOPWORDS.contains(word.as_str())
+            || self.words.words.contains(&word)
+            || self.words.stems.contains(STEMMER.stem(&word).as_ref())
+        {
+            return None;
+        }
+        let allowed = if length >= 9 { 2 } else { 1 };
+        self.words
+            .words
+            .iter()
+            .filter(|known| {
+                known.chars().count().abs_diff(length) <= allowed
+                    && known.chars().all(char::is_alphabetic)
+            })
+            .filter_map(|known| {
+                let distance = strsim::osa_distance(known, &word);
+                (distance <= allowed).then_some((distance, known))
+            })
+            .min_by(|(distance, known), (other_distance, other)| {
+                distance
+                    .cmp(other_distance)
+                    .then_with(|| self.text_count(other).cmp(&self.text_count(known)))
+                    .then_with(|| known.cmp(other))
+            })
+            .map(|(_, known)| known.clone())
+    }
+
+    /// How many of the collection's texts use `word`'s stem.
+    fn text_count(&self, word: &str) -> u32 {
+        self.stem_texts
+            .get(STEMMER.stem(word).as_ref())
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -861,6 +925,27 @@ mod tests {
             &THRESHOLDS,
         );
         assert!(charger.asked_fact.is_none(), "{charger:?}");
+    }
+
+    #[test]
+    fn misspelt_words_are_searched_as_the_collection_spells_them() {
+        let vocabulary = Vocabulary::new([
+            "The Maritime Museum is closed on Mondays.",
+            "Kaiserschmarrn: shredded pancake with plum compote.",
+            "The restaurant serves dinner from 18:00. Museum tickets at Reception.",
+        ]);
+        assert_eq!(
+            vocabulary.respelled("is the maritime musuem open on mondays?"),
+            Some("is the maritime museum open on mondays?".to_string())
+        );
+        assert_eq!(
+            vocabulary.respelled("Kaiserschmarn at the resturant"),
+            Some("kaiserschmarrn at the restaurant".to_string())
+        );
+        // Words it uses, in any form, short words and words far from all of its own stay.
+        assert_eq!(vocabulary.respelled("museums closed monday"), None);
+        assert_eq!(vocabulary.respelled("is the spa opne"), None);
+        assert_eq!(vocabulary.respelled("does it have a casino"), None);
     }
 
     #[test]

@@ -248,11 +248,28 @@ impl AnswerEngine {
             .map(|query| request.clone().with_query(query))
             .transpose()?;
         let request = contextual.as_ref().unwrap_or(request);
+        let vocabulary = self.vocabulary(collection, version).await?;
+        // A misspelt word is searched (and judged, and quoted from) as the collection spells
+        // it, in the collection's own language only.
+        let respelled = vocabulary
+            .as_deref()
+            .filter(|vocabulary| {
+                match (
+                    vocabulary.language(),
+                    crate::language::detect_language(request.query()),
+                ) {
+                    (Some(collection), Some(question)) => collection == question,
+                    _ => true,
+                }
+            })
+            .and_then(|vocabulary| vocabulary.respelled(request.query()))
+            .map(|query| request.clone().with_query(query))
+            .transpose()?;
+        let request = respelled.as_ref().unwrap_or(request);
         let retrieval = self.search_at(collection, version, request).await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
         let thresholds =
             AnswerabilityThresholds::for_model(&spec.model).overridden(&spec.answerability);
-        let vocabulary = self.vocabulary(collection, version).await?;
         let mut answerability = assess(
             request.query(),
             &retrieval.hits,
