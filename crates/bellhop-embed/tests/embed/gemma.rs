@@ -112,7 +112,14 @@ fn gemma_prompt_tokens_count_towards_the_length() {
 #[test]
 fn gemma_batching_does_not_change_vectors() {
     let references = references_in("reference-embeddinggemma-300m-query.jsonl");
-    let texts: Vec<&str> = references.iter().map(|r| r.text.as_str()).collect();
+    // Texts of a few to a few hundred tokens, padded together: the long ones would only
+    // repeat, at many times the cost, what the parity tests check of them.
+    let texts: Vec<&str> = references
+        .iter()
+        .filter(|r| r.tokens <= 300)
+        .map(|r| r.text.as_str())
+        .collect();
+    assert!(texts.len() >= 20);
     let bulk = embedder().embed(&texts).unwrap();
     let one_by_one = Embedder::load_with(
         &ModelSource::Dir(gemma_model_dir()),
