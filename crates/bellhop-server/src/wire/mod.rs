@@ -154,22 +154,23 @@ fn sse_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
             "contentSchema".into(),
             serde_json::json!({"$ref": format!("#/components/schemas/{data}")}),
         );
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property(
-            "event",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some([name])),
-        )
-        .property("data", data_schema)
-        .required("event")
-        .required("data")
-        .build()
+    sse_event_of(name, data_schema)
 }
 
 /// A Server-Sent Event named `name` whose data is the text `data`.
 fn sse_text_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let data_schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([data]))
+        .build();
+    sse_event_of(name, data_schema)
+}
+
+fn sse_event_of(
+    name: &str,
+    data_schema: utoipa::openapi::schema::Object,
+) -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -179,12 +180,7 @@ fn sse_text_event(name: &str, data: &str) -> utoipa::openapi::schema::Object {
                 .schema_type(Type::String)
                 .enum_values(Some([name])),
         )
-        .property(
-            "data",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some([data])),
-        )
+        .property("data", data_schema)
         .required("event")
         .required("data")
         .build()
