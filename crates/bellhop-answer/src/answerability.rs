@@ -498,12 +498,16 @@ impl Vocabulary {
 
     /// The share of the collection's texts that use `term`'s stem exactly.
     pub fn text_share(&self, term: &str) -> f32 {
-        let texts = self
-            .stem_texts
-            .get(STEMMER.stem(term).as_ref())
-            .copied()
-            .unwrap_or(0);
-        texts as f32 / self.texts.max(1) as f32
+        self.text_count(term) as f32 / self.texts.max(1) as f32
+    }
+
+    /// Whether `question_language` (ISO 639-1, when told) is the collection's, or either is
+    /// unknown: words are evidence only in the collection's own language.
+    pub fn shares_language(&self, question_language: Option<&str>) -> bool {
+        match (self.language(), question_language) {
+            (Some(collection), Some(question)) => collection == question,
+            _ => true,
+        }
     }
 
     /// Whether the collection uses `term`: the same word or stem, or one a typo away.
@@ -564,7 +568,7 @@ impl Vocabulary {
             .map(|(_, known)| known.clone())
     }
 
-    /// How many of the collection's texts use `word`'s stem.
+    /// How many of the collection's texts use `word`'s stem exactly.
     fn text_count(&self, word: &str) -> u32 {
         self.stem_texts
             .get(STEMMER.stem(word).as_ref())
@@ -638,13 +642,8 @@ pub fn assess(
     // Words are evidence only in the collection's own language: a question in another
     // language shares none of its words and is judged on meaning alone.
     let question_language = crate::language::detect_language(question);
-    let same_language = match (
-        vocabulary.and_then(Vocabulary::language),
-        &question_language,
-    ) {
-        (Some(collection), Some(question)) => collection == question,
-        _ => true,
-    };
+    let same_language = vocabulary
+        .is_none_or(|vocabulary| vocabulary.shares_language(question_language.as_deref()));
     let unknown_terms: Vec<String> = match vocabulary {
         Some(vocabulary) if same_language && vocabulary.is_representative() => missing_terms
             .iter()

@@ -254,13 +254,8 @@ impl AnswerEngine {
         let respelled = vocabulary
             .as_deref()
             .filter(|vocabulary| {
-                match (
-                    vocabulary.language(),
-                    crate::language::detect_language(request.query()),
-                ) {
-                    (Some(collection), Some(question)) => collection == question,
-                    _ => true,
-                }
+                vocabulary
+                    .shares_language(crate::language::detect_language(request.query()).as_deref())
             })
             .and_then(|vocabulary| vocabulary.respelled(request.query()))
             .map(|query| request.clone().with_query(query))
