@@ -280,7 +280,10 @@ impl AnswerEngine {
                     Some(vector) => Arc::clone(vector),
                     None => self.searcher.embed_query(request.query()).await?,
                 };
-                let reduced = self.searcher.embed_query(reduced.trim()).await?;
+                let reduced = bellhop_retrieval::sized_for(
+                    self.searcher.embed_query(reduced.trim()).await?,
+                    whole.len(),
+                );
                 cosine(&whole, &reduced)
             };
             answerability.weigh_meaning_kept(kept, &thresholds);

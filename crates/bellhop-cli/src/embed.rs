@@ -32,6 +32,11 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub prompt_name: Option<String>,
 
+    /// Shorten the vectors to this many dimensions: one of the shorter sizes a Matryoshka
+    /// model's card lists (each vector is cut and scaled to unit length again).
+    #[arg(long)]
+    pub dimensions: Option<usize>,
+
     /// Upper bound on padded tokens per forward pass.
     #[arg(long, default_value_t = EmbedderOptions::default().max_batch_tokens)]
     pub batch_tokens: usize,
@@ -50,12 +55,15 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
     let source = args.model.source();
     let embedder = Embedder::load_with(&source, &options)
         .with_context(|| format!("loading model {source}"))?;
+    let dim = args.dimensions.unwrap_or_else(|| embedder.dim());
+    embedder.check_dimensions(dim)?;
 
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let progress = progress_bar(texts.len() as u64, args.input.is_some());
     let vectors = embedder.embed_with_progress(&texts, args.prompt_name.as_deref(), |done| {
         progress.inc(done as u64)
     })?;
+    let vectors = vectors.shortened(dim);
     progress.finish_and_clear();
 
     match &args.output {

@@ -55,6 +55,10 @@ pub struct IngestArgs {
     /// Vector index (new collections).
     #[arg(long, value_enum, default_value = "auto")]
     index: IndexArg,
+    /// Store vectors of this many dimensions (new collections): the model's full size by
+    /// default, or one of the shorter sizes a Matryoshka model's card lists.
+    #[arg(long)]
+    dimensions: Option<usize>,
     /// CSV columns that form the text (default: all).
     #[arg(long, value_delimiter = ',')]
     text_columns: Vec<String>,
@@ -156,7 +160,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
     });
     let report = runtime.block_on(async {
         ingestor
-            .ensure_collection(&args.collection, chunking, index)
+            .ensure_collection_sized(&args.collection, chunking, index, args.dimensions)
             .await?;
         if !settings.is_empty() {
             settings_store

@@ -482,6 +482,9 @@ pub struct ModelLayout {
     pub tokenizer_path: PathBuf,
     /// `model.safetensors`.
     pub weights_path: PathBuf,
+    /// The shorter sizes the model was trained to be cut to (Matryoshka), largest first, as
+    /// its model card lists them; empty when it was not.
+    pub matryoshka_dimensions: Vec<usize>,
 }
 
 impl ModelLayout {
@@ -561,6 +564,12 @@ impl ModelLayout {
             "the weights in safetensors format (convert a pytorch_model.bin with \
              `safetensors.torch.save_file`)",
         )?;
+        let dim = dense.last().map_or(hidden * pooling.mode_count(), |layer| layer.out_features);
+        // The card is documentation: one that is missing or unreadable only means no shorter
+        // sizes are known.
+        let matryoshka_dimensions = std::fs::read_to_string(dir.join("README.md"))
+            .map(|card| crate::matryoshka::card_dimensions(&card, dim))
+            .unwrap_or_default();
         Ok(Self {
             dir: dir.to_path_buf(),
             encoder,
@@ -573,6 +582,7 @@ impl ModelLayout {
             default_prompt_name: st.default_prompt_name,
             tokenizer_path,
             weights_path,
+            matryoshka_dimensions,
         })
     }
 

@@ -126,6 +126,20 @@ impl Embeddings {
     pub fn into_vec(self) -> Vec<f32> {
         self.data
     }
+
+    /// Every vector cut to its first `dim` dimensions and scaled to unit length again, as a
+    /// Matryoshka model's shorter sizes are used (see [`crate::matryoshka`]); unchanged when
+    /// `dim` is their width already.
+    pub fn shortened(self, dim: usize) -> Self {
+        if dim >= self.dim {
+            return self;
+        }
+        let data = self
+            .rows()
+            .flat_map(|row| crate::matryoshka::shorten(row, dim))
+            .collect();
+        Self { dim, data }
+    }
 }
 
 /// A loaded sentence-transformers model.
@@ -180,6 +194,32 @@ impl Embedder {
     /// Width of the vectors.
     pub fn dim(&self) -> usize {
         self.layout.dim()
+    }
+
+    /// The shorter sizes the model's vectors may be cut to (see [`crate::matryoshka`]),
+    /// largest first; empty for a model not trained for it.
+    pub fn matryoshka_dimensions(&self) -> &[usize] {
+        &self.layout.matryoshka_dimensions
+    }
+
+    /// Whether vectors of `dim` dimensions are this model's: its full size, or one of its
+    /// Matryoshka sizes.
+    pub fn supports_dimensions(&self, dim: usize) -> bool {
+        dim == self.dim() || self.matryoshka_dimensions().contains(&dim)
+    }
+
+    /// Checks that vectors of `dim` dimensions are this model's, with an error that lists the
+    /// sizes it has.
+    pub fn check_dimensions(&self, dim: usize) -> Result<()> {
+        if self.supports_dimensions(dim) {
+            return Ok(());
+        }
+        Err(EmbedError::UnsupportedDimensions {
+            model: self.model_id.clone(),
+            requested: dim,
+            full: self.dim(),
+            shorter: self.matryoshka_dimensions().to_vec(),
+        })
     }
 
     /// Token count at which texts are truncated.

@@ -50,6 +50,19 @@ pub enum EmbedError {
         available: Vec<String>,
     },
 
+    /// A vector size the model was not trained for.
+    #[error("{model} has {full} dimensions and {}; it cannot be shortened to {requested}", if shorter.is_empty() { "was not trained to be shortened (its model card names no Matryoshka sizes)".to_string() } else { format!("may be shortened to {}", shorter.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) })]
+    UnsupportedDimensions {
+        /// The model.
+        model: String,
+        /// The size asked for.
+        requested: usize,
+        /// The model's full size.
+        full: usize,
+        /// The Matryoshka sizes it was trained for.
+        shorter: Vec<usize>,
+    },
+
     /// Tokenization failed.
     #[error("tokenization failed: {0}")]
     Tokenizer(String),

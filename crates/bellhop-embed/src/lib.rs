@@ -16,6 +16,7 @@ mod gemma3;
 mod gemma3_kernels;
 mod kernels;
 mod linear;
+pub mod matryoshka;
 mod mpnet;
 pub mod pooling;
 mod queue;

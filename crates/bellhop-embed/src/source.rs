@@ -16,6 +16,8 @@ const OPTIONAL_FILES: &[&str] = &[
     "1_Pooling/config.json",
     "tokenizer_config.json",
     "config_sentence_transformers.json",
+    // The model card: it says whether the vectors may be shortened (Matryoshka).
+    "README.md",
 ];
 
 /// A model given by the user: a directory path or a Hub repo id such as

@@ -185,11 +185,26 @@ impl Ingestor {
         chunking: ChunkingSettings,
         index: IndexKind,
     ) -> Result<CollectionInfo> {
+        self.ensure_collection_sized(name, chunking, index, None)
+            .await
+    }
+
+    /// [`Self::ensure_collection`], storing vectors of `dimensions` (the model's full size when
+    /// `None`; a shorter one must be among the model's Matryoshka sizes). An existing
+    /// collection must already store that many.
+    pub async fn ensure_collection_sized(
+        &self,
+        name: &str,
+        chunking: ChunkingSettings,
+        index: IndexKind,
+        dimensions: Option<usize>,
+    ) -> Result<CollectionInfo> {
+        let dim = dimensions.unwrap_or_else(|| self.embedder.dim());
+        self.embedder.check_dimensions(dim)?;
         let info = match self.store.collection(name).await {
             Ok(info) => info,
             Err(StoreError::CollectionNotFound(_)) => {
-                let mut spec =
-                    CollectionSpec::new(name, self.embedder.model_id(), self.embedder.dim());
+                let mut spec = CollectionSpec::new(name, self.embedder.model_id(), dim);
                 spec.chunking = ChunkingSettings {
                     max_tokens: chunking.max_tokens.min(self.embedder.max_seq_length()),
                     overlap_tokens: chunking.overlap_tokens,
@@ -205,6 +220,16 @@ impl Ingestor {
             Err(err) => return Err(err.into()),
         };
         self.check_model(&info)?;
+        if let Some(dimensions) = dimensions
+            && dimensions != info.spec.dim
+        {
+            return Err(StoreError::Invalid(format!(
+                "collection {name:?} stores vectors of {} dimensions, not {dimensions}; the size \
+                 is chosen when a collection is created",
+                info.spec.dim
+            ))
+            .into());
+        }
         Ok(info)
     }
 
@@ -295,13 +320,14 @@ impl Ingestor {
             return Ok(FileOutcome::Unchanged);
         }
         let this = self.clone();
-        let (name_owned, chunking) = (name.to_string(), info.spec.chunking);
+        let (name_owned, chunking, dim) = (name.to_string(), info.spec.chunking, info.spec.dim);
         let documents = tokio::task::spawn_blocking(move || {
             let parsed = read_document_bytes(&bytes, &name_owned, format, &this.read_options)?;
             this.check_lengths(&parsed, &name_owned)?;
             this.embed_documents(
                 parsed,
                 chunking,
+                dim,
                 true,
                 |event| emit(&progress, event),
                 &name_owned,
@@ -341,11 +367,12 @@ impl Ingestor {
         let info = self.store.collection(collection).await?;
         self.check_model(&info)?;
         let this = self.clone();
-        let chunking = info.spec.chunking;
+        let (chunking, dim) = (info.spec.chunking, info.spec.dim);
         let documents = tokio::task::spawn_blocking(move || {
             this.embed_documents(
                 documents,
                 chunking,
+                dim,
                 context_header,
                 |event| emit(&progress, event),
                 "documents",
@@ -403,10 +430,13 @@ impl Ingestor {
         hasher.finalize().to_hex().to_string()
     }
 
+    /// Chunks and embeds documents into vectors of `dim` dimensions (the model's, or one of
+    /// its Matryoshka sizes).
     fn embed_documents(
         &self,
         parsed: Vec<ParsedDocument>,
         chunking: ChunkingSettings,
+        dim: usize,
         context_header: bool,
         progress: impl Fn(IngestEvent),
         name: &str,
@@ -462,11 +492,20 @@ impl Ingestor {
                     .map(|chunk| NewChunk {
                         section: chunk.section,
                         text: chunk.text,
-                        vector: rows.next().expect("one vector per chunk").to_vec(),
+                        vector: sized(rows.next().expect("one vector per chunk"), dim),
                     })
                     .collect(),
             })
             .collect())
+    }
+}
+
+/// A chunk's vector as its collection stores it.
+fn sized(vector: &[f32], dim: usize) -> Vec<f32> {
+    if vector.len() == dim {
+        vector.to_vec()
+    } else {
+        bellhop_embed::matryoshka::shorten(vector, dim)
     }
 }
 

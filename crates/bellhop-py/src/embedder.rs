@@ -90,14 +90,17 @@ impl Embedder {
 
     /// Embeds texts into a float32 array of shape (len(texts), dim), one row per text in
     /// order. `batch_size` caps the texts per call into the model (default: a token budget);
-    /// `prompt_name` puts one of the model's prompts (`prompts`) before every text.
-    #[pyo3(signature = (texts, batch_size = None, prompt_name = None))]
+    /// `prompt_name` puts one of the model's prompts (`prompts`) before every text;
+    /// `dimensions` shortens the vectors to one of `matryoshka_dimensions` (cut, then scaled
+    /// to unit length again).
+    #[pyo3(signature = (texts, batch_size = None, prompt_name = None, dimensions = None))]
     fn embed<'py>(
         &self,
         py: Python<'py>,
         texts: &Bound<'py, PyAny>,
         batch_size: Option<usize>,
         prompt_name: Option<String>,
+        dimensions: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let texts = self::texts(texts, "texts")?;
         let step = match batch_size {
@@ -105,14 +108,17 @@ impl Embedder {
             Some(size) => size,
             None => texts.len().max(1),
         };
-        let dim = self.inner.dim();
+        let dim = dimensions.unwrap_or_else(|| self.inner.dim());
+        self.inner.check_dimensions(dim).map_err(embed_error)?;
         let inner = &self.inner;
         let data = py
             .detach(|| {
                 run_embedding(|| -> Result<Vec<f32>, bellhop_embed::EmbedError> {
                     let mut data = Vec::with_capacity(texts.len() * dim);
                     for batch in texts.chunks(step) {
-                        let vectors = inner.embed_with_prompt(batch, prompt_name.as_deref())?;
+                        let vectors = inner
+                            .embed_with_prompt(batch, prompt_name.as_deref())?
+                            .shortened(dim);
                         data.extend_from_slice(vectors.as_slice());
                     }
                     Ok(data)
@@ -139,6 +145,13 @@ impl Embedder {
     #[getter]
     fn dim(&self) -> usize {
         self.inner.dim()
+    }
+
+    /// The shorter sizes the vectors may be cut to (Matryoshka), largest first, as the model
+    /// card lists them; empty for a model not trained for it.
+    #[getter]
+    fn matryoshka_dimensions(&self) -> Vec<usize> {
+        self.inner.matryoshka_dimensions().to_vec()
     }
 
     /// Longest input in tokens; longer texts are truncated, as sentence-transformers does.

@@ -52,7 +52,9 @@ pub fn invalid(message: impl Into<String>) -> PyErr {
 pub fn embed_error(err: EmbedError) -> PyErr {
     let kind = match &err {
         EmbedError::MissingFile { .. } | EmbedError::Hub { .. } => Kind::ModelNotFound,
-        EmbedError::Tokenizer(_) | EmbedError::UnknownPrompt { .. } => Kind::InvalidInput,
+        EmbedError::Tokenizer(_)
+        | EmbedError::UnknownPrompt { .. }
+        | EmbedError::UnsupportedDimensions { .. } => Kind::InvalidInput,
         _ => Kind::Bellhop,
     };
     error(kind, err.to_string())

@@ -15,7 +15,9 @@ use serde::Deserialize;
 
 use crate::convert::{from_python, to_python};
 use crate::embedder::{Embedder, default_model_spec, load};
-use crate::errors::{Kind, error, ingest_error, invalid, retrieval_error, store_error};
+use crate::errors::{
+    Kind, embed_error, error, ingest_error, invalid, retrieval_error, store_error,
+};
 
 /// One document given as a dict.
 #[derive(Debug, Deserialize)]
@@ -191,7 +193,9 @@ impl Store {
     }
 
     /// Creates a collection for this store's model; raises `ConflictError` if it exists.
-    #[pyo3(signature = (name, *, chunk_tokens = 256, chunk_overlap = 32, index = "auto", system_prompt = None, generator = None, answer_deadline_ms = None))]
+    /// `dimensions` stores shorter vectors, one of the sizes a Matryoshka model's card lists
+    /// (`Embedder.matryoshka_dimensions`); the model's full size by default.
+    #[pyo3(signature = (name, *, chunk_tokens = 256, chunk_overlap = 32, index = "auto", system_prompt = None, generator = None, answer_deadline_ms = None, dimensions = None))]
     #[allow(clippy::too_many_arguments)]
     fn create_collection<'py>(
         &self,
@@ -203,9 +207,12 @@ impl Store {
         system_prompt: Option<String>,
         generator: Option<String>,
         answer_deadline_ms: Option<u64>,
+        dimensions: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let embedder = self.embedder(py)?;
-        let mut spec = CollectionSpec::new(name, embedder.model_id(), embedder.dim());
+        let dim = dimensions.unwrap_or_else(|| embedder.dim());
+        embedder.check_dimensions(dim).map_err(embed_error)?;
+        let mut spec = CollectionSpec::new(name, embedder.model_id(), dim);
         spec.chunking = ChunkingSettings {
             max_tokens: chunk_tokens.min(embedder.max_seq_length()),
             overlap_tokens: chunk_overlap,

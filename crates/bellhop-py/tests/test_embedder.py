@@ -126,6 +126,28 @@ def test_invalid_batch_size_is_a_value_error(embedder: bellhop.Embedder) -> None
     assert isinstance(info.value, bellhop.BellhopError)
 
 
+def test_matryoshka_sizes_come_from_the_model_card(
+    embedder: bellhop.Embedder, tmp_path: Path
+) -> None:
+    assert embedder.matryoshka_dimensions == []
+    with pytest.raises(ValueError, match="not trained to be shortened"):
+        embedder.embed(["x"], dimensions=128)
+    carded = tmp_path / "carded-model"
+    shutil.copytree(MODEL_DIR, carded, ignore=shutil.ignore_patterns("model.safetensors"))
+    (carded / "model.safetensors").symlink_to(MODEL_DIR / "model.safetensors")
+    (carded / "README.md").write_text('"matryoshka_dims": [384, 256, 128]\n')
+    shortened = bellhop.Embedder(str(carded))
+    assert shortened.matryoshka_dimensions == [256, 128]
+    full = shortened.embed(["is the pool heated?"])
+    short = shortened.embed(["is the pool heated?"], dimensions=128)
+    assert short.shape == (1, 128)
+    np.testing.assert_allclose(np.linalg.norm(short, axis=1), 1.0, rtol=1e-5)
+    prefix = full[:, :128] / np.linalg.norm(full[:, :128], axis=1, keepdims=True)
+    np.testing.assert_allclose(short, prefix, atol=1e-6)
+    with pytest.raises(ValueError, match="256, 128"):
+        shortened.embed(["x"], dimensions=100)
+
+
 def test_missing_model_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="config.json") as info:
         bellhop.Embedder(str(tmp_path / "no-such-model"))

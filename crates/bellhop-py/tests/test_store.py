@@ -268,6 +268,20 @@ def test_another_model_is_a_conflict(tmp_path: Path, store: bellhop.Store) -> No
             other.add_documents("hotel", FACTS[1:2])
 
 
+def test_a_collection_of_shortened_vectors(tmp_path: Path, store: bellhop.Store) -> None:
+    with pytest.raises(ValueError, match="not trained to be shortened"):
+        store.create_collection("short", dimensions=128)
+    carded = tmp_path / "carded-minilm"
+    carded.mkdir()
+    for entry in MODEL_DIR.iterdir():
+        (carded / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (carded / "README.md").write_text('"matryoshka_dims": [384, 256, 128]\n')
+    with bellhop.Store(tmp_path / "short-data", model=str(carded)) as short:
+        assert short.create_collection("hotel", dimensions=128)["dim"] == 128
+        short.add_documents("hotel", FACTS)
+        assert short.search("hotel", "swimming", k=1, mode="dense")[0].document_id == "pool"
+
+
 def test_one_process_at_a_time(store: bellhop.Store) -> None:
     with pytest.raises(bellhop.BellhopError, match="in use"):
         bellhop.Store(store.path)

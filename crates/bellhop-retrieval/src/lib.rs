@@ -12,4 +12,4 @@ mod searcher;
 pub use bellhop_store::{SearchMode, SearchRequest};
 pub use cache::{BoundedCache, CacheStats};
 pub use error::{ModelMismatch, Result, RetrievalError};
-pub use searcher::{Retrieval, Searcher, ensure_same_model};
+pub use searcher::{Retrieval, Searcher, ensure_same_model, sized_for};

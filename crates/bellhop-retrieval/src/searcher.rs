@@ -31,12 +31,13 @@ pub struct Retrieval {
 }
 
 /// Checks that a collection holds vectors of `embedder`'s model, the only vectors its
-/// queries and new chunks can be compared with.
+/// queries and new chunks can be compared with: at the model's full size, or cut to one of
+/// its Matryoshka sizes.
 pub fn ensure_same_model(
     spec: &CollectionSpec,
     embedder: &Embedder,
 ) -> std::result::Result<(), ModelMismatch> {
-    if spec.model != embedder.model_id() || spec.dim != embedder.dim() {
+    if spec.model != embedder.model_id() || !embedder.supports_dimensions(spec.dim) {
         return Err(ModelMismatch {
             collection: spec.name.clone(),
             expected: spec.model.clone(),
@@ -46,6 +47,16 @@ pub fn ensure_same_model(
         });
     }
     Ok(())
+}
+
+/// `vector` as a collection of `dim` dimensions stores it: itself at the model's full size,
+/// else its Matryoshka prefix at unit length.
+pub fn sized_for(vector: Arc<Vec<f32>>, dim: usize) -> Arc<Vec<f32>> {
+    if vector.len() == dim {
+        vector
+    } else {
+        Arc::new(bellhop_embed::matryoshka::shorten(&vector, dim))
+    }
 }
 
 /// Searches collections of one store with queries embedded by one model.
@@ -131,7 +142,7 @@ impl Searcher {
         } else {
             let spec = self.spec(collection, version).await?;
             ensure_same_model(&spec, self.queue.embedder())?;
-            Some(self.embed_query(request.query()).await?)
+            Some(sized_for(self.embed_query(request.query()).await?, spec.dim))
         };
         let embed_ms = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();

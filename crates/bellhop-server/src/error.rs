@@ -127,7 +127,9 @@ impl From<EmbedError> for ApiError {
         let message = err.to_string();
         match err {
             EmbedError::QueueFull { .. } => Self::overloaded(message),
-            EmbedError::Tokenizer(_) | EmbedError::UnknownPrompt { .. } => Self::invalid(message),
+            EmbedError::Tokenizer(_)
+            | EmbedError::UnknownPrompt { .. }
+            | EmbedError::UnsupportedDimensions { .. } => Self::invalid(message),
             EmbedError::MissingFile { .. }
             | EmbedError::MalformedFile { .. }
             | EmbedError::Unsupported { .. }

@@ -207,3 +207,19 @@ fn a_prompt_the_model_lacks_is_refused_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_size_the_model_card_does_not_list_is_refused() {
+    // all-MiniLM-L6-v2's files come without a card that names Matryoshka sizes.
+    let output = bellhop(&["embed", "--dimensions", "128", "wifi password"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot be shortened to 128") && stderr.contains("not trained"),
+        "{stderr}"
+    );
+    let output = bellhop(&["embed", "--dimensions", "384", "wifi password"], None);
+    assert!(output.status.success());
+    let vectors: Vec<Vec<f32>> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(vectors[0].len(), 384);
+}

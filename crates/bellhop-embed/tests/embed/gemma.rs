@@ -134,3 +134,25 @@ fn gemma_batching_does_not_change_vectors() {
         assert!(cosine(a, b) > 0.99999, "{text:?}");
     }
 }
+
+#[test]
+fn gemma_vectors_shorten_to_the_matryoshka_sizes_its_card_lists() {
+    let embedder = embedder();
+    assert_eq!(embedder.matryoshka_dimensions(), &[512, 256, 128]);
+    let references = references_in("reference-embeddinggemma-300m-query.jsonl");
+    let texts: Vec<&str> = references.iter().take(4).map(|r| r.text.as_str()).collect();
+    for dim in [512, 256, 128] {
+        embedder.check_dimensions(dim).unwrap();
+        let short = embedder.embed_query(&texts).unwrap().shortened(dim);
+        assert_eq!(short.dim(), dim);
+        for (reference, vector) in references.iter().zip(short.rows()) {
+            // sentence-transformers' `truncate_dim`: the full vector's prefix.
+            let similarity = cosine(&reference.embedding[..dim], vector);
+            assert!(similarity >= 0.9999, "{dim}: {similarity}");
+            let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5, "{dim}: norm {norm}");
+        }
+    }
+    let err = embedder.check_dimensions(300).unwrap_err().to_string();
+    assert!(err.contains("512, 256, 128"), "{err}");
+}

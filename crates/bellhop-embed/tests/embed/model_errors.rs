@@ -145,3 +145,35 @@ fn a_plain_transformer_directory_falls_back_to_mean_pooling_without_normalising(
     // Normalisation only rescales, so the direction is still sentence-transformers'.
     assert!(cosine(vectors.row(0), &reference.embedding) >= 0.9999);
 }
+
+#[test]
+fn a_model_card_decides_which_shorter_sizes_are_allowed() {
+    let (_temp, dir) = model_copy();
+    let plain = Embedder::load(&ModelSource::Dir(dir.clone())).unwrap();
+    assert!(plain.matryoshka_dimensions().is_empty());
+    let err = plain.check_dimensions(128).unwrap_err();
+    assert!(matches!(err, EmbedError::UnsupportedDimensions { .. }));
+    assert!(
+        err.to_string().contains("not trained to be shortened"),
+        "{err}"
+    );
+    plain.check_dimensions(384).unwrap();
+
+    // A card that cannot be read as text is no card: the model still loads.
+    std::fs::write(dir.join("README.md"), [0xff, 0xfe, 0x00]).unwrap();
+    let unreadable = Embedder::load(&ModelSource::Dir(dir.clone())).unwrap();
+    assert!(unreadable.matryoshka_dimensions().is_empty());
+
+    std::fs::write(
+        dir.join("README.md"),
+        "Trained with MatryoshkaLoss.\n\"matryoshka_dims\": [384, 192, 96]\n",
+    )
+    .unwrap();
+    let trained = Embedder::load(&ModelSource::Dir(dir)).unwrap();
+    assert_eq!(trained.matryoshka_dimensions(), &[192, 96]);
+    let vectors = trained.embed(&["Is the pool heated?"]).unwrap();
+    let full = vectors.row(0).to_vec();
+    let short = vectors.shortened(96);
+    assert_eq!(short.dim(), 96);
+    assert!(cosine(&full[..96], short.row(0)) > 0.99999);
+}

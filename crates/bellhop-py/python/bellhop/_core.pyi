@@ -18,16 +18,20 @@ class Embedder:
         texts: Iterable[str],
         batch_size: Optional[int] = None,
         prompt_name: Optional[str] = None,
+        dimensions: Optional[int] = None,
     ) -> npt.NDArray[np.float32]:
         """Embeds texts into a C-contiguous float32 array of shape (len(texts), dim),
         releasing the GIL while the model runs; `prompt_name` puts one of the model's
-        `prompts` before every text."""
+        `prompts` before every text; `dimensions` shortens the vectors to one of
+        `matryoshka_dimensions`."""
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, special tokens included."""
     @property
     def prompts(self) -> dict[str, str]: ...
     @property
     def dim(self) -> int: ...
+    @property
+    def matryoshka_dimensions(self) -> list[int]: ...
     @property
     def max_seq_length(self) -> int: ...
     @property
@@ -54,6 +58,7 @@ class Store:
         system_prompt: Optional[str] = None,
         generator: Optional[str] = None,
         answer_deadline_ms: Optional[int] = None,
+        dimensions: Optional[int] = None,
     ) -> dict[str, Any]: ...
     def collection(self, name: str) -> dict[str, Any]: ...
     def list_collections(self) -> list[dict[str, Any]]: ...

@@ -135,10 +135,13 @@ class Store:
         system_prompt: str | None = None,
         generator: str | None = None,
         answer_deadline_ms: int | None = None,
+        dimensions: int | None = None,
     ) -> dict[str, Any]:
         """Creates a collection for this store's model and returns its info.
 
         ``index`` is "auto" (exact scan, HNSW above 100,000 chunks), "exact" or "hnsw".
+        ``dimensions`` stores shorter vectors: one of the sizes a Matryoshka model's card
+        lists (``Embedder.matryoshka_dimensions``); the model's full size by default.
         Raises :class:`bellhop.ConflictError` if the name is taken."""
         return self._inner.create_collection(
             name,
@@ -148,6 +151,7 @@ class Store:
             system_prompt=system_prompt,
             generator=generator,
             answer_deadline_ms=answer_deadline_ms,
+            dimensions=dimensions,
         )
 
     def collection(self, name: str) -> dict[str, Any]:

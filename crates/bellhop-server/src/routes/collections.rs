@@ -45,7 +45,9 @@ pub async fn create(
             ),
         ));
     }
-    let mut spec = CollectionSpec::new(body.name, embedder.model_id(), embedder.dim());
+    let dim = body.dimensions.unwrap_or_else(|| embedder.dim());
+    embedder.check_dimensions(dim)?;
+    let mut spec = CollectionSpec::new(body.name, embedder.model_id(), dim);
     if let Some(chunking) = body.chunking.map(bellhop_store::ChunkingSettings::from) {
         if chunking.max_tokens > embedder.max_seq_length() {
             return Err(ApiError::invalid(format!(

@@ -72,14 +72,8 @@ pub async fn embeddings(
     if body.model != served && last_segment(&body.model) != last_segment(served) {
         return Err(model_not_found(&body.model));
     }
-    if let Some(dimensions) = body.dimensions
-        && dimensions != embedder.dim()
-    {
-        return Err(ApiError::invalid(format!(
-            "{served} has {} dimensions and cannot be shortened to {dimensions}",
-            embedder.dim()
-        )));
-    }
+    let dim = body.dimensions.unwrap_or_else(|| embedder.dim());
+    embedder.check_dimensions(dim)?;
     let base64 = body.encoding_format.unwrap_or_default() == EncodingFormat::Base64;
     let inputs: Vec<String> = match body.input {
         EmbeddingInput::Text(text) => vec![text],
@@ -116,7 +110,14 @@ pub async fn embeddings(
     }
     let vectors = state.engine.queue().embed_many(&inputs).await?;
     let data = vectors
-        .iter()
+        .into_iter()
+        .map(|vector| {
+            if vector.len() == dim {
+                vector
+            } else {
+                bellhop_embed::matryoshka::shorten(&vector, dim)
+            }
+        })
         .enumerate()
         .map(|(index, vector)| Embedding {
             object: EmbeddingObject::Embedding,

@@ -237,6 +237,13 @@ pub struct CreateCollection {
     /// Must name the served model when given.
     #[serde(default)]
     pub model: Option<String>,
+    /// Store vectors of this many dimensions: the model's full size (the default) or, for a
+    /// model trained for it (Matryoshka), one of the shorter sizes its card lists; each
+    /// vector is cut to its first `dimensions` values and scaled to unit length again.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 16384)]
+    #[serde(deserialize_with = "super::integer::optional")]
+    pub dimensions: Option<usize>,
     /// Chunk size and overlap in tokens (default 256 and 32).
     #[serde(default)]
     pub chunking: Option<ChunkingSettings>,

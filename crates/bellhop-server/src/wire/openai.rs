@@ -66,9 +66,12 @@ pub struct EmbeddingsRequest {
     /// `float` (default) or `base64`.
     #[serde(default)]
     pub encoding_format: Option<EncodingFormat>,
-    /// The model's own dimension (384 for the default model): embeddings are not shortened.
+    /// Shorten the embeddings to this many dimensions: the model's own size (384 for the
+    /// default model), or, for a model trained for it (Matryoshka), one of the shorter sizes
+    /// its card lists (400 otherwise). A shortened vector is the full one's prefix at unit
+    /// length.
     #[serde(default)]
-    #[schema(minimum = 384, maximum = 384)]
+    #[schema(minimum = 1, maximum = 16384)]
     #[serde(deserialize_with = "super::integer::optional")]
     pub dimensions: Option<usize>,
 }

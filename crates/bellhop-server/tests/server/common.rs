@@ -33,6 +33,30 @@ pub fn embedder() -> Arc<Embedder> {
     }))
 }
 
+/// A copy of the model (its files linked) whose model card lists Matryoshka sizes of 256, 128
+/// and 64 in sentence-transformers' words, for the tests of shortened vectors: MiniLM was not
+/// trained for them, but which sizes a model allows comes from its card alone.
+pub fn matryoshka_model() -> (tempfile::TempDir, Arc<Embedder>) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("minilm-matryoshka");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(model_dir()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "README.md" {
+            std::os::unix::fs::symlink(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        copy.join("README.md"),
+        "---\ntags:\n- loss:MatryoshkaLoss\n---\n```json\n{\n    \"matryoshka_dims\": [\n        \
+         384,\n        256,\n        128,\n        64\n    ]\n}\n```\n",
+    )
+    .unwrap();
+    let embedder = Embedder::load_with(&ModelSource::Dir(copy), &EmbedderOptions::default())
+        .expect("the model loads");
+    (dir, Arc::new(embedder))
+}
+
 /// A running server; shut down (and awaited) on `stop`, dropped with its directory.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -50,6 +74,16 @@ impl TestServer {
 
     pub async fn with_config(config: ServerConfig) -> Self {
         Self::with_models(config, AnswerModels::default()).await
+    }
+
+    /// A server embedding with `embedder` instead of the shared model.
+    pub async fn with_embedder(mut config: ServerConfig, embedder: Arc<Embedder>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        config.addr = "127.0.0.1:0".parse().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let state = Arc::new(AppState::new(config, store, embedder, AnswerModels::default()));
+        Self::serving_state(state, dir, axum::Router::new()).await
     }
 
     /// A server answering with `models` (loaded once and shared: a chat model takes seconds

@@ -10,6 +10,7 @@ mod console;
 mod isolation;
 mod keys;
 mod load;
+mod matryoshka;
 mod openai;
 mod openapi;
 mod replicas;

@@ -67,6 +67,8 @@ struct CollectionState {
     index: RwLock<VectorIndex>,
     /// The committed version, set before a write returns; read without touching SQLite.
     version: AtomicU64,
+    /// How many chunks hold each keyword query term, at one version.
+    term_counts: Mutex<search::TermCounts>,
 }
 
 impl CollectionState {

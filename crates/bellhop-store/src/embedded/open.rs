@@ -111,6 +111,7 @@ fn load_collections(
                 spec: RwLock::new(Arc::new(spec)),
                 index: RwLock::new(index),
                 version: AtomicU64::new(version as u64),
+                term_counts: Default::default(),
             }),
         );
     }

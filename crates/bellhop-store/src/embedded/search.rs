@@ -76,7 +76,8 @@ impl SearchBackend for EmbeddedSearch<'_> {
         filter: &Filter,
     ) -> Result<Vec<(u64, f32)>> {
         let condition = sql_filter::to_sql(filter);
-        keyword_search(self.connection, self.state.id, terms, limit, &condition)
+        let terms = weighed_terms(self.connection, self.state, self.index.len(), terms)?;
+        keyword_search(self.connection, self.state.id, &terms, limit, &condition)
     }
 
     async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
@@ -101,6 +102,75 @@ fn allowed_chunks(
         .map(|id| id.map(|id| id as u64))
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// Most terms whose chunk counts are kept per collection; past it they are counted afresh.
+const TERM_COUNTS_KEPT: usize = 50_000;
+
+/// How many chunks hold each term queried, at one version of a collection: counting a term
+/// reads its whole posting list, and guests' questions repeat the same common words.
+#[derive(Debug, Default)]
+pub(super) struct TermCounts {
+    version: u64,
+    counts: HashMap<String, u64>,
+}
+
+/// `terms` without those held by more than half of the collection's `chunks`, unless no
+/// other term is left. FTS5's bm25 gives such a term no weight (its IDF,
+/// ln((N − n + 0.5) / (n + 0.5)), is floored at 1e-6 from there on), so leaving it out
+/// changes no score that matters, yet an OR-query with "the" or "is" in it scores nearly
+/// every chunk of the collection.
+fn weighed_terms(
+    connection: &Connection,
+    state: &CollectionState,
+    chunks: usize,
+    terms: &[String],
+) -> Result<Vec<String>> {
+    let version = state.version.load(std::sync::atomic::Ordering::Acquire);
+    let known: Vec<Option<u64>> = {
+        let mut cached = state
+            .term_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cached.version != version || cached.counts.len() > TERM_COUNTS_KEPT {
+            cached.counts.clear();
+            cached.version = version;
+        }
+        terms.iter().map(|term| cached.counts.get(term).copied()).collect()
+    };
+    let fts = schema::fts_table(state.id);
+    let mut counted = Vec::new();
+    let mut weighed = Vec::with_capacity(terms.len());
+    for (term, known) in terms.iter().zip(known) {
+        let count = match known {
+            Some(count) => count,
+            None => {
+                let mut statement = connection
+                    .prepare_cached(&format!("SELECT count(*) FROM {fts} WHERE {fts} MATCH ?"))?;
+                let count: i64 = statement
+                    .query_row([fts_query(std::slice::from_ref(term))], |row| row.get(0))?;
+                counted.push((term.clone(), count as u64));
+                count as u64
+            }
+        };
+        if (count as usize) * 2 < chunks {
+            weighed.push(term.clone());
+        }
+    }
+    if !counted.is_empty() {
+        let mut cached = state
+            .term_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cached.version == version {
+            cached.counts.extend(counted);
+        }
+    }
+    Ok(if weighed.is_empty() {
+        terms.to_vec()
+    } else {
+        weighed
+    })
 }
 
 /// Terms as an FTS5 OR-query of quoted strings.

@@ -44,6 +44,7 @@ impl Inner {
             index: RwLock::new(index),
             spec: RwLock::new(Arc::new(spec.clone())),
             version: AtomicU64::new(0),
+            term_counts: Default::default(),
         });
         collections.insert(spec.name.clone(), Arc::clone(&state));
         self.info(&writer, &state)

@@ -185,14 +185,17 @@ class AsyncClient(ClientBase):
             raise self._connection_failed(call, err) from err
 
     async def embeddings(
-        self, texts: str | Sequence[str], model: str | None = None
+        self,
+        texts: str | Sequence[str],
+        model: str | None = None,
+        dimensions: int | None = None,
     ) -> NDArray[np.float32]:
         """Embeds texts; see :meth:`Client.embeddings`."""
         if model is None:
             if self._embedding_model is None:
                 self._embedding_model = (await self.ready()).model
             model = self._embedding_model
-        return await self._send(embeddings_call(texts, model))
+        return await self._send(embeddings_call(texts, model, dimensions))
 
     async def models(self) -> list[Model]:
         """``GET /v1/models``; see :meth:`Client.models`."""

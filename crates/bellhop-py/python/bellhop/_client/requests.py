@@ -98,6 +98,7 @@ def create_collection_call(
     system_prompt: str | None = None,
     generator: GeneratorName | None = None,
     answer_deadline_ms: int | None = None,
+    dimensions: int | None = None,
 ) -> Call[Collection]:
     """The parameters of ``create_collection`` on both clients, and its request.
 
@@ -110,6 +111,8 @@ def create_collection_call(
         system_prompt: instructions for answer generation.
         generator: the generator of answers that name none.
         answer_deadline_ms: the deadline of answers that set none.
+        dimensions: store vectors of this many dimensions, one of the shorter sizes of a
+            Matryoshka model (the model's full size by default).
     """
     chunking = None
     if chunk_tokens is not None or chunk_overlap is not None:
@@ -127,6 +130,7 @@ def create_collection_call(
             "system_prompt": system_prompt,
             "generator": generator,
             "answer_deadline_ms": answer_deadline_ms,
+            "dimensions": dimensions,
         }
     )
     return Call("POST", "/v1/collections", Collection.from_dict, json=body)
@@ -303,10 +307,14 @@ takes_ask_params = takes_params_of(ask_request)
 :func:`ask_request`: ``ask`` and ``ask_stream``, on both clients."""
 
 
-def embeddings_call(texts: str | Sequence[str], model: str) -> Call[NDArray[np.float32]]:
+def embeddings_call(
+    texts: str | Sequence[str], model: str, dimensions: int | None = None
+) -> Call[NDArray[np.float32]]:
     inputs = [texts] if isinstance(texts, str) else list(texts)
     # base64 is a quarter of the size of JSON floats and decodes without parsing.
-    body = {"input": inputs, "model": model, "encoding_format": "base64"}
+    body = _without_none(
+        {"input": inputs, "model": model, "encoding_format": "base64", "dimensions": dimensions}
+    )
     return Call("POST", "/v1/embeddings", embeddings_array, json=body)
 
 

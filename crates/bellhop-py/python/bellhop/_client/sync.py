@@ -216,13 +216,17 @@ class Client(ClientBase):
             raise self._connection_failed(call, err) from err
 
     def embeddings(
-        self, texts: str | Sequence[str], model: str | None = None
+        self,
+        texts: str | Sequence[str],
+        model: str | None = None,
+        dimensions: int | None = None,
     ) -> NDArray[np.float32]:
         """Embeds texts with the server's model, through ``/v1/embeddings``.
 
         Args:
             texts: one text or a sequence of texts.
             model: the served embedding model's id; looked up from ``/ready`` when ``None``.
+            dimensions: shorten the vectors to one of a Matryoshka model's sizes.
 
         Returns:
             A float32 array of shape ``(len(texts), dim)`` (one row for a single string).
@@ -231,7 +235,7 @@ class Client(ClientBase):
             if self._embedding_model is None:
                 self._embedding_model = self.ready().model
             model = self._embedding_model
-        return self._send(embeddings_call(texts, model))
+        return self._send(embeddings_call(texts, model, dimensions))
 
     def models(self) -> list[Model]:
         """``GET /v1/models``: the embedding model, the local chat model, and the
