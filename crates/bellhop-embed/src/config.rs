@@ -564,7 +564,9 @@ impl ModelLayout {
             "the weights in safetensors format (convert a pytorch_model.bin with \
              `safetensors.torch.save_file`)",
         )?;
-        let dim = dense.last().map_or(hidden * pooling.mode_count(), |layer| layer.out_features);
+        let dim = dense
+            .last()
+            .map_or(hidden * pooling.mode_count(), |layer| layer.out_features);
         // The card is documentation: one that is missing or unreadable only means no shorter
         // sizes are known.
         let matryoshka_dimensions = std::fs::read_to_string(dir.join("README.md"))

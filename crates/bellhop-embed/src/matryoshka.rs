@@ -23,12 +23,17 @@ pub fn card_dimensions(card: &str, full: usize) -> Vec<usize> {
         rest = &rest[at + "matryoshka_dims".len()..];
         if let (Some(open), Some(close)) = (rest.find('['), rest.find(']'))
             && open < close
-            && rest[..open].trim_matches(|c: char| c == '"' || c == ':' || c.is_whitespace()).is_empty()
+            && rest[..open]
+                .trim_matches(|c: char| c == '"' || c == ':' || c.is_whitespace())
+                .is_empty()
         {
             sizes.extend(whole_numbers(&rest[open + 1..close]));
         }
     }
-    for sentence in lower.split(['.', '\n']).filter(|s| s.contains("matryoshka")) {
+    for sentence in lower
+        .split(['.', '\n'])
+        .filter(|s| s.contains("matryoshka"))
+    {
         sizes.extend(whole_numbers(sentence));
     }
     sizes.retain(|&size| size < full && size >= 32 && size.is_multiple_of(8));
@@ -92,7 +97,8 @@ mod tests {
 
     #[test]
     fn scores_years_and_odd_numbers_in_a_matryoshka_sentence_are_not_sizes() {
-        let card = "Matryoshka sizes 256 and 100 scored 59.68 on MTEB in 2024, and 1024 is the full size";
+        let card =
+            "Matryoshka sizes 256 and 100 scored 59.68 on MTEB in 2024, and 1024 is the full size";
         assert_eq!(card_dimensions(card, 1024), vec![256]);
     }
 

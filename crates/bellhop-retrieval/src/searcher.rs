@@ -142,7 +142,10 @@ impl Searcher {
         } else {
             let spec = self.spec(collection, version).await?;
             ensure_same_model(&spec, self.queue.embedder())?;
-            Some(sized_for(self.embed_query(request.query()).await?, spec.dim))
+            Some(sized_for(
+                self.embed_query(request.query()).await?,
+                spec.dim,
+            ))
         };
         let embed_ms = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();

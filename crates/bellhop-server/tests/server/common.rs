@@ -82,7 +82,12 @@ impl TestServer {
         config.data_dir = dir.path().to_path_buf();
         config.addr = "127.0.0.1:0".parse().unwrap();
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let state = Arc::new(AppState::new(config, store, embedder, AnswerModels::default()));
+        let state = Arc::new(AppState::new(
+            config,
+            store,
+            embedder,
+            AnswerModels::default(),
+        ));
         Self::serving_state(state, dir, axum::Router::new()).await
     }
 

@@ -21,7 +21,10 @@ async fn a_collection_of_shortened_vectors_is_searched_and_answered_from() {
     let server = TestServer::with_embedder(ServerConfig::default(), embedder.clone()).await;
 
     let (status, body) = server
-        .post("/v1/collections", json!({"name": "hotel", "dimensions": 128}))
+        .post(
+            "/v1/collections",
+            json!({"name": "hotel", "dimensions": 128}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["dim"], 128);
@@ -103,7 +106,11 @@ async fn embeddings_are_shortened_to_a_listed_size_and_refused_at_any_other() {
         assert_eq!(got.len(), dimensions);
         let norm: f32 = full[..dimensions].iter().map(|x| x * x).sum::<f32>().sqrt();
         for (got, whole) in got.iter().zip(full) {
-            assert!((got - whole / norm).abs() < 1e-6, "{got} vs {}", whole / norm);
+            assert!(
+                (got - whole / norm).abs() < 1e-6,
+                "{got} vs {}",
+                whole / norm
+            );
         }
     }
     let (status, body) = server
@@ -129,7 +136,10 @@ async fn embeddings_are_shortened_to_a_listed_size_and_refused_at_any_other() {
 async fn a_model_whose_card_names_no_matryoshka_size_refuses_shorter_collections() {
     let server = TestServer::start().await;
     let (status, body) = server
-        .post("/v1/collections", json!({"name": "hotel", "dimensions": 128}))
+        .post(
+            "/v1/collections",
+            json!({"name": "hotel", "dimensions": 128}),
+        )
         .await;
     assert_error(status, &body, 400, "invalid_request");
     let message = body["error"]["message"].as_str().unwrap();

@@ -136,7 +136,10 @@ fn weighed_terms(
             cached.counts.clear();
             cached.version = version;
         }
-        terms.iter().map(|term| cached.counts.get(term).copied()).collect()
+        terms
+            .iter()
+            .map(|term| cached.counts.get(term).copied())
+            .collect()
     };
     let fts = schema::fts_table(state.id);
     let mut counted = Vec::new();
