@@ -16,7 +16,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/fuzz"
 command="${1:?usage: fuzz.sh build | run [SECONDS] [TARGET...]}"
 shift
-# The instrumented build is its own: it cannot share the workspace's compiled crates.
+# The instrumented build is its own: it cannot share the workspace's compiled crates. A
+# target directory set from outside (a build cache) gets a folder of its own for it.
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
+fi
 build_flags=(--sanitizer none --release --codegen-units 16)
 
 build() {

@@ -55,7 +55,7 @@ env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS nice -n 19 bash scripts/fuzz.sh bu
 fuzz_build=$!
 
 # `cargo test --workspace` builds the CLI binary; build it if it is missing all the same.
-bellhop_bin="$PWD/target/debug/bellhop"
+bellhop_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/bellhop"
 if [ ! -x "$bellhop_bin" ]; then
   cargo build -p bellhop-cli --locked
 fi
