@@ -55,8 +55,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
     let source = args.model.source();
     let embedder = Embedder::load_with(&source, &options)
         .with_context(|| format!("loading model {source}"))?;
-    let dim = args.dimensions.unwrap_or_else(|| embedder.dim());
-    embedder.check_dimensions(dim)?;
+    let dim = embedder.dimensions_or_full(args.dimensions)?;
 
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let progress = progress_bar(texts.len() as u64, args.input.is_some());

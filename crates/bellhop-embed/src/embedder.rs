@@ -208,6 +208,14 @@ impl Embedder {
         dim == self.dim() || self.matryoshka_dimensions().contains(&dim)
     }
 
+    /// The vector size a caller asked for (the full size when `None`), checked to be this
+    /// model's, with an error that lists the sizes it has.
+    pub fn dimensions_or_full(&self, requested: Option<usize>) -> Result<usize> {
+        let dim = requested.unwrap_or_else(|| self.dim());
+        self.check_dimensions(dim)?;
+        Ok(dim)
+    }
+
     /// Checks that vectors of `dim` dimensions are this model's, with an error that lists the
     /// sizes it has.
     pub fn check_dimensions(&self, dim: usize) -> Result<()> {

@@ -51,6 +51,16 @@ fn whole_numbers(text: &str) -> impl Iterator<Item = usize> + '_ {
         .filter_map(|token| token.replace(',', "").parse().ok())
 }
 
+/// `vector` at `dim` dimensions: itself at its own size (a model's full vectors are left as
+/// the model made them), else its first `dim` values scaled to unit length again.
+pub fn sized(vector: Vec<f32>, dim: usize) -> Vec<f32> {
+    if vector.len() == dim {
+        vector
+    } else {
+        shorten(&vector, dim)
+    }
+}
+
 /// The first `dim` dimensions of `vector`, scaled to unit length again.
 pub fn shorten(vector: &[f32], dim: usize) -> Vec<f32> {
     let mut short = vector[..dim.min(vector.len())].to_vec();

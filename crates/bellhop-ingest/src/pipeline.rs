@@ -199,8 +199,7 @@ impl Ingestor {
         index: IndexKind,
         dimensions: Option<usize>,
     ) -> Result<CollectionInfo> {
-        let dim = dimensions.unwrap_or_else(|| self.embedder.dim());
-        self.embedder.check_dimensions(dim)?;
+        let dim = self.embedder.dimensions_or_full(dimensions)?;
         let info = match self.store.collection(name).await {
             Ok(info) => info,
             Err(StoreError::CollectionNotFound(_)) => {
@@ -492,20 +491,14 @@ impl Ingestor {
                     .map(|chunk| NewChunk {
                         section: chunk.section,
                         text: chunk.text,
-                        vector: sized(rows.next().expect("one vector per chunk"), dim),
+                        vector: bellhop_embed::matryoshka::sized(
+                            rows.next().expect("one vector per chunk").to_vec(),
+                            dim,
+                        ),
                     })
                     .collect(),
             })
             .collect())
-    }
-}
-
-/// A chunk's vector as its collection stores it.
-fn sized(vector: &[f32], dim: usize) -> Vec<f32> {
-    if vector.len() == dim {
-        vector.to_vec()
-    } else {
-        bellhop_embed::matryoshka::shorten(vector, dim)
     }
 }
 

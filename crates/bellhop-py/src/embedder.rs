@@ -108,8 +108,10 @@ impl Embedder {
             Some(size) => size,
             None => texts.len().max(1),
         };
-        let dim = dimensions.unwrap_or_else(|| self.inner.dim());
-        self.inner.check_dimensions(dim).map_err(embed_error)?;
+        let dim = self
+            .inner
+            .dimensions_or_full(dimensions)
+            .map_err(embed_error)?;
         let inner = &self.inner;
         let data = py
             .detach(|| {

@@ -210,8 +210,9 @@ impl Store {
         dimensions: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let embedder = self.embedder(py)?;
-        let dim = dimensions.unwrap_or_else(|| embedder.dim());
-        embedder.check_dimensions(dim).map_err(embed_error)?;
+        let dim = embedder
+            .dimensions_or_full(dimensions)
+            .map_err(embed_error)?;
         let mut spec = CollectionSpec::new(name, embedder.model_id(), dim);
         spec.chunking = ChunkingSettings {
             max_tokens: chunk_tokens.min(embedder.max_seq_length()),

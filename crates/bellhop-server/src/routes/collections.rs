@@ -45,8 +45,7 @@ pub async fn create(
             ),
         ));
     }
-    let dim = body.dimensions.unwrap_or_else(|| embedder.dim());
-    embedder.check_dimensions(dim)?;
+    let dim = embedder.dimensions_or_full(body.dimensions)?;
     let mut spec = CollectionSpec::new(body.name, embedder.model_id(), dim);
     if let Some(chunking) = body.chunking.map(bellhop_store::ChunkingSettings::from) {
         if chunking.max_tokens > embedder.max_seq_length() {

@@ -72,8 +72,7 @@ pub async fn embeddings(
     if body.model != served && last_segment(&body.model) != last_segment(served) {
         return Err(model_not_found(&body.model));
     }
-    let dim = body.dimensions.unwrap_or_else(|| embedder.dim());
-    embedder.check_dimensions(dim)?;
+    let dim = embedder.dimensions_or_full(body.dimensions)?;
     let base64 = body.encoding_format.unwrap_or_default() == EncodingFormat::Base64;
     let inputs: Vec<String> = match body.input {
         EmbeddingInput::Text(text) => vec![text],
@@ -111,13 +110,7 @@ pub async fn embeddings(
     let vectors = state.engine.queue().embed_many(&inputs).await?;
     let data = vectors
         .into_iter()
-        .map(|vector| {
-            if vector.len() == dim {
-                vector
-            } else {
-                bellhop_embed::matryoshka::shorten(&vector, dim)
-            }
-        })
+        .map(|vector| bellhop_embed::matryoshka::sized(vector, dim))
         .enumerate()
         .map(|(index, vector)| Embedding {
             object: EmbeddingObject::Embedding,
