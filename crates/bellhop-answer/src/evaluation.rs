@@ -221,6 +221,7 @@ mod tests {
                 unknown_terms: Vec::new(),
                 meaning_kept: None,
                 asked_fact: None,
+                unoffered_variant: None,
                 question_language: None,
                 reason: String::new(),
             },
