@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bellhop_embed::EmbeddingQueue;
-use bellhop_retrieval::{BoundedCache, CacheStats, Retrieval, Searcher};
+use bellhop_retrieval::{BoundedCache, CacheStats, EmbeddingModels, Retrieval, Searcher};
 use bellhop_store::{CollectionVersion, Hit, SearchRequest, Store};
 use tokio::sync::mpsc;
 
@@ -83,7 +82,8 @@ impl ResultKey {
     }
 }
 
-/// Query embedding, search and answers over one store and one embedding queue.
+/// Query embedding, search and answers over one store, each collection embedded with its
+/// model.
 pub struct AnswerEngine {
     searcher: Searcher,
     searches: BoundedCache<ResultKey, Arc<Vec<Hit>>>,
@@ -105,10 +105,10 @@ const VOCABULARY_PAGE: usize = 500;
 const VOCABULARIES_CACHED: usize = 64;
 
 impl AnswerEngine {
-    /// An engine over `store`, embedding with `queue`.
-    pub fn new(store: Arc<dyn Store>, queue: EmbeddingQueue, caches: CacheOptions) -> Self {
+    /// An engine over `store`, embedding with `models`.
+    pub fn new(store: Arc<dyn Store>, models: Arc<EmbeddingModels>, caches: CacheOptions) -> Self {
         Self {
-            searcher: Searcher::new(store, queue, caches.embeddings),
+            searcher: Searcher::new(store, models, caches.embeddings),
             searches: BoundedCache::new(caches.searches),
             answers: BoundedCache::new(caches.answers),
             generators: Generators::default(),
@@ -146,9 +146,9 @@ impl AnswerEngine {
         self.searcher.store()
     }
 
-    /// The embedding queue.
-    pub fn queue(&self) -> &EmbeddingQueue {
-        self.searcher.queue()
+    /// The embedding models.
+    pub fn models(&self) -> &Arc<EmbeddingModels> {
+        self.searcher.models()
     }
 
     /// The retrieval path under the result caches.
@@ -163,11 +163,6 @@ impl AnswerEngine {
             ("searches", self.searches.stats()),
             ("answers", self.answers.stats()),
         ]
-    }
-
-    /// Embeds a query, through the cache.
-    pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        Ok(self.searcher.embed_query(query).await?)
     }
 
     /// Searches `collection`, through the cache.
@@ -276,12 +271,13 @@ impl AnswerEngine {
             let kept = if reduced.trim().is_empty() {
                 0.0
             } else {
+                let (queue, _) = self.searcher.queue_for(collection, version).await?;
                 let whole = match &retrieval.query_vector {
                     Some(vector) => Arc::clone(vector),
-                    None => self.searcher.embed_query(request.query()).await?,
+                    None => self.searcher.embed_query(&queue, request.query()).await?,
                 };
                 let reduced = bellhop_retrieval::sized_for(
-                    self.searcher.embed_query(reduced.trim()).await?,
+                    self.searcher.embed_query(&queue, reduced.trim()).await?,
                     whole.len(),
                 );
                 cosine(&whole, &reduced)

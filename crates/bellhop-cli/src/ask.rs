@@ -9,7 +9,8 @@ use anyhow::Context;
 use bellhop_answer::{
     AnswerEngine, AnswerError, AskEvent, AskOptions, AskOutcome, CacheOptions, GeneratorChoice,
 };
-use bellhop_embed::{EmbeddingQueue, QueueOptions};
+use bellhop_embed::QueueOptions;
+use bellhop_retrieval::EmbeddingModels;
 use bellhop_server::config::LlmConfig;
 use bellhop_server::{AnswerModels, AskResponse};
 use bellhop_store::SearchRequest;
@@ -156,7 +157,7 @@ pub fn answer_engine(
     Ok(Arc::new(
         AnswerEngine::new(
             store,
-            EmbeddingQueue::start(embedder, QueueOptions::default()),
+            Arc::new(EmbeddingModels::single(embedder, QueueOptions::default())),
             CacheOptions::disabled(),
         )
         .with_generators(models.generators(), AnswerModels::policy(llm)),

@@ -1,8 +1,10 @@
 //! `bellhop search`: one query against a collection.
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use bellhop_embed::{EmbeddingQueue, QueueOptions};
-use bellhop_retrieval::Searcher;
+use bellhop_embed::QueueOptions;
+use bellhop_retrieval::{EmbeddingModels, Searcher};
 use bellhop_store::{Filter, SearchMode, SearchRequest};
 use clap::{Args, ValueEnum};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -82,7 +84,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     // A one-shot command never asks twice: no query cache.
     let searcher = Searcher::new(
         store,
-        EmbeddingQueue::start(embedder, QueueOptions::default()),
+        Arc::new(EmbeddingModels::single(embedder, QueueOptions::default())),
         0,
     );
     let retrieval = runtime.block_on(searcher.search(&args.collection, &request))?;

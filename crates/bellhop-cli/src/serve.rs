@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bellhop_ingest::{FileOutcome, Ingestor};
+use bellhop_retrieval::EmbeddingModels;
 use bellhop_server::config::LogFormat;
 use bellhop_server::{AnswerModels, AppState, ServerConfig};
 use bellhop_store::{ChunkingSettings, IndexKind, Store, StoreError};
@@ -49,6 +50,10 @@ pub struct ServeArgs {
     database_url: Option<String>,
     #[command(flatten)]
     model: ModelArgs,
+    /// Another embedding model (a directory or a Hugging Face repo id) whose collections
+    /// this server serves, loaded on first use; repeat for more.
+    #[arg(long = "more-model", value_name = "MODEL")]
+    more_models: Vec<String>,
     /// Serve on a non-loopback address without API keys.
     #[arg(long)]
     insecure_no_auth: bool,
@@ -86,6 +91,9 @@ impl ServeArgs {
         }
         if let Some(model) = &self.model.model {
             overrides.insert("model".into(), model.clone().into());
+        }
+        if !self.more_models.is_empty() {
+            overrides.insert("more_models".into(), self.more_models.clone().into());
         }
         if self.insecure_no_auth {
             overrides.insert("insecure_no_auth".into(), true.into());
@@ -134,6 +142,21 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
         model: config.model.clone(),
     };
     let embedder = load_embedder(&model)?;
+    let embedding = Arc::new(
+        EmbeddingModels::new(
+            Arc::clone(&embedder),
+            model.source(),
+            config
+                .more_models
+                .iter()
+                .map(|more| bellhop_embed::ModelSource::parse(more))
+                .collect(),
+            bellhop_embed::EmbedderOptions::default(),
+            AppState::queue_options(&config),
+            config.limits.max_resident_models,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
     let runtime = serve_runtime()?;
     let store = open_store(
         &runtime,
@@ -158,7 +181,9 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState::new(config, store, embedder, models));
+        let state = Arc::new(AppState::with_embedding_models(
+            config, store, embedding, models,
+        ));
         tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "serving");
         eprintln!("bellhop listening on http://{addr}");
         if args.demo {

@@ -16,7 +16,7 @@ use crate::embedder::{BatchBudget, Embedder, TokenizedText};
 use crate::error::{EmbedError, Result};
 
 /// Settings of an [`EmbeddingQueue`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct QueueOptions {
     /// Most texts waiting at once; more are refused with [`EmbedError::QueueFull`].
     pub capacity: usize,

@@ -167,6 +167,14 @@ impl Ingestor {
         self
     }
 
+    /// The same ingestor embedding with `embedder`: for a collection of another model.
+    pub fn embedding_with(&self, embedder: Arc<Embedder>) -> Self {
+        Self {
+            embedder,
+            ..self.clone()
+        }
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -88,6 +88,9 @@ pub fn retrieval_error(err: RetrievalError) -> PyErr {
     match err {
         RetrievalError::Store(err) => store_error(err),
         RetrievalError::Embed(err) => embed_error(err),
-        err @ RetrievalError::ModelMismatch(_) => error(Kind::Conflict, err.to_string()),
+        err @ (RetrievalError::ModelMismatch(_) | RetrievalError::ModelNotServed(_)) => {
+            error(Kind::Conflict, err.to_string())
+        }
+        err @ RetrievalError::ModelLoad(_) => error(Kind::Bellhop, err.to_string()),
     }
 }

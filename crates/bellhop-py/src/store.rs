@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use bellhop_embed::{Embedder as RustEmbedder, EmbeddingQueue, QueueOptions};
+use bellhop_embed::{Embedder as RustEmbedder, QueueOptions};
 use bellhop_ingest::{Ingestor, ParsedDocument, ReadOptions, beir};
-use bellhop_retrieval::Searcher;
+use bellhop_retrieval::{EmbeddingModels, Searcher};
 use bellhop_store::{
     ChunkingSettings, CollectionSpec, EmbeddedStore, Filter, IndexKind, Metadata, SearchMode,
     SearchRequest, Store as _,
@@ -92,7 +92,7 @@ impl Store {
         let searcher = slot.get_or_insert_with(|| {
             Arc::new(Searcher::new(
                 store,
-                EmbeddingQueue::start(embedder, QueueOptions::default()),
+                Arc::new(EmbeddingModels::single(embedder, QueueOptions::default())),
                 0,
             ))
         });

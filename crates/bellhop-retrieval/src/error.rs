@@ -18,6 +18,19 @@ pub struct ModelMismatch {
     pub served_dim: usize,
 }
 
+/// A collection (or a request) names an embedding model this process does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "model {model:?} is not served here (served: {}); serve it with --with-model <its directory or repo id>",
+    served.join(", ")
+)]
+pub struct ModelNotServed {
+    /// The model asked for.
+    pub model: String,
+    /// The models served.
+    pub served: Vec<String>,
+}
+
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrievalError {
@@ -30,6 +43,12 @@ pub enum RetrievalError {
     /// The collection holds vectors of another model.
     #[error(transparent)]
     ModelMismatch(#[from] ModelMismatch),
+    /// The collection's model is not one this process serves.
+    #[error(transparent)]
+    ModelNotServed(#[from] ModelNotServed),
+    /// A served model could not be loaded (its files gone or damaged since start).
+    #[error("{0}")]
+    ModelLoad(String),
 }
 
 /// Result alias for this crate.

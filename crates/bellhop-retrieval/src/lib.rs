@@ -7,9 +7,11 @@
 
 mod cache;
 mod error;
+mod models;
 mod searcher;
 
 pub use bellhop_store::{SearchMode, SearchRequest};
 pub use cache::{BoundedCache, CacheStats};
-pub use error::{ModelMismatch, Result, RetrievalError};
+pub use error::{ModelMismatch, ModelNotServed, Result, RetrievalError};
+pub use models::{EmbeddingModels, QueueTotals, ServedModel, names_model};
 pub use searcher::{Retrieval, Searcher, ensure_same_model, sized_for};

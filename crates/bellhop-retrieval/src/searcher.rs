@@ -1,9 +1,12 @@
-//! [`Searcher`]: query embedding and search over one store and one embedding queue.
+//! [`Searcher`]: query embedding and search over one store, each collection's queries embedded
+//! with the collection's own model.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bellhop_embed::{Embedder, EmbeddingQueue};
+
+use crate::models::EmbeddingModels;
 use bellhop_store::{CollectionSpec, CollectionVersion, Hit, SearchMode, SearchRequest, Store};
 
 use crate::cache::{BoundedCache, CacheStats};
@@ -59,11 +62,12 @@ pub fn sized_for(vector: Arc<Vec<f32>>, dim: usize) -> Arc<Vec<f32>> {
     }
 }
 
-/// Searches collections of one store with queries embedded by one model.
+/// Searches collections of one store, each with queries embedded by its model.
 pub struct Searcher {
     store: Arc<dyn Store>,
-    queue: EmbeddingQueue,
-    /// Query embeddings, by query text (already whitespace-normalised by the request).
+    models: Arc<EmbeddingModels>,
+    /// Query embeddings, by model and query text (already whitespace-normalised by the
+    /// request).
     embeddings: BoundedCache<String, Arc<Vec<f32>>>,
     /// Specs of collections (by uid, which a re-created collection does not reuse) whose
     /// model was checked against the queue's.
@@ -71,12 +75,16 @@ pub struct Searcher {
 }
 
 impl Searcher {
-    /// A searcher over `store`, embedding with `queue`, keeping up to `embeddings_cached`
+    /// A searcher over `store`, embedding with `models`, keeping up to `embeddings_cached`
     /// query embeddings (0: none).
-    pub fn new(store: Arc<dyn Store>, queue: EmbeddingQueue, embeddings_cached: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        models: Arc<EmbeddingModels>,
+        embeddings_cached: usize,
+    ) -> Self {
         Self {
             store,
-            queue,
+            models,
             embeddings: BoundedCache::new(embeddings_cached),
             specs: BoundedCache::new(SPECS_CACHED),
         }
@@ -87,9 +95,9 @@ impl Searcher {
         &self.store
     }
 
-    /// The embedding queue.
-    pub fn queue(&self) -> &EmbeddingQueue {
-        &self.queue
+    /// The embedding models.
+    pub fn models(&self) -> &Arc<EmbeddingModels> {
+        &self.models
     }
 
     /// Counters of the query-embedding cache.
@@ -97,15 +105,30 @@ impl Searcher {
         self.embeddings.stats()
     }
 
-    /// Embeds a query with the model's query prompt (if it has one), through the cache.
-    pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        if let Some(vector) = self.embeddings.get(query) {
+    /// Embeds a query with `queue`'s model and its query prompt (if it has one), through the
+    /// cache.
+    pub async fn embed_query(&self, queue: &EmbeddingQueue, query: &str) -> Result<Arc<Vec<f32>>> {
+        // The model's id cannot hold a NUL: the key is unambiguous.
+        let key = format!("{}\0{query}", queue.embedder().model_id());
+        if let Some(vector) = self.embeddings.get(&key) {
             return Ok(vector);
         }
-        let vector = Arc::new(self.queue.embed_query(query).await?);
-        self.embeddings
-            .insert(query.to_string(), Arc::clone(&vector));
+        let vector = Arc::new(queue.embed_query(query).await?);
+        self.embeddings.insert(key, Arc::clone(&vector));
         Ok(vector)
+    }
+
+    /// The queue of `collection`'s model at `version`, checked against the collection's
+    /// vectors.
+    pub async fn queue_for(
+        &self,
+        collection: &str,
+        version: CollectionVersion,
+    ) -> Result<(EmbeddingQueue, Arc<CollectionSpec>)> {
+        let spec = self.spec(collection, version).await?;
+        let queue = self.models.queue(&spec.model).await?;
+        ensure_same_model(&spec, queue.embedder())?;
+        Ok((queue, spec))
     }
 
     /// The collection's spec at `version`, read once per version: its answer settings may
@@ -140,10 +163,9 @@ impl Searcher {
         let vector = if request.mode() == SearchMode::Keyword {
             None
         } else {
-            let spec = self.spec(collection, version).await?;
-            ensure_same_model(&spec, self.queue.embedder())?;
+            let (queue, spec) = self.queue_for(collection, version).await?;
             Some(sized_for(
-                self.embed_query(request.query()).await?,
+                self.embed_query(&queue, request.query()).await?,
                 spec.dim,
             ))
         };

@@ -22,8 +22,11 @@ pub struct ServerConfig {
     /// The PostgreSQL connection pool and index settings.
     pub database: DatabaseConfig,
     /// The embedding model: a directory or a Hugging Face repo id (the CLI's default when
-    /// absent).
+    /// absent). New collections and embeddings that name no model use it.
     pub model: Option<String>,
+    /// More embedding models (directories or repo ids) that collections may hold vectors of,
+    /// each loaded on first use (see `limits.max_resident_models`).
+    pub more_models: Vec<String>,
     /// Serve without API keys on a non-loopback address.
     pub insecure_no_auth: bool,
     /// `text` or `json` log lines.
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
             database_url: None,
             database: DatabaseConfig::default(),
             model: None,
+            more_models: Vec::new(),
             insecure_no_auth: false,
             log_format: LogFormat::Text,
             limits: Limits::default(),
@@ -77,8 +81,10 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     /// Requests handled at once; more are refused with 503 and `Retry-After`.
     pub max_in_flight: usize,
-    /// Texts waiting for the embedding model; more are refused with 503.
+    /// Texts waiting for each embedding model; more are refused with 503.
     pub embedding_queue: usize,
+    /// Embedding models in memory at once; past it the least recently used is unloaded.
+    pub max_resident_models: usize,
     /// Every request's deadline, in milliseconds.
     pub request_timeout_ms: u64,
     /// How long a client may take to send a request's headers, in milliseconds; the
@@ -119,6 +125,7 @@ impl Default for Limits {
             max_upload_bytes: 32 << 20,
             max_in_flight: 1024,
             embedding_queue: 4096,
+            max_resident_models: 2,
             request_timeout_ms: 30_000,
             header_timeout_ms: 10_000,
             max_connections: 4096,
@@ -454,6 +461,7 @@ impl ServerConfig {
             ("max_in_flight", limits.max_in_flight),
             ("max_connections", limits.max_connections),
             ("embedding_queue", limits.embedding_queue),
+            ("max_resident_models", limits.max_resident_models),
             ("max_query_chars", limits.max_query_chars),
             ("max_batch", limits.max_batch),
             ("max_k", limits.max_k),

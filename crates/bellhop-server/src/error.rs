@@ -187,6 +187,15 @@ impl From<RetrievalError> for ApiError {
             RetrievalError::Store(err) => err.into(),
             RetrievalError::Embed(err) => err.into(),
             RetrievalError::ModelMismatch(err) => err.into(),
+            // The collection is well formed; this server is not set up to serve its model.
+            err @ RetrievalError::ModelNotServed(_) => {
+                Self::new(StatusCode::CONFLICT, "model_not_served", err.to_string())
+            }
+            err @ RetrievalError::ModelLoad(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "model_load_failed",
+                err.to_string(),
+            ),
         }
     }
 }

@@ -348,7 +348,7 @@ impl Metrics {
                 );
             }
         }
-        let queue = engine.queue().snapshot();
+        let queue = engine.models().totals();
         self.queue_depth.set(queue.depth as i64);
         self.queue_capacity.set(queue.capacity as i64);
         raise(&self.queue_batches, queue.batches);

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use bellhop_answer::{AnswerEngine, CacheOptions};
-use bellhop_embed::{Embedder, EmbeddingQueue, QueueOptions};
+use bellhop_embed::{Embedder, QueueOptions};
 use bellhop_ingest::Ingestor;
+use bellhop_retrieval::EmbeddingModels;
 use bellhop_store::Store;
 use tokio::sync::Semaphore;
 
@@ -18,11 +19,12 @@ use crate::metrics::Metrics;
 pub struct AppState {
     /// Settings.
     pub config: ServerConfig,
-    /// Retrieval and answers (owns the embedding queue, the caches and the generators).
+    /// Retrieval and answers (owns the embedding models, the caches and the generators).
     pub engine: Arc<AnswerEngine>,
     /// The answer models, for `/v1/models`, plain chat completions and `/metrics`.
     pub models: AnswerModels,
-    /// Document ingestion, the same pipeline as the CLI's.
+    /// Document ingestion, the same pipeline as the CLI's, with the default model (see
+    /// [`Self::ingestor_for`]).
     pub ingestor: Ingestor,
     /// API keys.
     pub keys: ApiKeys,
@@ -35,19 +37,41 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open store, a loaded embedding model and the answer models.
+    /// Queue settings for every embedding model of a server under `config`.
+    pub fn queue_options(config: &ServerConfig) -> QueueOptions {
+        QueueOptions {
+            capacity: config.limits.embedding_queue,
+            ..QueueOptions::default()
+        }
+    }
+
+    /// State over an open store, one loaded embedding model and the answer models.
     pub fn new(
         config: ServerConfig,
         store: Arc<dyn Store>,
         embedder: Arc<Embedder>,
         models: AnswerModels,
     ) -> Self {
-        let queue = EmbeddingQueue::start(
-            Arc::clone(&embedder),
-            QueueOptions {
-                capacity: config.limits.embedding_queue,
-                ..QueueOptions::default()
-            },
+        let embedding = Arc::new(EmbeddingModels::single(
+            embedder,
+            Self::queue_options(&config),
+        ));
+        Self::with_embedding_models(config, store, embedding, models)
+    }
+
+    /// State over an open store, the embedding models it may serve (the default one loaded)
+    /// and the answer models.
+    pub fn with_embedding_models(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        embedding: Arc<EmbeddingModels>,
+        models: AnswerModels,
+    ) -> Self {
+        let embedder = Arc::clone(
+            embedding
+                .resident_default()
+                .expect("the default model is loaded at start")
+                .embedder(),
         );
         let caches = if config.cache.enabled {
             CacheOptions {
@@ -60,7 +84,7 @@ impl AppState {
         };
         Self {
             engine: Arc::new(
-                AnswerEngine::new(Arc::clone(&store), queue, caches).with_generators(
+                AnswerEngine::new(Arc::clone(&store), embedding, caches).with_generators(
                     models.generators(),
                     {
                         let mut policy = AnswerModels::policy(&config.llm);
@@ -78,5 +102,12 @@ impl AppState {
             draining: AtomicBool::new(false),
             config,
         }
+    }
+
+    /// Ingestion into `collection`, embedding with its model.
+    pub async fn ingestor_for(&self, collection: &str) -> Result<Ingestor, crate::error::ApiError> {
+        let info = self.engine.store().collection(collection).await?;
+        let queue = self.engine.models().queue(&info.spec.model).await?;
+        Ok(self.ingestor.embedding_with(Arc::clone(queue.embedder())))
     }
 }

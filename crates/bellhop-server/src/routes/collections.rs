@@ -20,11 +20,11 @@ use crate::wire::collections::{
 };
 use crate::wire::errors::{ApiErrors, JsonBodyErrors};
 
-/// Creates a collection for the served model.
+/// Creates a collection for one of the served models (the default when `model` is absent).
 #[utoipa::path(post, path = "/v1/collections", operation_id = "create_collection", tag = "collections", request_body = CreateCollection,
     responses((status = 201, body = CollectionInfo), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
-        (status = 404, description = "`model` is not the served embedding model", body = ErrorBody),
+        (status = 404, description = "`model` is not an embedding model this server serves", body = ErrorBody),
         (status = 409, description = "The name is taken, or `generator` is not configured on this server", body = ErrorBody)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -32,19 +32,26 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateCollection>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let embedder = state.engine.queue().embedder();
-    if let Some(model) = &body.model
-        && model != embedder.model_id()
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "model_not_found",
-            format!(
-                "this server embeds with {:?}; a collection of model {model:?} cannot be served",
-                embedder.model_id()
+    let models = state.engine.models();
+    let queue = match &body.model {
+        None => models.default_queue().await?,
+        Some(model) => models.queue(model).await.map_err(|err| match err {
+            bellhop_retrieval::RetrievalError::ModelNotServed(err) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "model_not_found",
+                format!(
+                    "this server embeds with {}; a collection of model {model:?} cannot be served",
+                    err.served
+                        .iter()
+                        .map(|id| format!("{id:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ),
-        ));
-    }
+            err => err.into(),
+        })?,
+    };
+    let embedder = queue.embedder();
     let dim = embedder.dimensions_or_full(body.dimensions)?;
     let mut spec = CollectionSpec::new(body.name, embedder.model_id(), dim);
     if let Some(chunking) = body.chunking.map(bellhop_store::ChunkingSettings::from) {

@@ -77,7 +77,8 @@ pub async fn add(
         ));
     }
     let receipt = state
-        .ingestor
+        .ingestor_for(&name)
+        .await?
         .put_parsed(&name, parsed, None, true, None)
         .await?;
     Ok(Json(receipt.into()))
@@ -154,10 +155,10 @@ pub async fn upload(
             "the upload holds no file: send multipart/form-data parts with a filename",
         ));
     }
+    let ingestor = state.ingestor_for(&name).await?;
     let mut files: Vec<(String, FileOutcome)> = Vec::new();
     for (file_name, bytes, format) in received {
-        let outcome = state
-            .ingestor
+        let outcome = ingestor
             .ingest_bytes(&name, &file_name, bytes, format)
             .await
             .map_err(|err| {

@@ -67,7 +67,8 @@ pub async fn insights(
         )));
     }
     let store = state.engine.store();
-    let retention_days = store.collection(&name).await?.spec.retention_days();
+    let spec = store.collection(&name).await?.spec;
+    let retention_days = spec.retention_days();
     let today = now().div_euclid(SECONDS_PER_DAY);
     let first_day = today - i64::from(days) + 1;
     let query = QuestionQuery {
@@ -96,10 +97,12 @@ pub async fn insights(
     };
 
     let wordings = troubled_wordings(&records);
+    // Questions are grouped by meaning as the collection's own model reads them.
+    let queue = state.engine.models().queue(&spec.model).await?;
     let mut vectors = Vec::with_capacity(wordings.len());
     for batch in wordings.chunks(EMBED_BATCH) {
         let texts: Vec<&str> = batch.iter().map(|wording| wording.text.as_str()).collect();
-        vectors.extend(state.engine.queue().embed_many(&texts).await?);
+        vectors.extend(queue.embed_many(&texts).await?);
     }
     let mut groups: Vec<QuestionGroup> = group_by_meaning(&vectors, SIMILARITY_THRESHOLD)
         .into_iter()

@@ -54,7 +54,7 @@ fn model_not_found(model: &str) -> ApiError {
     )
 }
 
-/// Embeds texts with the served model, as OpenAI's embeddings endpoint does.
+/// Embeds texts with one of the served models, as OpenAI's embeddings endpoint does.
 #[utoipa::path(post, path = "/v1/embeddings", operation_id = "create_embeddings", tag = "openai", request_body = EmbeddingsRequest,
     responses((status = 200, body = EmbeddingsResponse), JsonBodyErrors, ApiErrors,
         (status = 403, description = "A widget key, or a page's origin the key does not list", body = ErrorBody),
@@ -65,13 +65,18 @@ pub async fn embeddings(
     ApiJson(body): ApiJson<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
     caller.require_beyond_answers()?;
-    let embedder = state.engine.queue().embedder();
-    let served = embedder.model_id();
     // A local copy of `owner/name` is served as `name`: either spelling names it.
-    let last_segment = |id: &str| id.rsplit('/').next().unwrap_or(id).to_string();
-    if body.model != served && last_segment(&body.model) != last_segment(served) {
-        return Err(model_not_found(&body.model));
-    }
+    let queue = state
+        .engine
+        .models()
+        .queue(&body.model)
+        .await
+        .map_err(|err| match err {
+            bellhop_retrieval::RetrievalError::ModelNotServed(_) => model_not_found(&body.model),
+            err => err.into(),
+        })?;
+    let embedder = queue.embedder();
+    let served = embedder.model_id();
     let dim = embedder.dimensions_or_full(body.dimensions)?;
     let base64 = body.encoding_format.unwrap_or_default() == EncodingFormat::Base64;
     let inputs: Vec<String> = match body.input {
@@ -107,7 +112,7 @@ pub async fn embeddings(
     for text in &inputs {
         tokens += embedder.count_tokens(text)?;
     }
-    let vectors = state.engine.queue().embed_many(&inputs).await?;
+    let vectors = queue.embed_many(&inputs).await?;
     let data = vectors
         .into_iter()
         .map(|vector| bellhop_embed::matryoshka::sized(vector, dim))
@@ -134,7 +139,7 @@ pub async fn embeddings(
     }))
 }
 
-/// The embedding model, the local chat model and the collections this key may use, as models.
+/// The embedding models, the local chat model and the collections this key may use, as models.
 #[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "openai", responses((status = 200, body = ModelList), ApiErrors,
     (status = 403, description = "A page's origin the key does not list", body = ErrorBody)))]
 pub async fn models(
@@ -148,7 +153,13 @@ pub async fn models(
         created,
         owned_by: "bellhop".into(),
     };
-    let mut data = vec![model(state.engine.queue().embedder().model_id())];
+    let mut data: Vec<Model> = state
+        .engine
+        .models()
+        .list()
+        .iter()
+        .map(|served| model(&served.id))
+        .collect();
     if let Some(local) = &state.models.local {
         data.push(model(local.model()));
     }
@@ -393,7 +404,7 @@ pub async fn chat_completions(
             error if error.code == "collection_not_found" => model_not_found(&body.model),
             error => error,
         })?;
-    let embedder = Arc::clone(state.engine.queue().embedder());
+    let embedder = Arc::clone(state.engine.models().default_queue().await?.embedder());
     let usage_of = move |outcome: &AskOutcome| match outcome.answer.usage {
         Some(usage) => CompletionUsage::new(usage.prompt_tokens, usage.completion_tokens),
         None => CompletionUsage::new(

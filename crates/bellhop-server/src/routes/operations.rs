@@ -58,7 +58,7 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, Ap
         .unwrap_or_default();
     Ok(Json(Ready {
         ready: true,
-        model: state.engine.queue().embedder().model_id().to_string(),
+        model: state.engine.models().default_id().to_string(),
         collections,
         generators: Generators {
             default: state

@@ -75,10 +75,7 @@ async fn collections_and_documents_round_trip() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["chunking"]["max_tokens"], 128);
-    assert_eq!(
-        body["model"],
-        server.state.engine.queue().embedder().model_id()
-    );
+    assert_eq!(body["model"], server.state.engine.models().default_id());
     let (status, body) = server
         .post("/v1/collections", json!({"name": "hotel"}))
         .await;

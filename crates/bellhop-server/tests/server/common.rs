@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use bellhop_answer::{AnswerEngine, AnswerPolicy, CacheOptions, Generators};
-use bellhop_embed::{Embedder, EmbedderOptions, EmbeddingQueue, ModelSource, QueueOptions};
+use bellhop_embed::{Embedder, EmbedderOptions, ModelSource, QueueOptions};
+use bellhop_retrieval::EmbeddingModels;
 use bellhop_server::AnswerModels;
 use bellhop_server::auth::hash_key;
 use bellhop_server::config::{ApiKeyConfig, Role};
@@ -91,6 +92,31 @@ impl TestServer {
         Self::serving_state(state, dir, axum::Router::new()).await
     }
 
+    /// A server whose default model is the shared one and which may also load `more`
+    /// models, each on first use.
+    pub async fn with_more_models(mut config: ServerConfig, more: Vec<PathBuf>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        config.addr = "127.0.0.1:0".parse().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let models = EmbeddingModels::new(
+            embedder(),
+            ModelSource::Dir(model_dir()),
+            more.into_iter().map(ModelSource::Dir).collect(),
+            EmbedderOptions::default(),
+            AppState::queue_options(&config),
+            config.limits.max_resident_models,
+        )
+        .unwrap();
+        let state = Arc::new(AppState::with_embedding_models(
+            config,
+            store,
+            Arc::new(models),
+            AnswerModels::default(),
+        ));
+        Self::serving_state(state, dir, axum::Router::new()).await
+    }
+
     /// A server answering with `models` (loaded once and shared: a chat model takes seconds
     /// and a gigabyte to load).
     pub async fn with_models(mut config: ServerConfig, models: AnswerModels) -> Self {
@@ -134,9 +160,9 @@ impl TestServer {
             embedder(),
             AnswerModels::default(),
         );
-        let queue = EmbeddingQueue::start(embedder(), QueueOptions::default());
+        let models = Arc::new(EmbeddingModels::single(embedder(), QueueOptions::default()));
         state.engine = Arc::new(
-            AnswerEngine::new(store, queue, CacheOptions::disabled())
+            AnswerEngine::new(store, models, CacheOptions::disabled())
                 .with_generators(generators, AnswerPolicy::default()),
         );
         Self::serving_state(Arc::new(state), dir, axum::Router::new()).await

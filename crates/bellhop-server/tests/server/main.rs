@@ -11,6 +11,7 @@ mod isolation;
 mod keys;
 mod load;
 mod matryoshka;
+mod models;
 mod openai;
 mod openapi;
 mod replicas;

@@ -7,13 +7,7 @@ use serde_json::{Value, json};
 #[tokio::test(flavor = "multi_thread")]
 async fn embeddings_in_float_and_base64_match_the_engine() {
     let server = TestServer::start().await;
-    let model = server
-        .state
-        .engine
-        .queue()
-        .embedder()
-        .model_id()
-        .to_string();
+    let model = server.state.engine.models().default_id().to_string();
     let texts = ["Is the pool heated?", "room service menu without nuts"];
     let expected = crate::common::embedder().embed(&texts).unwrap();
     let (status, body) = server
