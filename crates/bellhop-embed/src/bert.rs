@@ -124,11 +124,26 @@ impl FeedForward {
     /// The feed-forward block of a BERT-like layer: `intermediate.dense`, `output.dense`,
     /// `output.LayerNorm`.
     pub(crate) fn load(vb: &VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        Self::load_from(
+            &vb.pp("intermediate").pp("dense"),
+            &vb.pp("output").pp("dense"),
+            &vb.pp("output").pp("LayerNorm"),
+            cfg,
+        )
+    }
+
+    /// The feed-forward block from its two projections and its layer norm.
+    fn load_from(
+        intermediate: &VarBuilder,
+        output: &VarBuilder,
+        norm: &VarBuilder,
+        cfg: &BertConfig,
+    ) -> candle_core::Result<Self> {
         let (hidden, inner) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(Self {
-            intermediate: Linear::load(&vb.pp("intermediate").pp("dense"), hidden, inner)?,
-            output: Linear::load(&vb.pp("output").pp("dense"), inner, hidden)?,
-            norm: LayerNorm::load(&vb.pp("output").pp("LayerNorm"), hidden, cfg.layer_norm_eps)?,
+            intermediate: Linear::load(intermediate, hidden, inner)?,
+            output: Linear::load(output, inner, hidden)?,
+            norm: LayerNorm::load(norm, hidden, cfg.layer_norm_eps)?,
             act: cfg.hidden_act,
         })
     }
@@ -141,12 +156,16 @@ impl FeedForward {
     }
 }
 
-/// The BERT encoder: embeddings, then `num_hidden_layers` transformer layers.
+/// The BERT encoder: embeddings, then `num_hidden_layers` transformer layers. RoBERTa,
+/// XLM-RoBERTa and DistilBERT are the same computation with their weights named otherwise.
 #[derive(Debug, Clone)]
 pub struct BertModel {
     word_embeddings: Tensor,
     position_embeddings: Tensor,
-    token_type_embeddings: Tensor,
+    /// The first position's id: 0, or RoBERTa's padding id plus one.
+    first_position: u32,
+    /// None for DistilBERT, which has no token types.
+    token_type_embeddings: Option<Tensor>,
     embeddings_norm: (Tensor, Tensor, f32),
     layers: Vec<(SelfAttention, FeedForward)>,
     device: Device,
@@ -156,13 +175,30 @@ impl BertModel {
     /// Loads the weights; accepts both bare (`embeddings.…`) and prefixed (`bert.embeddings.…`)
     /// tensor names, as checkpoints are saved either way.
     pub fn load(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        Self::load_bert_layout(vb, cfg, "bert", 0)
+    }
+
+    /// Loads a RoBERTa or XLM-RoBERTa checkpoint (bare or under `roberta.`): BERT's tensor
+    /// names, positions counted from `pad_token_id + 1`.
+    pub fn load_roberta(
+        vb: VarBuilder,
+        cfg: &BertConfig,
+        pad_token_id: u32,
+    ) -> candle_core::Result<Self> {
+        Self::load_bert_layout(vb, cfg, "roberta", pad_token_id + 1)
+    }
+
+    fn load_bert_layout(
+        vb: VarBuilder,
+        cfg: &BertConfig,
+        prefix: &str,
+        first_position: u32,
+    ) -> candle_core::Result<Self> {
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
-            vb.pp("bert")
+            vb.pp(prefix)
         };
-        let hidden = cfg.hidden_size;
-        let emb = vb.pp("embeddings");
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("encoder").pp("layer").pp(index);
@@ -172,16 +208,65 @@ impl BertModel {
                 ))
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
+        let token_types = vb.pp("embeddings").get(
+            (cfg.type_vocab_size, cfg.hidden_size),
+            "token_type_embeddings.weight",
+        )?;
+        Self::with_layers(&vb, cfg, layers, first_position, Some(token_types))
+    }
+
+    /// Loads a DistilBERT checkpoint (bare or under `distilbert.`): `transformer.layer.N`
+    /// with `attention.{q,k,v,out}_lin`, `sa_layer_norm`, `ffn.lin1`, `ffn.lin2` and
+    /// `output_layer_norm`.
+    pub fn load_distilbert(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+            vb
+        } else {
+            vb.pp("distilbert")
+        };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|index| {
+                let layer = vb.pp("transformer").pp("layer").pp(index);
+                let attention = layer.pp("attention");
+                Ok((
+                    SelfAttention::load_from(
+                        AttentionWeights {
+                            projections: attention.clone(),
+                            query_key_value: ["q_lin", "k_lin", "v_lin"],
+                            output: attention.pp("out_lin"),
+                            norm: layer.pp("sa_layer_norm"),
+                        },
+                        cfg,
+                    )?,
+                    FeedForward::load_from(
+                        &layer.pp("ffn").pp("lin1"),
+                        &layer.pp("ffn").pp("lin2"),
+                        &layer.pp("output_layer_norm"),
+                        cfg,
+                    )?,
+                ))
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Self::with_layers(&vb, cfg, layers, 0, None)
+    }
+
+    fn with_layers(
+        vb: &VarBuilder,
+        cfg: &BertConfig,
+        layers: Vec<(SelfAttention, FeedForward)>,
+        first_position: u32,
+        token_type_embeddings: Option<Tensor>,
+    ) -> candle_core::Result<Self> {
+        let hidden = cfg.hidden_size;
+        let emb = vb.pp("embeddings");
         Ok(Self {
             word_embeddings: emb.get((cfg.vocab_size, hidden), "word_embeddings.weight")?,
             position_embeddings: emb.get(
                 (cfg.max_position_embeddings, hidden),
                 "position_embeddings.weight",
             )?,
-            token_type_embeddings: emb.get(
-                (cfg.type_vocab_size, hidden),
-                "token_type_embeddings.weight",
-            )?,
+            first_position,
+            token_type_embeddings,
             embeddings_norm: (
                 emb.pp("LayerNorm").get(hidden, "weight")?,
                 emb.pp("LayerNorm").get(hidden, "bias")?,
@@ -196,17 +281,20 @@ impl BertModel {
     pub fn forward(&self, batch: &PackedBatch) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("bert_forward", tokens = batch.token_count()).entered();
         let tokens = batch.token_count();
+        let first = self.first_position;
         let positions: Vec<u32> = batch
             .seq_lens
             .iter()
-            .flat_map(|len| 0..*len as u32)
+            .flat_map(|len| first..first + *len as u32)
             .collect();
         let ids = Tensor::from_slice(&batch.input_ids, tokens, &self.device)?;
-        let type_ids = Tensor::from_slice(&batch.type_ids, tokens, &self.device)?;
         let positions = Tensor::from_vec(positions, tokens, &self.device)?;
-        let embeddings = ((self.word_embeddings.index_select(&ids, 0)?
-            + self.position_embeddings.index_select(&positions, 0)?)?
-            + self.token_type_embeddings.index_select(&type_ids, 0)?)?;
+        let mut embeddings = (self.word_embeddings.index_select(&ids, 0)?
+            + self.position_embeddings.index_select(&positions, 0)?)?;
+        if let Some(token_types) = &self.token_type_embeddings {
+            let type_ids = Tensor::from_slice(&batch.type_ids, tokens, &self.device)?;
+            embeddings = (embeddings + token_types.index_select(&type_ids, 0)?)?;
+        }
         let (gamma, beta, eps) = &self.embeddings_norm;
         let mut hidden = candle_nn::ops::layer_norm(&embeddings, gamma, beta, *eps)?;
         for (attention, feed_forward) in &self.layers {

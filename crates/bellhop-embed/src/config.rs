@@ -9,7 +9,14 @@ use serde::de::DeserializeOwned;
 use crate::error::{EmbedError, Result};
 
 /// Model types whose weights and forward pass this engine implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "mpnet", "gemma3_text"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "mpnet",
+    "gemma3_text",
+];
 
 /// The activation functions a transformer's feed-forward layer may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -81,6 +88,51 @@ pub struct MpnetConfig {
     /// The padding token's id; positions count from the one after it.
     #[serde(default = "default_mpnet_pad_token_id")]
     pub pad_token_id: u32,
+}
+
+/// `config.json` of a RoBERTa or XLM-RoBERTa model: BERT's fields, and the padding id its
+/// positions count from.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RobertaConfig {
+    /// The fields it shares with BERT.
+    #[serde(flatten)]
+    pub layers: BertConfig,
+    /// The padding token's id; positions count from the one after it.
+    #[serde(default = "default_mpnet_pad_token_id")]
+    pub pad_token_id: u32,
+}
+
+/// `config.json` of a DistilBERT model, in its own field names.
+#[derive(Debug, Clone, Deserialize)]
+struct DistilBertConfig {
+    vocab_size: usize,
+    dim: usize,
+    n_layers: usize,
+    n_heads: usize,
+    hidden_dim: usize,
+    #[serde(default = "default_hidden_act")]
+    activation: HiddenAct,
+    max_position_embeddings: usize,
+}
+
+impl DistilBertConfig {
+    /// The same layers in BERT's terms: DistilBERT has no token types, and every layer norm
+    /// of its reference implementation has an epsilon of 1e-12.
+    fn as_bert(&self) -> BertConfig {
+        BertConfig {
+            model_type: Some("distilbert".into()),
+            vocab_size: self.vocab_size,
+            hidden_size: self.dim,
+            num_hidden_layers: self.n_layers,
+            num_attention_heads: self.n_heads,
+            intermediate_size: self.hidden_dim,
+            hidden_act: self.activation,
+            max_position_embeddings: self.max_position_embeddings,
+            type_vocab_size: 0,
+            layer_norm_eps: 1e-12,
+            position_embedding_type: None,
+        }
+    }
 }
 
 fn default_relative_attention_num_buckets() -> usize {
@@ -210,8 +262,13 @@ fn default_sliding_window_pattern() -> usize {
 /// The transformer of a model directory, by `model_type`.
 #[derive(Debug, Clone)]
 pub enum EncoderConfig {
-    /// A BERT-family encoder (`bert`).
+    /// A BERT encoder (`bert`).
     Bert(BertConfig),
+    /// A RoBERTa or XLM-RoBERTa encoder: BERT's layers under other names, positions counted
+    /// from after the padding id.
+    Roberta(RobertaConfig),
+    /// A DistilBERT encoder: BERT's layers under other names, no token types.
+    DistilBert(BertConfig),
     /// An MPNet encoder (`mpnet`).
     Mpnet(MpnetConfig),
     /// A Gemma 3 text model with bidirectional attention (`gemma3_text`).
@@ -222,7 +279,8 @@ impl EncoderConfig {
     /// Width of the token vectors the encoder returns.
     pub fn hidden_size(&self) -> usize {
         match self {
-            Self::Bert(cfg) => cfg.hidden_size,
+            Self::Bert(cfg) | Self::DistilBert(cfg) => cfg.hidden_size,
+            Self::Roberta(cfg) => cfg.layers.hidden_size,
             Self::Mpnet(cfg) => cfg.layers.hidden_size,
             Self::Gemma3(cfg) => cfg.hidden_size,
         }
@@ -231,8 +289,12 @@ impl EncoderConfig {
     /// Longest sequence the encoder's positions cover.
     pub fn max_position_embeddings(&self) -> usize {
         match self {
-            Self::Bert(cfg) => cfg.max_position_embeddings,
+            Self::Bert(cfg) | Self::DistilBert(cfg) => cfg.max_position_embeddings,
             // Positions start after the padding id.
+            Self::Roberta(cfg) => cfg
+                .layers
+                .max_position_embeddings
+                .saturating_sub(cfg.pad_token_id as usize + 1),
             Self::Mpnet(cfg) => cfg
                 .layers
                 .max_position_embeddings
@@ -258,6 +320,17 @@ impl EncoderConfig {
                 let cfg: BertConfig = serde_json::from_value(value).map_err(malformed)?;
                 check_bert(&cfg, path)?;
                 Ok(Self::Bert(cfg))
+            }
+            "roberta" | "xlm-roberta" => {
+                let cfg: RobertaConfig = serde_json::from_value(value).map_err(malformed)?;
+                check_bert(&cfg.layers, path)?;
+                Ok(Self::Roberta(cfg))
+            }
+            "distilbert" => {
+                let cfg: DistilBertConfig = serde_json::from_value(value).map_err(malformed)?;
+                let cfg = cfg.as_bert();
+                check_bert(&cfg, path)?;
+                Ok(Self::DistilBert(cfg))
             }
             "mpnet" => {
                 let cfg: MpnetConfig = serde_json::from_value(value).map_err(malformed)?;
@@ -376,11 +449,14 @@ struct SentenceTransformersFile {
     default_prompt_name: Option<String>,
 }
 
-/// How token vectors become one sentence vector (`1_Pooling/config.json`).
+/// How token vectors become one sentence vector (`1_Pooling/config.json`), in either of
+/// sentence-transformers' layouts: one `pooling_mode_*` flag per mode (up to 5), or
+/// `embedding_dimension` with `pooling_mode` naming the modes (from 6).
 ///
 /// When several modes are on, their outputs are concatenated in sentence-transformers' order:
 /// CLS, max, mean, mean-sqrt-len.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "PoolingFile")]
 pub struct PoolingConfig {
     /// Output width; must equal the model's hidden size.
     pub word_embedding_dimension: usize,
@@ -405,6 +481,91 @@ pub struct PoolingConfig {
     /// Whether the prompt's tokens are pooled too (only `true` is implemented).
     #[serde(default = "default_true")]
     pub include_prompt: bool,
+}
+
+/// `pooling_mode` of sentence-transformers 6: one mode or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum PoolingModes {
+    One(String),
+    Several(Vec<String>),
+}
+
+/// `1_Pooling/config.json` as written, in either layout.
+#[derive(Debug, Clone, Deserialize)]
+struct PoolingFile {
+    #[serde(alias = "embedding_dimension")]
+    word_embedding_dimension: usize,
+    #[serde(default)]
+    pooling_mode: Option<PoolingModes>,
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+    #[serde(default = "default_true")]
+    include_prompt: bool,
+}
+
+/// sentence-transformers 6's mode names, in the order the flags of earlier versions
+/// concatenate them.
+const POOLING_MODE_ORDER: &[&str] = &["cls", "max", "mean", "mean_sqrt_len_tokens"];
+
+impl TryFrom<PoolingFile> for PoolingConfig {
+    type Error = String;
+
+    fn try_from(file: PoolingFile) -> std::result::Result<Self, String> {
+        let mut config = Self {
+            word_embedding_dimension: file.word_embedding_dimension,
+            pooling_mode_cls_token: file.pooling_mode_cls_token,
+            pooling_mode_mean_tokens: file.pooling_mode_mean_tokens,
+            pooling_mode_max_tokens: file.pooling_mode_max_tokens,
+            pooling_mode_mean_sqrt_len_tokens: file.pooling_mode_mean_sqrt_len_tokens,
+            pooling_mode_weightedmean_tokens: file.pooling_mode_weightedmean_tokens,
+            pooling_mode_lasttoken: file.pooling_mode_lasttoken,
+            include_prompt: file.include_prompt,
+        };
+        let Some(modes) = file.pooling_mode else {
+            return Ok(config);
+        };
+        let modes = match modes {
+            PoolingModes::One(mode) => vec![mode],
+            PoolingModes::Several(modes) => modes,
+        };
+        // The output concatenates the modes in the order named; only the order of the
+        // flags' era is implemented.
+        let positions: Vec<Option<usize>> = modes
+            .iter()
+            .map(|mode| POOLING_MODE_ORDER.iter().position(|known| known == mode))
+            .collect();
+        if positions.windows(2).any(|pair| match (pair[0], pair[1]) {
+            (Some(a), Some(b)) => a >= b,
+            _ => false,
+        }) {
+            return Err(format!(
+                "pooling_mode {modes:?}: modes are implemented concatenated in the order {POOLING_MODE_ORDER:?}"
+            ));
+        }
+        for mode in &modes {
+            match mode.as_str() {
+                "cls" => config.pooling_mode_cls_token = true,
+                "max" => config.pooling_mode_max_tokens = true,
+                "mean" => config.pooling_mode_mean_tokens = true,
+                "mean_sqrt_len_tokens" => config.pooling_mode_mean_sqrt_len_tokens = true,
+                "weightedmean" => config.pooling_mode_weightedmean_tokens = true,
+                "lasttoken" => config.pooling_mode_lasttoken = true,
+                other => return Err(format!("unknown pooling_mode {other:?}")),
+            }
+        }
+        Ok(config)
+    }
 }
 
 impl PoolingConfig {
@@ -787,4 +948,40 @@ fn check_pooling(pooling: &PoolingConfig, hidden: usize, path: &Path) -> Result<
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PoolingConfig;
+
+    fn parse(json: &str) -> Result<PoolingConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn both_pooling_layouts_read_the_same() {
+        let flags = parse(
+            r#"{"word_embedding_dimension": 8, "pooling_mode_cls_token": true,
+                "pooling_mode_mean_tokens": true}"#,
+        )
+        .unwrap();
+        let named =
+            parse(r#"{"embedding_dimension": 8, "pooling_mode": ["cls", "mean"]}"#).unwrap();
+        assert_eq!(flags, named);
+        assert_eq!(named.mode_count(), 2);
+        let mean = parse(r#"{"embedding_dimension": 8, "pooling_mode": "mean"}"#).unwrap();
+        assert_eq!(mean, PoolingConfig::mean(8));
+    }
+
+    #[test]
+    fn pooling_modes_in_another_order_or_unknown_are_refused() {
+        let reordered = parse(r#"{"embedding_dimension": 8, "pooling_mode": ["mean", "cls"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(reordered.contains("in the order"), "{reordered}");
+        let unknown = parse(r#"{"embedding_dimension": 8, "pooling_mode": "median"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("median"), "{unknown}");
+    }
 }

@@ -38,7 +38,7 @@ impl PackedBatch {
 /// A loaded transformer, one variant per supported `model_type`.
 #[derive(Debug)]
 pub enum Encoder {
-    /// `bert`.
+    /// `bert`, `roberta`, `xlm-roberta` and `distilbert`: one architecture.
     Bert(BertModel),
     /// `mpnet`.
     Mpnet(MpnetModel),
@@ -55,6 +55,10 @@ impl Encoder {
     ) -> candle_core::Result<Self> {
         Ok(match config {
             EncoderConfig::Bert(cfg) => Self::Bert(BertModel::load(vb, cfg)?),
+            EncoderConfig::Roberta(cfg) => {
+                Self::Bert(BertModel::load_roberta(vb, &cfg.layers, cfg.pad_token_id)?)
+            }
+            EncoderConfig::DistilBert(cfg) => Self::Bert(BertModel::load_distilbert(vb, cfg)?),
             EncoderConfig::Mpnet(cfg) => Self::Mpnet(MpnetModel::load(vb, cfg)?),
             EncoderConfig::Gemma3(cfg) => {
                 Self::Gemma3(Box::new(Gemma3Model::load(vb, weights_path, cfg)?))

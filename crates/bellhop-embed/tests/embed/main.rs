@@ -3,6 +3,7 @@
 
 mod common;
 
+mod families;
 mod gemma;
 mod hub_cache;
 mod model_errors;
