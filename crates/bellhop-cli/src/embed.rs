@@ -50,7 +50,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
     let (records, from_args) = read_records(args)?;
     let options = EmbedderOptions {
         max_batch_tokens: args.batch_tokens,
-        ..EmbedderOptions::default()
+        ..args.model.options()
     };
     let source = args.model.source();
     let embedder = Embedder::load_with(&source, &options)

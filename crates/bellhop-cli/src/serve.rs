@@ -92,6 +92,9 @@ impl ServeArgs {
         if let Some(model) = &self.model.model {
             overrides.insert("model".into(), model.clone().into());
         }
+        if self.model.precision != bellhop_embed::Precision::F32 {
+            overrides.insert("precision".into(), self.model.precision.to_string().into());
+        }
         if !self.more_models.is_empty() {
             overrides.insert("more_models".into(), self.more_models.clone().into());
         }
@@ -140,6 +143,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
     }
     let model = ModelArgs {
         model: config.model.clone(),
+        precision: config.precision,
     };
     let embedder = load_embedder(&model)?;
     let embedding = Arc::new(
@@ -151,7 +155,7 @@ pub fn run(args: &ServeArgs, log_filter: &str) -> anyhow::Result<()> {
                 .iter()
                 .map(|more| bellhop_embed::ModelSource::parse(more))
                 .collect(),
-            bellhop_embed::EmbedderOptions::default(),
+            model.options(),
             AppState::queue_options(&config),
             config.limits.max_resident_models,
         )

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bellhop_embed::{Embedder, EmbedderOptions};
+use bellhop_embed::Embedder;
 use bellhop_server::config::DatabaseConfig;
 use bellhop_store::{EmbeddedStore, PostgresStore, Store, redact_url};
 use clap::Args;
@@ -64,7 +64,7 @@ pub fn open_store(
 /// Loads the embedding model.
 pub fn load_embedder(model: &ModelArgs) -> anyhow::Result<Arc<Embedder>> {
     let source = model.source();
-    let embedder = Embedder::load_with(&source, &EmbedderOptions::default())
+    let embedder = Embedder::load_with(&source, &model.options())
         .with_context(|| format!("loading model {source}"))?;
     Ok(Arc::new(embedder))
 }

@@ -2,6 +2,8 @@
 //! throughput. Prints one JSON object; `bench/embed.py` runs it beside sentence-transformers.
 //!
 //! Usage: embed_bench MODEL_DIR DATASET_DIR [REPEATS] [all|query|bulk|batched] [PASSAGES]
+//! (`PRECISION=bf16` in the environment keeps the weights in bf16; `BATCH_TOKENS=N` bounds a
+//! forward pass)
 //!
 //! `batched` embeds all the dataset's queries in one call, REPEATS times: the shape a busy
 //! server's queue hands the engine; `all` measures single queries, batched queries and bulk.
@@ -56,6 +58,9 @@ fn main() {
     let mut options = EmbedderOptions::default();
     if let Ok(tokens) = std::env::var("BATCH_TOKENS") {
         options.max_batch_tokens = tokens.parse().unwrap();
+    }
+    if let Ok(precision) = std::env::var("PRECISION") {
+        options.precision = precision.parse().unwrap();
     }
     let embedder = Embedder::load_with(&model, &options).unwrap();
     let load_ms = started.elapsed().as_secs_f64() * 1e3;

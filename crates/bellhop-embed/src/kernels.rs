@@ -189,12 +189,12 @@ const LANES: usize = 16;
 /// Written by hand because `gemm` packs the whole weight matrix on every call and pads a few
 /// rows up to its tile height; here each output's weight row is read once, straight from where
 /// it lies, and dotted with every input row while it is in L1.
-pub fn few_rows_dot(
+pub fn few_rows_dot<W: DotWeight>(
     rows: usize,
     in_dim: usize,
     out_dim: usize,
     x: &[f32],
-    weight: &[f32],
+    weight: &[W],
     bias: &[f32],
     out: &mut [f32],
 ) {
@@ -227,19 +227,19 @@ pub fn few_rows_dot(
 /// # Safety
 /// `out` must point to `rows × out_dim` floats that no one else writes in this block's columns.
 #[allow(clippy::too_many_arguments)]
-unsafe fn dot_dispatch(
+unsafe fn dot_dispatch<W: DotWeight>(
     rows: usize,
     in_dim: usize,
     out_dim: usize,
     x: &[f32],
-    weight: &[f32],
+    weight: &[W],
     bias: &[f32],
     out: &SharedOut,
     block: usize,
 ) {
     let first_output = block * DOT_OUTPUTS;
     let outputs = (out_dim - first_output).min(DOT_OUTPUTS);
-    let weights: [&[f32]; DOT_OUTPUTS] = std::array::from_fn(|j| {
+    let weights: [&[W]; DOT_OUTPUTS] = std::array::from_fn(|j| {
         // A short last block repeats its first row; those sums are not written.
         let output = first_output + if j < outputs { j } else { 0 };
         &weight[output * in_dim..][..in_dim]
@@ -259,15 +259,17 @@ unsafe fn dot_dispatch(
                         let got: [[f32; DOT_OUTPUTS]; $height] = if wide {
                             #[cfg(target_arch = "x86_64")]
                             {
-                                // SAFETY: the CPU has AVX-512F, checked above; the slices
-                                // hold `$height` rows of `in_dim` and `DOT_OUTPUTS` weight
-                                // rows of `in_dim`.
-                                unsafe { dot_kernel_avx512::<$height>(in_dim, x, &weights) }
+                                // SAFETY: the CPU has AVX-512F, checked above; `x` holds
+                                // `$height` rows of `in_dim` values and each weight slice
+                                // `in_dim` values.
+                                unsafe {
+                                    dot_kernel_avx512::<W, $height>(in_dim, in_dim, x, &weights)
+                                }
                             }
                             #[cfg(not(target_arch = "x86_64"))]
                             unreachable!()
                         } else {
-                            dot_kernel_scalar::<$height>(in_dim, x, &weights)
+                            dot_kernel_scalar::<W, $height>(in_dim, in_dim, x, &weights)
                         };
                         sums[..$height].copy_from_slice(&got);
                     },)*
@@ -288,40 +290,49 @@ unsafe fn dot_dispatch(
     }
 }
 
-/// Dot products of `ROWS` input rows with [`DOT_OUTPUTS`] weight rows over the whole width,
-/// the accumulators in sixteen 512-bit registers.
+/// Dot products of `ROWS` input rows (`stride` apart in `x`) with [`DOT_OUTPUTS`] weight rows
+/// over `width` columns, the accumulators in sixteen 512-bit registers.
 ///
 /// # Safety
-/// The CPU must have AVX-512F; `x` must hold `ROWS` rows of `in_dim` floats and every weight
-/// row `in_dim` floats.
+/// The CPU must have AVX-512F; `x` must hold `ROWS` rows `stride` apart of at least `width`
+/// floats, and every weight slice `width` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn dot_kernel_avx512<const ROWS: usize>(
-    in_dim: usize,
+unsafe fn dot_kernel_avx512<W: DotWeight, const ROWS: usize>(
+    width: usize,
+    stride: usize,
     x: &[f32],
-    weights: &[&[f32]; DOT_OUTPUTS],
+    weights: &[&[W]; DOT_OUTPUTS],
 ) -> [[f32; DOT_OUTPUTS]; ROWS] {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps};
-    assert!(x.len() >= ROWS * in_dim && weights.iter().all(|w| w.len() >= in_dim));
+    assert!(x.len() >= (ROWS - 1) * stride + width && weights.iter().all(|w| w.len() >= width));
     let mut acc = [[std::arch::x86_64::_mm512_setzero_ps(); DOT_OUTPUTS]; ROWS];
-    let whole = in_dim / LANES * LANES;
+    let whole = width / LANES * LANES;
+    let weight_rows: [*const W; DOT_OUTPUTS] = std::array::from_fn(|j| weights[j].as_ptr());
+    let x_rows = x.as_ptr();
+    // Plain indexed loops over the constant bounds, no closures: LLVM keeps the sixteen
+    // accumulators and four weight vectors in registers.
+    #[allow(clippy::needless_range_loop)]
     for k in (0..whole).step_by(LANES) {
-        // SAFETY: k + LANES <= whole <= in_dim, within every row (asserted above).
-        let w: [_; DOT_OUTPUTS] =
-            std::array::from_fn(|j| unsafe { _mm512_loadu_ps(weights[j].as_ptr().add(k)) });
-        for (row, row_acc) in acc.iter_mut().enumerate() {
+        let mut w = [std::arch::x86_64::_mm512_setzero_ps(); DOT_OUTPUTS];
+        for j in 0..DOT_OUTPUTS {
+            // SAFETY: k + LANES <= whole <= width, within every weight slice (asserted
+            // above); the CPU has AVX-512F, which this function requires of its callers.
+            w[j] = unsafe { W::load16(weight_rows[j].add(k)) };
+        }
+        for row in 0..ROWS {
             // SAFETY: as above, within row `row` of `x`.
-            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(row * in_dim + k)) };
-            for (lanes, w) in row_acc.iter_mut().zip(&w) {
-                *lanes = _mm512_fmadd_ps(v, *w, *lanes);
+            let v = unsafe { _mm512_loadu_ps(x_rows.add(row * stride + k)) };
+            for j in 0..DOT_OUTPUTS {
+                acc[row][j] = _mm512_fmadd_ps(v, w[j], acc[row][j]);
             }
         }
     }
     let mut sums = [[0f32; DOT_OUTPUTS]; ROWS];
     for (row, (row_sums, row_acc)) in sums.iter_mut().zip(&acc).enumerate() {
-        let input = &x[row * in_dim..][..in_dim];
+        let input = &x[row * stride..][..width];
         for ((sum, lanes), w) in row_sums.iter_mut().zip(row_acc).zip(weights) {
-            let tail: f32 = (whole..in_dim).map(|k| input[k] * w[k]).sum();
+            let tail: f32 = (whole..width).map(|k| input[k] * w[k].to_f32()).sum();
             *sum = _mm512_reduce_add_ps(*lanes) + tail;
         }
     }
@@ -329,15 +340,73 @@ unsafe fn dot_kernel_avx512<const ROWS: usize>(
 }
 
 /// [`dot_kernel_avx512`]'s result on any CPU, for tests and CPUs without AVX-512.
-fn dot_kernel_scalar<const ROWS: usize>(
-    in_dim: usize,
+fn dot_kernel_scalar<W: DotWeight, const ROWS: usize>(
+    width: usize,
+    stride: usize,
     x: &[f32],
-    weights: &[&[f32]; DOT_OUTPUTS],
+    weights: &[&[W]; DOT_OUTPUTS],
 ) -> [[f32; DOT_OUTPUTS]; ROWS] {
     std::array::from_fn(|row| {
-        let input = &x[row * in_dim..][..in_dim];
-        std::array::from_fn(|j| input.iter().zip(weights[j]).map(|(a, b)| a * b).sum())
+        let input = &x[row * stride..][..width];
+        std::array::from_fn(|j| {
+            input
+                .iter()
+                .zip(weights[j])
+                .map(|(a, b)| a * b.to_f32())
+                .sum()
+        })
     })
+}
+
+/// A weight element [`few_rows_dot`] reads: f32, or bf16 widened to f32 as it is loaded, so
+/// that a query reads half the bytes and still multiplies and adds in f32.
+pub trait DotWeight: Copy + Send + Sync {
+    /// The value as f32.
+    fn to_f32(self) -> f32;
+    /// Sixteen consecutive values from `at`, as f32 lanes.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and `at` must point to 16 readable values.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load16(at: *const Self) -> std::arch::x86_64::__m512;
+}
+
+impl DotWeight for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load16(at: *const Self) -> std::arch::x86_64::__m512 {
+        // SAFETY: the caller guarantees AVX-512F and 16 readable floats.
+        unsafe { std::arch::x86_64::_mm512_loadu_ps(at) }
+    }
+}
+
+impl DotWeight for half::bf16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        // bf16 is the upper half of an f32: widening is exact.
+        self.to_f32()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load16(at: *const Self) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::{
+            __m256i, _mm256_loadu_si256, _mm512_castsi512_ps, _mm512_cvtepu16_epi32,
+            _mm512_slli_epi32,
+        };
+        // SAFETY: the caller guarantees AVX-512F and 16 readable bf16 values (32 bytes).
+        unsafe {
+            let halves = _mm256_loadu_si256(at.cast::<__m256i>());
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(halves)))
+        }
+    }
 }
 
 /// Rows whose accumulators [`few_rows_matmul`] keeps in registers at once; further blocks of
@@ -895,6 +964,52 @@ fn softmax_in_place(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v *= inverse);
 }
 
+/// `activation(x · Wᵀ + bias)` for a `(rows, in)` input of at most [`DOT_ROWS`] rows and a
+/// stored `(out, in)` bf16 weight matrix, by [`few_rows_dot`].
+pub struct DenseBf16<'a> {
+    /// The weight matrix, row-major `(out, in)`.
+    pub weight: &'a [half::bf16],
+    /// Added to every output row; its length is the output width.
+    pub bias: &'a [f32],
+    /// Applied after the bias, if any.
+    pub activation: Option<HiddenAct>,
+}
+
+impl CustomOp1 for DenseBf16<'_> {
+    fn name(&self) -> &'static str {
+        "bellhop-dense-bf16"
+    }
+
+    fn cpu_fwd(&self, input: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, in_dim) = layout.shape().dims2()?;
+        let out_dim = self.bias.len();
+        if self.weight.len() != out_dim * in_dim || rows > DOT_ROWS {
+            bail!(
+                "dense-bf16: input {rows}x{in_dim}, weight of {} values, bias {out_dim}",
+                self.weight.len()
+            );
+        }
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            bail!("dense-bf16: input must be contiguous");
+        };
+        let input = &input.as_slice::<f32>()?[start..end];
+        let mut out = vec![0f32; rows * out_dim];
+        few_rows_dot(
+            rows,
+            in_dim,
+            out_dim,
+            input,
+            self.weight,
+            self.bias,
+            &mut out,
+        );
+        if let Some(activation) = self.activation {
+            with_wide_simd(|| out.iter_mut().for_each(|v| *v = activate(activation, *v)));
+        }
+        Ok((CpuStorage::F32(out), Shape::from((rows, out_dim))))
+    }
+}
+
 /// Runs [`Dense`] on tensors.
 pub fn dense(
     input: &Tensor,
@@ -984,7 +1099,7 @@ pub(crate) fn with_wide_simd(body: impl FnOnce()) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
 
     #[test]
     fn erf_matches_libm_to_single_precision() {
@@ -1102,7 +1217,36 @@ mod tests {
                 in_dim,
                 out_dim,
                 &input.flatten_all()?.to_vec1()?,
-                &weight.flatten_all()?.to_vec1()?,
+                &weight.flatten_all()?.to_vec1::<f32>()?,
+                &bias,
+                &mut got,
+            );
+            let got = Tensor::from_vec(got, (rows, out_dim), &device)?;
+            let diff = (got - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "{rows} rows: {diff}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn few_rows_dot_on_bf16_weights_equals_matmul_on_them_widened() -> Result<()> {
+        let device = Device::Cpu;
+        let (in_dim, out_dim) = (72, 13);
+        let weight = Tensor::randn(0f32, 1.0, (out_dim, in_dim), &device)?.to_dtype(DType::BF16)?;
+        let widened = weight.to_dtype(DType::F32)?;
+        let bias: Vec<f32> = (0..out_dim).map(|i| i as f32 / 10.0).collect();
+        let bias_tensor = Tensor::from_slice(&bias, out_dim, &device)?;
+        let stored: Vec<half::bf16> = weight.flatten_all()?.to_vec1()?;
+        for rows in [1, 3, 4, 9, DOT_ROWS] {
+            let input = Tensor::randn(0f32, 1.0, (rows, in_dim), &device)?;
+            let expected = input.matmul(&widened.t()?)?.broadcast_add(&bias_tensor)?;
+            let mut got = vec![0f32; rows * out_dim];
+            few_rows_dot(
+                rows,
+                in_dim,
+                out_dim,
+                &input.flatten_all()?.to_vec1()?,
+                &stored,
                 &bias,
                 &mut got,
             );

@@ -22,7 +22,7 @@ pub mod pooling;
 mod queue;
 mod source;
 
-pub use embedder::{BatchBudget, Embedder, EmbedderOptions, Embeddings, TokenizedText};
+pub use embedder::{BatchBudget, Embedder, EmbedderOptions, Embeddings, Precision, TokenizedText};
 pub use error::{EmbedError, Result};
 pub use queue::{EmbeddingQueue, QueueOptions, QueueSnapshot};
 pub use source::{HubOptions, ModelSource};

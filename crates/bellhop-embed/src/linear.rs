@@ -1,10 +1,28 @@
 //! The dense layer every encoder and Dense module uses, laid out for `kernels::Dense`.
 
-use candle_core::Tensor;
+use std::cell::Cell;
+
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::HiddenAct;
+use crate::embedder::Precision;
 use crate::kernels;
+
+thread_local! {
+    /// The precision layers loaded on this thread keep their weights in; set for the length
+    /// of one model's load by [`loading_with`], so that every encoder and module loader
+    /// honours it without each passing it down.
+    static LOAD_PRECISION: Cell<Precision> = const { Cell::new(Precision::F32) };
+}
+
+/// Runs `load` with layers keeping their weights in `precision`.
+pub(crate) fn loading_with<T>(precision: Precision, load: impl FnOnce() -> T) -> T {
+    let before = LOAD_PRECISION.replace(precision);
+    let loaded = load();
+    LOAD_PRECISION.set(before);
+    loaded
+}
 
 /// A dense layer `x W^T + b`, optionally followed by an activation.
 #[derive(Debug, Clone)]
@@ -21,6 +39,10 @@ pub(crate) struct Linear {
     /// (`kernels::few_rows_dot`) on CPUs with AVX-512; shares `weight_t`'s storage where that
     /// is a view.
     weight_out_in: Option<Tensor>,
+    /// With [`Precision::Bf16`], the stored `(out, in)` matrix in bf16, row-major, for
+    /// [`kernels::DenseBf16`]: a query reads half the bytes. The f32 copies above then hold
+    /// the same bf16-rounded values, so a text's vector does not depend on its batch.
+    weight_bf16: Option<Vec<half::bf16>>,
     /// Zeros for layers without a bias: the kernel starts every output row from it.
     bias: Vec<f32>,
 }
@@ -69,6 +91,17 @@ impl Linear {
 
     fn from_parts(weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Self> {
         let (out_dim, in_dim) = weight.dims2()?;
+        let (weight, weight_bf16) = match LOAD_PRECISION.get() {
+            Precision::F32 => (weight.clone(), None),
+            Precision::Bf16 => {
+                let rounded = weight.to_dtype(DType::BF16)?;
+                (
+                    rounded.to_dtype(DType::F32)?,
+                    Some(rounded.flatten_all()?.to_vec1::<half::bf16>()?),
+                )
+            }
+        };
+        let weight = &weight;
         let weight_t = if in_dim > out_dim {
             weight.t()?.contiguous()?
         } else {
@@ -80,7 +113,7 @@ impl Linear {
         } else {
             weight_t.clone()
         };
-        let weight_out_in = if kernels::dot_rows_limit() > 0 {
+        let weight_out_in = if kernels::dot_rows_limit() > 0 && weight_bf16.is_none() {
             Some(weight.t()?)
         } else {
             None
@@ -93,6 +126,7 @@ impl Linear {
             weight_t,
             weight_in_out,
             weight_out_in,
+            weight_bf16,
             bias,
         })
     }
@@ -104,6 +138,15 @@ impl Linear {
         activation: Option<HiddenAct>,
     ) -> candle_core::Result<Tensor> {
         let rows = xs.dim(0)?;
+        if let Some(weight) = &self.weight_bf16
+            && rows <= kernels::dot_rows_limit()
+        {
+            return xs.apply_op1_no_bwd(&kernels::DenseBf16 {
+                weight,
+                bias: &self.bias,
+                activation,
+            });
+        }
         let weight = match &self.weight_out_in {
             Some(weight) if rows <= kernels::dot_rows_limit() => weight,
             _ if rows <= kernels::few_rows_limit() => &self.weight_in_out,

@@ -64,8 +64,21 @@ fn run_embedding<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 
 /// Loads a model with the GIL released (loading maps and converts weights).
 pub fn load(py: Python<'_>, spec: &str) -> PyResult<Arc<bellhop_embed::Embedder>> {
+    load_in(py, spec, bellhop_embed::Precision::F32)
+}
+
+/// [`load`], keeping the dense weights in `precision`.
+pub fn load_in(
+    py: Python<'_>,
+    spec: &str,
+    precision: bellhop_embed::Precision,
+) -> PyResult<Arc<bellhop_embed::Embedder>> {
     let source = bellhop_embed::ModelSource::parse(spec);
-    py.detach(|| bellhop_embed::Embedder::load(&source))
+    let options = bellhop_embed::EmbedderOptions {
+        precision,
+        ..bellhop_embed::EmbedderOptions::default()
+    };
+    py.detach(|| bellhop_embed::Embedder::load_with(&source, &options))
         .map(Arc::new)
         .map_err(embed_error)
 }
@@ -80,11 +93,14 @@ pub struct Embedder {
 #[pymethods]
 impl Embedder {
     #[new]
-    #[pyo3(signature = (model = None))]
-    fn new(py: Python<'_>, model: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (model = None, precision = "f32"))]
+    fn new(py: Python<'_>, model: Option<String>, precision: &str) -> PyResult<Self> {
         let spec = model.unwrap_or_else(default_model_spec);
+        let precision = precision
+            .parse()
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(Self {
-            inner: load(py, &spec)?,
+            inner: load_in(py, &spec, precision)?,
         })
     }
 

@@ -148,6 +148,17 @@ def test_matryoshka_sizes_come_from_the_model_card(
         shortened.embed(["x"], dimensions=100)
 
 
+def test_bf16_weights_stay_close_to_sentence_transformers() -> None:
+    texts, expected = reference()
+    kept = [i for i, text in enumerate(texts) if text.strip()]
+    rounded = bellhop.Embedder(str(MODEL_DIR), precision="bf16")
+    got = rounded.embed([texts[i] for i in kept])
+    cosines = row_cosines(got, expected[kept])
+    assert cosines.min() >= 0.9999, cosines.min()
+    with pytest.raises(ValueError, match="bf16"):
+        bellhop.Embedder(str(MODEL_DIR), precision="int4")
+
+
 def test_missing_model_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="config.json") as info:
         bellhop.Embedder(str(tmp_path / "no-such-model"))

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     /// More embedding models (directories or repo ids) that collections may hold vectors of,
     /// each loaded on first use (see `limits.max_resident_models`).
     pub more_models: Vec<String>,
+    /// What every embedding model's dense weights are kept in (`f32` or `bf16`).
+    pub precision: bellhop_embed::Precision,
     /// Serve without API keys on a non-loopback address.
     pub insecure_no_auth: bool,
     /// `text` or `json` log lines.
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
             database: DatabaseConfig::default(),
             model: None,
             more_models: Vec::new(),
+            precision: bellhop_embed::Precision::F32,
             insecure_no_auth: false,
             log_format: LogFormat::Text,
             limits: Limits::default(),

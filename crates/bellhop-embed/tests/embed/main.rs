@@ -8,5 +8,6 @@ mod gemma;
 mod hub_cache;
 mod model_errors;
 mod mpnet;
+mod precision;
 mod queue;
 mod reference;

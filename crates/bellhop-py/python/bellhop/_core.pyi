@@ -12,7 +12,9 @@ class Embedder:
     """A sentence-transformers model (BERT family or EmbeddingGemma) from a directory or a
     Hugging Face repo id; its vectors match sentence-transformers'."""
 
-    def __init__(self, model: Optional[str] = None) -> None: ...
+    def __init__(self, model: Optional[str] = None, precision: str = "f32") -> None:
+        """`precision` is what the dense weights are kept in: "f32" (sentence-transformers'
+        vectors) or "bf16" (rounded at load; faster short queries on CPUs with AVX-512)."""
     def embed(
         self,
         texts: Iterable[str],
