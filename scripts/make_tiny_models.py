@@ -9,7 +9,8 @@ Usage: python scripts/make_tiny_models.py [OUT_DIR]
 Each model is written to OUT_DIR/<name>/ as sentence-transformers saves it (the transformer's
 config.json and model.safetensors, the tokenizer, modules.json, mean pooling, Normalize), and
 its reference vectors to OUT_DIR/../reference-tiny-<name>.jsonl, in the layout of
-scripts/reference_vectors.py. The weights are seeded: rerunning gives the same files.
+scripts/reference_vectors.py. The weights are seeded; the tokenizer trainers may break ties
+differently on a rerun, so the models and their vectors are always rewritten together.
 """
 
 import json
