@@ -61,7 +61,7 @@ pub(crate) fn answer_failed(state: &AppState, panic: Option<&str>) -> ApiError {
         JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key may not use the collection", body = ErrorBody),
         (status = 404, description = "No such collection", body = ErrorBody),
-        (status = 409, description = "The collection's model is not the served one, or the generator asked for is not configured on this server", body = ErrorBody)))]
+        (status = 409, description = "The collection's model is not one this server serves, or the generator asked for is not configured on this server", body = ErrorBody)))]
 pub async fn ask(
     State(state): State<Arc<AppState>>,
     caller: Caller,

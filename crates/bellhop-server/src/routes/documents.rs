@@ -28,7 +28,7 @@ use crate::wire::errors::{ApiErrors, JsonBodyErrors};
     responses((status = 200, body = WriteReceipt), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "No such collection", body = ErrorBody),
-        (status = 409, description = "The collection's model is not the served one", body = ErrorBody)))]
+        (status = 409, description = "The collection's model is not one this server serves", body = ErrorBody)))]
 pub async fn add(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -94,7 +94,7 @@ pub async fn add(
         (status = 400, description = "Not multipart, no part with a file name, or more files than the limit", body = ErrorBody),
         (status = 403, description = "The key is not an admin's", body = ErrorBody),
         (status = 404, description = "No such collection", body = ErrorBody),
-        (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
+        (status = 409, description = "The collection's model is not one this server serves", body = ErrorBody),
         (status = 413, description = "The upload is larger than the limit, or a document in it is longer than `limits.max_text_chars`", body = ErrorBody),
         (status = 415, description = "A file of a type that cannot be read", body = ErrorBody),
         (status = 422, description = "A file that cannot be parsed", body = ErrorBody)))]

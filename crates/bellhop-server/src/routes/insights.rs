@@ -1,5 +1,5 @@
 //! Insights from the question log: questions per day, and the questions the sources did not
-//! answer or guests voted down, grouped by meaning with the served embedding model, so that
+//! answer or guests voted down, grouped by meaning with the collection's embedding model, so that
 //! staff see what to add to the documents first.
 
 use std::collections::HashMap;

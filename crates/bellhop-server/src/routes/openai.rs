@@ -349,7 +349,7 @@ fn sse_done() -> Result<Event, Infallible> {
         JsonBodyErrors, ApiErrors,
         (status = 403, description = "A widget key asking the local model itself, or a page's origin the key does not list", body = ErrorBody),
         (status = 404, description = "No such model, or the key may not use it", body = ErrorBody),
-        (status = 409, description = "The collection's model is not the served one", body = ErrorBody),
+        (status = 409, description = "The collection's model is not one this server serves", body = ErrorBody),
         (status = 502, description = "The upstream model failed", body = ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,

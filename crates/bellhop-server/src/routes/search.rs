@@ -23,7 +23,7 @@ use crate::wire::search::{Hit, SearchBody, SearchResponse, SearchTimings};
     responses((status = 200, body = SearchResponse), JsonBodyErrors, ApiErrors,
         (status = 403, description = "The key may not use the collection", body = ErrorBody),
         (status = 404, description = "No such collection", body = ErrorBody),
-        (status = 409, description = "The collection's model is not the served one", body = ErrorBody)))]
+        (status = 409, description = "The collection's model is not one this server serves", body = ErrorBody)))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     caller: Caller,
