@@ -680,8 +680,19 @@ impl Vocabulary {
             || !word.chars().all(char::is_alphabetic)
             || STOPWORDS.contains(word.as_str())
             || self.words.words.contains(&word)
-            || self.words.stems.contains(STEMMER.stem(&word).as_ref())
         {
+            return None;
+        }
+        // Checked before the stem: "adapter" shares its stem with the collection's "adapted",
+        // but the thing it names is the collection's "adaptor".
+        if let Some(variant) = spelling_variants(&word).find(|variant| {
+            !STOPWORDS.contains(variant.as_str())
+                && (self.words.words.contains(variant)
+                    || self.words.words.contains(&format!("{variant}s")))
+        }) {
+            return Some(variant);
+        }
+        if self.words.stems.contains(STEMMER.stem(&word).as_ref()) {
             return None;
         }
         let allowed = if length >= 9 { 2 } else { 1 };
@@ -712,6 +723,40 @@ impl Vocabulary {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// Endings that English writes two ways (American and British spelling, and the agent
+/// nouns written either way), each pair tried in both directions.
+const SPELLING_VARIANTS: &[(&str, &str)] = &[
+    ("er", "re"),
+    ("or", "our"),
+    ("er", "or"),
+    ("ize", "ise"),
+    ("yze", "yse"),
+    ("ization", "isation"),
+    ("og", "ogue"),
+];
+
+/// `word` in its other spellings: its ending, or the ending before a plural `s`, swapped for
+/// the other form of each pair in [`SPELLING_VARIANTS`] ("theater" → "theatre", "colors" →
+/// "colours", "adapter" → "adaptor").
+fn spelling_variants(word: &str) -> impl Iterator<Item = String> + '_ {
+    let (stem, plural) = match word.strip_suffix('s') {
+        Some(singular) => (singular, "s"),
+        None => (word, ""),
+    };
+    SPELLING_VARIANTS
+        .iter()
+        .flat_map(|&(a, b)| [(a, b), (b, a)])
+        .flat_map(move |(from, to)| {
+            [(word, ""), (stem, plural)]
+                .into_iter()
+                .filter_map(move |(base, suffix)| {
+                    base.strip_suffix(from)
+                        .filter(|root| root.chars().count() >= 3)
+                        .map(|root| format!("{root}{to}{suffix}"))
+                })
+        })
 }
 
 /// Whether one of `words` is `term` with a typo or two (one edit from 5 characters, two from
@@ -1095,6 +1140,20 @@ mod tests {
         );
         // Words it uses, in any form, short words and words far from all of its own stay.
         assert_eq!(vocabulary.respelled("museums closed monday"), None);
+        // A word spelt the other English way, even where its stem is the collection's.
+        let vocabulary = Vocabulary::new([
+            "Plug adaptors for UK, US and Swiss plugs are at Reception; the sockets were adapted in 2024.",
+            "The theatre-style room seats 40. The fitness centre opens at 06:00.",
+        ]);
+        assert_eq!(
+            vocabulary.respelled("i need a plug adapter"),
+            Some("i need a plug adaptor".to_string())
+        );
+        assert_eq!(
+            vocabulary.respelled("when does the fitness center open"),
+            Some("when does the fitness centre open".to_string())
+        );
+        assert_eq!(vocabulary.respelled("we adapted the plan"), None);
         assert_eq!(vocabulary.respelled("is the spa opne"), None);
         assert_eq!(vocabulary.respelled("does it have a casino"), None);
     }
