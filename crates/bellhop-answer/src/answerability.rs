@@ -16,8 +16,10 @@ use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Sources whose text counts as evidence for the question's terms.
-const EVIDENCE_SOURCES: usize = 3;
+/// Sources whose text counts as evidence for the question's terms: the five an answer quotes
+/// from (with three, a fact fourth or fifth, "plug adaptors" in a housekeeping list, did not
+/// count).
+const EVIDENCE_SOURCES: usize = 5;
 
 /// Thresholds of the answerability decision for one embedding model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
