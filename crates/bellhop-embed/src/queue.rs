@@ -44,7 +44,7 @@ pub struct QueueStats {
 }
 
 /// A point-in-time copy of [`QueueStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueSnapshot {
     /// Texts waiting now.
     pub depth: usize,

@@ -13,5 +13,5 @@ mod searcher;
 pub use bellhop_store::{SearchMode, SearchRequest};
 pub use cache::{BoundedCache, CacheStats};
 pub use error::{ModelMismatch, ModelNotServed, Result, RetrievalError};
-pub use models::{EmbeddingModels, QueueTotals, ServedModel, names_model};
+pub use models::{EmbeddingModels, ServedModel, names_model};
 pub use searcher::{Retrieval, Searcher, ensure_same_model, sized_for};

@@ -40,37 +40,20 @@ pub struct EmbeddingModels {
     /// One load at a time: two requests for a model not yet loaded wait for one load.
     loading: tokio::sync::Mutex<()>,
     /// The counters of queues unloaded so far, so that totals never go down.
-    unloaded: Mutex<QueueTotals>,
+    unloaded: Mutex<QueueSnapshot>,
 }
 
-/// Counters summed over queues.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueTotals {
-    /// Texts waiting now.
-    pub depth: usize,
-    /// The queues' bounds together.
-    pub capacity: usize,
-    /// Forward passes run so far.
-    pub batches: u64,
-    /// Texts embedded so far.
-    pub sequences: u64,
-    /// Tokens embedded so far.
-    pub tokens: u64,
-    /// Texts refused because a queue was full.
-    pub rejected: u64,
-}
-
-impl QueueTotals {
-    fn add(&mut self, snapshot: &QueueSnapshot, current: bool) {
-        if current {
-            self.depth += snapshot.depth;
-            self.capacity += snapshot.capacity;
-        }
-        self.batches += snapshot.batches;
-        self.sequences += snapshot.sequences;
-        self.tokens += snapshot.tokens;
-        self.rejected += snapshot.rejected;
+/// Adds `snapshot`'s counters to `totals`; its depth and capacity too when the queue is
+/// still in use.
+fn add_counters(totals: &mut QueueSnapshot, snapshot: &QueueSnapshot, current: bool) {
+    if current {
+        totals.depth += snapshot.depth;
+        totals.capacity += snapshot.capacity;
     }
+    totals.batches += snapshot.batches;
+    totals.sequences += snapshot.sequences;
+    totals.tokens += snapshot.tokens;
+    totals.rejected += snapshot.rejected;
 }
 
 impl std::fmt::Debug for EmbeddingModels {
@@ -162,10 +145,11 @@ impl EmbeddingModels {
             .push(id.clone(), queue);
         if let Some((evicted_id, evicted)) = evicted.filter(|(evicted_id, _)| *evicted_id != id) {
             tracing::info!(model = %evicted_id, "unloading the least recently used embedding model");
-            self.unloaded
-                .lock()
-                .expect("model counters lock")
-                .add(&evicted.snapshot(), false);
+            add_counters(
+                &mut self.unloaded.lock().expect("model counters lock"),
+                &evicted.snapshot(),
+                false,
+            );
         }
     }
 
@@ -251,10 +235,10 @@ impl EmbeddingModels {
     }
 
     /// The queues' counters, summed over the models in memory and those unloaded before.
-    pub fn totals(&self) -> QueueTotals {
+    pub fn totals(&self) -> QueueSnapshot {
         let mut totals = *self.unloaded.lock().expect("model counters lock");
         for (_, queue) in self.resident.lock().expect("model cache lock").iter() {
-            totals.add(&queue.snapshot(), true);
+            add_counters(&mut totals, &queue.snapshot(), true);
         }
         totals
     }
