@@ -1200,44 +1200,19 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn few_rows_dot_equals_matmul_for_every_height() -> Result<()> {
+    /// Checks [`few_rows_dot`] on `weight` (`(out, in)`, stored as `W`) against Candle's matmul
+    /// on the same values in f32, for inputs of every height in `heights`.
+    fn check_few_rows_dot<W: DotWeight + candle_core::WithDType>(
+        weight: &Tensor,
+        heights: impl IntoIterator<Item = usize>,
+    ) -> Result<()> {
         let device = Device::Cpu;
-        // A ragged width and a ragged last block of outputs.
-        let (in_dim, out_dim) = (40, 22);
-        let weight = Tensor::randn(0f32, 1.0, (out_dim, in_dim), &device)?;
-        let bias: Vec<f32> = (0..out_dim).map(|i| i as f32 / 10.0).collect();
-        let bias_tensor = Tensor::from_slice(&bias, out_dim, &device)?;
-        for rows in 1..=DOT_ROWS {
-            let input = Tensor::randn(0f32, 1.0, (rows, in_dim), &device)?;
-            let expected = input.matmul(&weight.t()?)?.broadcast_add(&bias_tensor)?;
-            let mut got = vec![0f32; rows * out_dim];
-            few_rows_dot(
-                rows,
-                in_dim,
-                out_dim,
-                &input.flatten_all()?.to_vec1()?,
-                &weight.flatten_all()?.to_vec1::<f32>()?,
-                &bias,
-                &mut got,
-            );
-            let got = Tensor::from_vec(got, (rows, out_dim), &device)?;
-            let diff = (got - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(diff < 1e-4, "{rows} rows: {diff}");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn few_rows_dot_on_bf16_weights_equals_matmul_on_them_widened() -> Result<()> {
-        let device = Device::Cpu;
-        let (in_dim, out_dim) = (72, 13);
-        let weight = Tensor::randn(0f32, 1.0, (out_dim, in_dim), &device)?.to_dtype(DType::BF16)?;
+        let (out_dim, in_dim) = weight.dims2()?;
         let widened = weight.to_dtype(DType::F32)?;
+        let stored: Vec<W> = weight.flatten_all()?.to_vec1()?;
         let bias: Vec<f32> = (0..out_dim).map(|i| i as f32 / 10.0).collect();
         let bias_tensor = Tensor::from_slice(&bias, out_dim, &device)?;
-        let stored: Vec<half::bf16> = weight.flatten_all()?.to_vec1()?;
-        for rows in [1, 3, 4, 9, DOT_ROWS] {
+        for rows in heights {
             let input = Tensor::randn(0f32, 1.0, (rows, in_dim), &device)?;
             let expected = input.matmul(&widened.t()?)?.broadcast_add(&bias_tensor)?;
             let mut got = vec![0f32; rows * out_dim];
@@ -1255,6 +1230,19 @@ mod tests {
             assert!(diff < 1e-4, "{rows} rows: {diff}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn few_rows_dot_equals_matmul_for_every_height() -> Result<()> {
+        // A ragged width and a ragged last block of outputs.
+        let weight = Tensor::randn(0f32, 1.0, (22, 40), &Device::Cpu)?;
+        check_few_rows_dot::<f32>(&weight, 1..=DOT_ROWS)
+    }
+
+    #[test]
+    fn few_rows_dot_on_bf16_weights_equals_matmul_on_them_widened() -> Result<()> {
+        let weight = Tensor::randn(0f32, 1.0, (13, 72), &Device::Cpu)?.to_dtype(DType::BF16)?;
+        check_few_rows_dot::<half::bf16>(&weight, [1, 3, 4, 9, DOT_ROWS])
     }
 
     #[test]

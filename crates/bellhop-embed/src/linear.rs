@@ -39,8 +39,8 @@ pub(crate) struct Linear {
     /// (`kernels::few_rows_dot`) on CPUs with AVX-512; shares `weight_t`'s storage where that
     /// is a view.
     weight_out_in: Option<Tensor>,
-    /// With [`Precision::Bf16`], the stored `(out, in)` matrix in bf16, row-major, for
-    /// [`kernels::DenseBf16`]: a query reads half the bytes. The f32 copies above then hold
+    /// With [`Precision::Bf16`] on CPUs with AVX-512, the stored `(out, in)` matrix in bf16,
+    /// row-major, for [`kernels::DenseBf16`]: a query reads half the bytes. The f32 copies above then hold
     /// the same bf16-rounded values, so a text's vector does not depend on its batch.
     weight_bf16: Option<Vec<half::bf16>>,
     /// Zeros for layers without a bias: the kernel starts every output row from it.
@@ -95,10 +95,13 @@ impl Linear {
             Precision::F32 => (weight.clone(), None),
             Precision::Bf16 => {
                 let rounded = weight.to_dtype(DType::BF16)?;
-                (
-                    rounded.to_dtype(DType::F32)?,
-                    Some(rounded.flatten_all()?.to_vec1::<half::bf16>()?),
-                )
+                // Only CPUs that run the bf16 kernel keep the copy it reads.
+                let copy = if kernels::dot_rows_limit() > 0 {
+                    Some(rounded.flatten_all()?.to_vec1::<half::bf16>()?)
+                } else {
+                    None
+                };
+                (rounded.to_dtype(DType::F32)?, copy)
             }
         };
         let weight = &weight;

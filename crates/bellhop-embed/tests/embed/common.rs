@@ -65,6 +65,27 @@ pub fn references_in(name: &str) -> Vec<Reference> {
         .collect()
 }
 
+/// The lowest cosine between each reference and its row of `vectors`, and that reference's
+/// text.
+pub fn worst_cosine<'a>(
+    references: &'a [Reference],
+    vectors: &bellhop_embed::Embeddings,
+) -> (f64, &'a str) {
+    references
+        .iter()
+        .zip(vectors.rows())
+        .map(|(reference, vector)| {
+            (
+                cosine(&reference.embedding, vector),
+                reference.text.as_str(),
+            )
+        })
+        .fold(
+            (1.0, ""),
+            |worst, pair| if pair.0 < worst.0 { pair } else { worst },
+        )
+}
+
 /// Cosine similarity in double precision.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{cosine, references_in};
+use crate::common::{cosine, references_in, worst_cosine};
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 
 fn model_dir(name: &str) -> PathBuf {
@@ -40,13 +40,7 @@ fn matches_sentence_transformers(name: &str) {
     // Long texts reach the truncation limit, so the last positions are exercised too.
     assert!(references.iter().any(|r| r.tokens == 128), "{name}");
     let vectors = embedder.embed(&texts).unwrap();
-    let mut worst = (1.0, "");
-    for (reference, vector) in references.iter().zip(vectors.rows()) {
-        let similarity = cosine(&reference.embedding, vector);
-        if similarity < worst.0 {
-            worst = (similarity, &reference.text);
-        }
-    }
+    let worst = worst_cosine(&references, &vectors);
     // The fixture rounds components to 7 significant digits.
     assert!(
         worst.0 >= 0.9999,

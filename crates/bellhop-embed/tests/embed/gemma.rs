@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use crate::common::{Reference, cosine, gemma_model_dir, references_in};
+use crate::common::{Reference, cosine, gemma_model_dir, references_in, worst_cosine};
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 
 /// The model is large; the tests share one copy.
@@ -26,13 +26,7 @@ fn assert_matches(references: &[Reference], prompt_name: Option<&str>) {
     }
     let vectors = embedder.embed_with_prompt(&texts, prompt_name).unwrap();
     assert_eq!(vectors.len(), references.len());
-    let mut worst = (1.0, "");
-    for (reference, vector) in references.iter().zip(vectors.rows()) {
-        let similarity = cosine(&reference.embedding, vector);
-        if similarity < worst.0 {
-            worst = (similarity, &reference.text);
-        }
-    }
+    let worst = worst_cosine(references, &vectors);
     assert!(
         worst.0 >= 0.9999,
         "cosine {} for {:?} with prompt {prompt_name:?}",

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use crate::common::{cosine, mpnet_model_dir, references_in};
+use crate::common::{cosine, mpnet_model_dir, references_in, worst_cosine};
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 
 fn embedder() -> &'static Embedder {
@@ -28,13 +28,7 @@ fn mpnet_vectors_and_token_counts_match_sentence_transformers() {
         assert_eq!(tokens.len(), reference.tokens, "{:?}", reference.text);
     }
     let vectors = embedder.embed(&texts).unwrap();
-    let mut worst = (1.0, "");
-    for (reference, vector) in references.iter().zip(vectors.rows()) {
-        let similarity = cosine(&reference.embedding, vector);
-        if similarity < worst.0 {
-            worst = (similarity, &reference.text);
-        }
-    }
+    let worst = worst_cosine(&references, &vectors);
     // The fixture rounds components to 7 significant digits.
     assert!(worst.0 >= 0.9999, "cosine {} for {:?}", worst.0, worst.1);
 }

@@ -1,6 +1,6 @@
 //! The engine's vectors equal sentence-transformers' on the committed fixture.
 
-use crate::common::{cosine, model_dir, references};
+use crate::common::{cosine, model_dir, references, worst_cosine};
 use bellhop_embed::{Embedder, EmbedderOptions, ModelSource};
 
 fn embedder_with(options: &EmbedderOptions) -> Embedder {
@@ -41,13 +41,7 @@ fn vectors_match_sentence_transformers() {
     let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
     let vectors = embedder.embed(&texts).unwrap();
     assert_eq!(vectors.len(), refs.len());
-    let mut worst = (1.0, "");
-    for (reference, vector) in refs.iter().zip(vectors.rows()) {
-        let similarity = cosine(&reference.embedding, vector);
-        if similarity < worst.0 {
-            worst = (similarity, &reference.text);
-        }
-    }
+    let worst = worst_cosine(&refs, &vectors);
     assert!(worst.0 >= 0.9999, "cosine {} for {:?}", worst.0, worst.1);
 }
 
