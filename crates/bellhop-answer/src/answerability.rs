@@ -26,6 +26,11 @@ const EVIDENCE_SOURCES: usize = 5;
 pub struct AnswerabilityThresholds {
     /// Below this cosine of the best chunk, nothing retrieved is about the question.
     pub min_dense: f32,
+    /// Below this cosine of the best chunk, a question in another language than the
+    /// collection's is not answered: its words are no evidence, so its cosine is all there
+    /// is, and a model trained on one language places a question in another near unrelated
+    /// text.
+    pub min_dense_other_language: f32,
     /// From this cosine on, the best chunk is close enough that missing and unknown terms
     /// are taken as paraphrase rather than as a different subject.
     pub confident_dense: f32,
@@ -52,8 +57,11 @@ impl AnswerabilityThresholds {
             // (guests word things their own way), but sources holding under a third of them
             // are about something else ("a monthly gym membership for locals" answered from
             // the spa day pass).
+            // An English model: German, French or Italian questions score 0.25–0.35 with
+            // the wrong sources, and with the right ones only where they share names.
             "all-MiniLM-L6-v2" => Self {
                 min_dense: 0.25,
+                min_dense_other_language: 0.45,
                 confident_dense: 0.7,
                 min_term_coverage: 0.3,
                 min_meaning_kept: 0.9,
@@ -63,13 +71,17 @@ impl AnswerabilityThresholds {
             // languages are judged on this alone.
             "embeddinggemma-300m" => Self {
                 min_dense: 0.4,
+                min_dense_other_language: 0.4,
                 confident_dense: 0.7,
                 min_term_coverage: 0.0,
                 min_meaning_kept: 0.9,
                 max_specific_share: 0.005,
             },
+            // Most sentence-transformers models know one language: a multilingual one is
+            // calibrated by name or by the collection's settings.
             _ => Self {
                 min_dense: 0.3,
+                min_dense_other_language: 0.45,
                 confident_dense: 0.7,
                 min_term_coverage: 0.0,
                 min_meaning_kept: 0.9,
@@ -82,6 +94,9 @@ impl AnswerabilityThresholds {
     pub fn overridden(mut self, overrides: &bellhop_store::AnswerabilitySettings) -> Self {
         if let Some(min_dense) = overrides.min_dense {
             self.min_dense = min_dense;
+        }
+        if let Some(min_dense) = overrides.min_dense_other_language {
+            self.min_dense_other_language = min_dense;
         }
         if let Some(confident_dense) = overrides.confident_dense {
             self.confident_dense = confident_dense;
@@ -810,6 +825,19 @@ pub fn assess(
     vocabulary: Option<&Vocabulary>,
     thresholds: &AnswerabilityThresholds,
 ) -> Answerability {
+    let question_language = crate::language::detect_language(question);
+    assess_in_language(question, question_language, hits, vocabulary, thresholds)
+}
+
+/// [`assess`] for a question whose language (ISO 639-1) the caller has told, from more than
+/// the question alone (the languages the collection answers in).
+pub fn assess_in_language(
+    question: &str,
+    question_language: Option<String>,
+    hits: &[Hit],
+    vocabulary: Option<&Vocabulary>,
+    thresholds: &AnswerabilityThresholds,
+) -> Answerability {
     let key_terms = key_terms(question);
     let dense_score = best_dense_score(hits);
     let evidence = evidence(hits);
@@ -825,7 +853,6 @@ pub fn assess(
     };
     // Words are evidence only in the collection's own language: a question in another
     // language shares none of its words and is judged on meaning alone.
-    let question_language = crate::language::detect_language(question);
     let same_language = vocabulary
         .is_none_or(|vocabulary| vocabulary.shares_language(question_language.as_deref()));
     let unknown_terms: Vec<String> = match vocabulary {
@@ -920,6 +947,14 @@ impl Answerability {
                         thresholds.min_dense
                     ),
                 ),
+                Some(score) if !same_language && score < thresholds.min_dense_other_language => (
+                    false,
+                    format!(
+                        "the closest source scores {score:.2}, below {:.2} for a question in \
+                         another language",
+                        thresholds.min_dense_other_language
+                    ),
+                ),
                 _ if let Some(variant) = &self.unoffered_variant => (
                     false,
                     format!(
@@ -997,6 +1032,7 @@ mod tests {
 
     const THRESHOLDS: AnswerabilityThresholds = AnswerabilityThresholds {
         min_dense: 0.35,
+        min_dense_other_language: 0.45,
         confident_dense: 0.7,
         min_term_coverage: 0.67,
         min_meaning_kept: 0.8,
@@ -1213,5 +1249,43 @@ mod tests {
             let judged = assess(question, &hits, None, &THRESHOLDS);
             assert!(judged.unoffered_variant.is_none(), "{question}: {judged:?}");
         }
+    }
+
+    #[test]
+    fn a_question_in_another_language_needs_the_closer_source() {
+        let vocabulary = Vocabulary::new([
+            "The indoor pool is heated to 28 °C all year and open from 07:00 to 22:00.",
+            "Breakfast is served in the restaurant from 07:00 to 10:30 every day.",
+        ]);
+        assert_eq!(vocabulary.language(), Some("en"));
+        let question = "Wie warm ist das Wasser im Schwimmbad des Hotels?";
+        let judged = |cosine: f32, language: Option<&str>| {
+            assess_in_language(
+                question,
+                language.map(str::to_string),
+                &[hit("The indoor pool is heated to 28 °C all year.", cosine)],
+                Some(&vocabulary),
+                &THRESHOLDS,
+            )
+        };
+        // Between the two thresholds: close enough in the collection's language, not in
+        // another, whose words are no evidence.
+        let weak = judged(0.4, Some("de"));
+        assert!(!weak.answerable, "{weak:?}");
+        assert!(weak.reason.contains("another language"), "{weak:?}");
+        assert!(judged(0.5, Some("de")).answerable);
+        // The language the caller told decides it, not the detector's guess.
+        let told_english = judged(0.4, Some("en"));
+        assert!(
+            !told_english.reason.contains("another language"),
+            "{told_english:?}"
+        );
+        // Detected from the question itself.
+        assert_eq!(
+            assess(question, &[hit("x", 0.4)], Some(&vocabulary), &THRESHOLDS)
+                .question_language
+                .as_deref(),
+            Some("de")
+        );
     }
 }

@@ -13,7 +13,7 @@ use bellhop_store::{CollectionVersion, Hit, SearchRequest, Store};
 use tokio::sync::mpsc;
 
 use crate::answerability::{
-    Answerability, AnswerabilityThresholds, Vocabulary, assess, without_terms,
+    Answerability, AnswerabilityThresholds, Vocabulary, assess_in_language, without_terms,
 };
 use crate::ask::{
     AnswerPolicy, AskEvent, AskOptions, AskOutcome, AskReply, AskTimings, Generation,
@@ -22,7 +22,7 @@ use crate::ask::{
 };
 use crate::error::{AnswerError, Result};
 use crate::extractive::{Answer, DEFAULT_FALLBACK, extractive_answer};
-use crate::language::detect_language_among;
+use crate::language::{detect_language, detect_language_among};
 
 /// Entries per cache; 0 switches a cache off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,14 +244,12 @@ impl AnswerEngine {
             .transpose()?;
         let request = contextual.as_ref().unwrap_or(request);
         let vocabulary = self.vocabulary(collection, version).await?;
+        let question_language = question_language(request.query(), &spec, vocabulary.as_deref());
         // A misspelt word is searched (and judged, and quoted from) as the collection spells
         // it, in the collection's own language only.
         let respelled = vocabulary
             .as_deref()
-            .filter(|vocabulary| {
-                vocabulary
-                    .shares_language(crate::language::detect_language(request.query()).as_deref())
-            })
+            .filter(|vocabulary| vocabulary.shares_language(question_language.as_deref()))
             .and_then(|vocabulary| vocabulary.respelled(request.query()))
             .map(|query| request.clone().with_query(query))
             .transpose()?;
@@ -260,8 +258,9 @@ impl AnswerEngine {
         let retrieval_ms = started.elapsed().as_secs_f64() * 1e3;
         let thresholds =
             AnswerabilityThresholds::for_model(&spec.model).overridden(&spec.answerability);
-        let mut answerability = assess(
+        let mut answerability = assess_in_language(
             request.query(),
+            question_language,
             &retrieval.hits,
             vocabulary.as_deref(),
             &thresholds,
@@ -283,18 +282,6 @@ impl AnswerEngine {
                 cosine(&whole, &reduced)
             };
             answerability.weigh_meaning_kept(kept, &thresholds);
-        }
-        if answerability.question_language.is_none() && !spec.fallback_texts.is_empty() {
-            // A guest's few words, told among the languages the collection answers in.
-            let mut candidates: Vec<&str> =
-                spec.fallback_texts.keys().map(String::as_str).collect();
-            candidates.push(
-                vocabulary
-                    .as_deref()
-                    .and_then(Vocabulary::language)
-                    .unwrap_or("en"),
-            );
-            answerability.question_language = detect_language_among(request.query(), &candidates);
         }
         let question_language = answerability.question_language.clone();
         let finished = |answer: Arc<Answer>, cached: bool, answerability: Answerability| {
@@ -495,6 +482,25 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// What the collection says when its sources do not hold the answer, in `language` where
 /// it has a text for it.
+/// The language (ISO 639-1) `question` is written in: the detector's guess, or for a guest's
+/// few words, the one it is told among the languages the collection answers in. Told once,
+/// before anything depends on it: respelling and the words taken as evidence apply in the
+/// collection's own language only.
+fn question_language(
+    question: &str,
+    spec: &bellhop_store::CollectionSpec,
+    vocabulary: Option<&Vocabulary>,
+) -> Option<String> {
+    detect_language(question).or_else(|| {
+        if spec.fallback_texts.is_empty() {
+            return None;
+        }
+        let mut candidates: Vec<&str> = spec.fallback_texts.keys().map(String::as_str).collect();
+        candidates.push(vocabulary.and_then(Vocabulary::language).unwrap_or("en"));
+        detect_language_among(question, &candidates)
+    })
+}
+
 fn fallback_text<'a>(spec: &'a bellhop_store::CollectionSpec, language: Option<&str>) -> &'a str {
     language
         .and_then(|language| spec.fallback_texts.get(language))

@@ -110,6 +110,10 @@ pub struct AnswerabilitySettings {
     /// Below this cosine of the best chunk, the answer abstains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_dense: Option<f32>,
+    /// Below this cosine of the best chunk, a question in another language than the
+    /// collection's abstains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_dense_other_language: Option<f32>,
     /// From this cosine on, missing key terms do not make it abstain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confident_dense: Option<f32>,
@@ -137,6 +141,7 @@ impl AnswerabilitySettings {
     pub fn validate(&self) -> Result<()> {
         for (name, value) in [
             ("min_dense", self.min_dense),
+            ("min_dense_other_language", self.min_dense_other_language),
             ("confident_dense", self.confident_dense),
             ("min_term_coverage", self.min_term_coverage),
             ("min_meaning_kept", self.min_meaning_kept),

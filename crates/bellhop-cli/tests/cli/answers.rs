@@ -71,6 +71,15 @@ fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
             wrong <= 0.1,
             "{split}: wrong abstentions {wrong:.2}: {english}"
         );
+        // The default model knows English only: a guest writing another language is answered
+        // right or told to ask Reception, never given a wrong fact.
+        let other = &report["groups"]["other"];
+        let stated_wrongly = other["answerable"].as_u64().unwrap()
+            - other["answered_right"].as_u64().unwrap()
+            - other["wrong_abstentions"].as_u64().unwrap()
+            + other["unanswerable"].as_u64().unwrap()
+            - other["abstained_right"].as_u64().unwrap();
+        assert_eq!(stated_wrongly, 0, "{split}: {other}");
         // Every question is answered or abstains, none fails.
         let questions = report["questions"].as_array().unwrap();
         let lines = std::fs::read_to_string(&path).unwrap();

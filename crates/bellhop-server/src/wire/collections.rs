@@ -139,6 +139,15 @@ pub struct AnswerabilitySettings {
     )]
     #[schema(minimum = 0, maximum = 1)]
     pub min_dense: Option<f32>,
+    /// Below this cosine of the best chunk, a question in another language than the
+    /// collection's abstains.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unit_interval"
+    )]
+    #[schema(minimum = 0, maximum = 1)]
+    pub min_dense_other_language: Option<f32>,
     /// From this cosine on, missing key terms do not make it abstain.
     #[serde(
         default,
@@ -195,6 +204,7 @@ fn unit_interval<'de, D: serde::Deserializer<'de>>(
 impl AnswerabilitySettings {
     fn is_unset(&self) -> bool {
         self.min_dense.is_none()
+            && self.min_dense_other_language.is_none()
             && self.confident_dense.is_none()
             && self.min_term_coverage.is_none()
             && self.min_meaning_kept.is_none()
@@ -206,6 +216,7 @@ impl From<bellhop_store::AnswerabilitySettings> for AnswerabilitySettings {
     fn from(settings: bellhop_store::AnswerabilitySettings) -> Self {
         Self {
             min_dense: settings.min_dense,
+            min_dense_other_language: settings.min_dense_other_language,
             confident_dense: settings.confident_dense,
             min_term_coverage: settings.min_term_coverage,
             min_meaning_kept: settings.min_meaning_kept,
@@ -218,6 +229,7 @@ impl From<AnswerabilitySettings> for bellhop_store::AnswerabilitySettings {
     fn from(settings: AnswerabilitySettings) -> Self {
         Self {
             min_dense: settings.min_dense,
+            min_dense_other_language: settings.min_dense_other_language,
             confident_dense: settings.confident_dense,
             min_term_coverage: settings.min_term_coverage,
             min_meaning_kept: settings.min_meaning_kept,

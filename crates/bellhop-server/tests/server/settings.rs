@@ -73,7 +73,7 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         reqwest::Method::POST,
         "/v1/collections",
         ADMIN,
-        json!({"name": "hotel", "answerability": {"min_dense": 0.3, "max_specific_share": 0.01}}),
+        json!({"name": "hotel", "answerability": {"min_dense": 0.3, "min_dense_other_language": 0.5, "max_specific_share": 0.01}}),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -108,7 +108,7 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
     assert_eq!(changed["question_retention_days"], 7);
     assert_eq!(
         changed["answerability"],
-        json!({"min_dense": 0.3, "max_specific_share": 0.01}),
+        json!({"min_dense": 0.3, "min_dense_other_language": 0.5, "max_specific_share": 0.01}),
         "kept"
     );
     let answer = ask(&server, UNANSWERABLE).await;
@@ -171,6 +171,7 @@ async fn a_changed_fallback_is_answered_at_once_and_null_clears_it() {
         // Thresholds are read as the schema states them, from 0 to 1.
         json!({"answerability": {"min_dense": 1.5}}),
         json!({"answerability": {"max_specific_share": -0.1}}),
+        json!({"answerability": {"min_dense_other_language": 2}}),
     ] {
         let (status, body) = patch(&server, ADMIN, "/v1/collections/hotel", bad.clone()).await;
         assert_error(status, &body, 422, "invalid_request");
