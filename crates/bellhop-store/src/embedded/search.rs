@@ -194,13 +194,21 @@ fn keyword_search(
 ) -> Result<Vec<(u64, f32)>> {
     let matching = fts_query(terms);
     let fts = schema::fts_table(collection_id);
-    // Column weights: the heading (title and section) counts half as much as the body.
-    let sql = format!(
-        "SELECT {fts}.rowid, -bm25({fts}, 0.5, 1.0) AS score FROM {fts}
-         JOIN chunks c ON c.id = {fts}.rowid JOIN documents d ON d.id = c.document_id
-         WHERE {fts} MATCH ? AND {} ORDER BY score DESC, {fts}.rowid LIMIT ?",
-        filter.sql
-    );
+    // Column weights: the heading (title and section) counts half as much as the body. The
+    // index is the collection's own, so without a filter no other table is read.
+    let sql = if filter.params.is_empty() && filter.sql == sql_filter::NO_CONDITION {
+        format!(
+            "SELECT rowid, -bm25({fts}, 0.5, 1.0) AS score FROM {fts}
+             WHERE {fts} MATCH ? ORDER BY score DESC, rowid LIMIT ?"
+        )
+    } else {
+        format!(
+            "SELECT {fts}.rowid, -bm25({fts}, 0.5, 1.0) AS score FROM {fts}
+             JOIN chunks c ON c.id = {fts}.rowid JOIN documents d ON d.id = c.document_id
+             WHERE {fts} MATCH ? AND {} ORDER BY score DESC, {fts}.rowid LIMIT ?",
+            filter.sql
+        )
+    };
     let mut statement = connection.prepare_cached(&sql)?;
     let params = std::iter::once(rusqlite::types::Value::Text(matching))
         .chain(filter.params.iter().cloned())
