@@ -1,8 +1,9 @@
 //! Keyword and hybrid search latency of the embedded store over a BEIR corpus.
 //!
-//! `cargo run --release -p bellhop-store --example keyword_bench -- DATASET [QUESTIONS…]`
-//! writes the corpus of `DATASET` (a BEIR directory, e.g. `../shared/data/msmarco-5k`) into
-//! a fresh store, one chunk per passage, with synthetic vectors (the dense leg's cost does not
+//! `cargo run --release -p bellhop-store --example keyword_bench -- [--postgres] DATASET
+//! [QUESTIONS…]` writes the corpus of `DATASET` (a BEIR directory, e.g.
+//! `../shared/data/msmarco-5k`) into a fresh store (embedded, or with `--postgres` a database
+//! on a PostgreSQL server of its own, started as the tests start theirs), one chunk per passage, with synthetic vectors (the dense leg's cost does not
 //! depend on what the vectors mean), then times searches back to back, as a server runs them:
 //! the dataset's own queries, and each further JSONL file's `question`s (guest-typed
 //! questions such as `examples/demo-hotel-eval/tune.jsonl`, which carry many more common
@@ -13,7 +14,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use bellhop_store::{
-    CollectionSpec, EmbeddedStore, NewChunk, NewDocument, SearchMode, SearchRequest, Store,
+    CollectionSpec, EmbeddedStore, NewChunk, NewDocument, PostgresOptions, PostgresStore,
+    SearchMode, SearchRequest, Store,
 };
 
 const DIM: usize = 384;
@@ -52,13 +54,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dataset = Path::new(
-        args.first()
-            .ok_or_else(|| anyhow::anyhow!("usage: keyword_bench DATASET [QUESTIONS.jsonl…]"))?,
-    );
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let postgres = args.first().is_some_and(|arg| arg == "--postgres");
+    if postgres {
+        args.remove(0);
+    }
+    let dataset = Path::new(args.first().ok_or_else(|| {
+        anyhow::anyhow!("usage: keyword_bench [--postgres] DATASET [QUESTIONS.jsonl…]")
+    })?);
     let dir = tempfile::tempdir()?;
-    let store = EmbeddedStore::open(dir.path())?;
+    let server = postgres.then(bellhop_test_support::PostgresServer::start);
+    let database = server.as_ref().map(|server| server.create_database());
+    let store: Box<dyn Store> = match &database {
+        Some(url) => Box::new(
+            PostgresStore::connect(
+                PostgresOptions::new(url),
+                std::time::Duration::from_secs(10),
+            )
+            .await?,
+        ),
+        None => Box::new(EmbeddedStore::open(dir.path())?),
+    };
     let mut spec = CollectionSpec::new("bench", "synthetic", DIM);
     spec.index = bellhop_store::IndexKind::Exact;
     store.create_collection(spec).await?;
@@ -80,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     for batch in documents.chunks(1000) {
         store.put_documents("bench", batch.to_vec(), None).await?;
+    }
+    if let (Some(server), Some(url)) = (&server, &database) {
+        // The planner's statistics as autovacuum leaves them some time after a bulk load:
+        // without them the first searches plan as if the tables were empty.
+        server.psql(url.rsplit('/').next().unwrap_or_default(), "ANALYZE");
     }
 
     let mut query_sets = vec![(
@@ -123,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
                     "count": queries.len(),
                     "chunks": passages.len(),
                     "mode": format!("{mode:?}").to_lowercase(),
+                    "store": if postgres { "postgres" } else { "embedded" },
                     "p50_ms": percentile(&latencies, 0.5),
                     "p90_ms": percentile(&latencies, 0.9),
                 })
