@@ -56,7 +56,7 @@ fn migrate_ingest_search_and_copy_both_ways() {
     // The server trusts local connections, so a password is accepted and must not be shown.
     let with_password = url.replace("postgres@", "postgres:secret@");
     let migrated = stdout(&run(&["migrate", "--database-url", &with_password]));
-    assert!(migrated.contains("4 migration(s) applied"), "{migrated}");
+    assert!(migrated.contains("5 migration(s) applied"), "{migrated}");
     assert!(!migrated.contains("secret"), "{migrated}");
     let again = stdout(&run(&["migrate", "--database-url", &url]));
     assert!(again.contains("0 migration(s) applied"), "{again}");

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "question log",
         include_str!("../../migrations/postgres/0004_question_log.sql"),
     ),
+    (
+        5,
+        "keywords without pending list",
+        include_str!("../../migrations/postgres/0005_keywords_without_pending_list.sql"),
+    ),
 ];
 
 /// Connection and index settings of the PostgreSQL backend.

@@ -343,3 +343,38 @@ async fn a_database_migrated_before_kept_counts_gets_them() {
     let info = store.collection("hotel").await.unwrap();
     assert_eq!((info.documents, info.chunks), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyword_index_takes_words_at_once_not_through_a_pending_list() {
+    let server = PostgresServer::shared();
+    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+        .await
+        .unwrap();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let store = PostgresStore::connect(PostgresOptions::new(url.clone()), Duration::from_secs(10))
+        .await
+        .unwrap();
+    create(&store, "hotel", DIM, IndexKind::Auto).await;
+    let mut rng = Rng::new(5);
+    let documents = (0..20)
+        .map(|n| {
+            document(
+                &format!("d{n}"),
+                vec![chunk("the heated pool", rng.unit_vector(DIM))],
+            )
+        })
+        .collect();
+    store.put_documents("hotel", documents, None).await.unwrap();
+    // A long pending list makes the planner read every chunk row instead of the index.
+    let options = server.psql(
+        &database,
+        "SELECT reloptions FROM pg_class WHERE relname = 'bellhop_chunks_keywords'",
+    );
+    assert!(options.contains("fastupdate=off"), "{options}");
+    let pending = server.psql(
+        &database,
+        "CREATE EXTENSION IF NOT EXISTS pageinspect;
+         SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('bellhop_chunks_keywords', 0))",
+    );
+    assert!(pending.lines().any(|line| line.trim() == "0"), "{pending}");
+}
