@@ -763,12 +763,25 @@ async fn hnsw_stays_correct_when_documents_are_rewritten_many_times(backend: Bac
     let info = store.collection("churn").await.unwrap();
     assert_eq!((info.documents, info.chunks), (200, 400));
     assert!(store.check_integrity().await.unwrap().is_ok());
+    // The index is approximate, and its graph is built by several threads, so which node
+    // a search reaches first may vary from run to run: every vector must be among its own ten
+    // nearest, and first for all but one in a hundred. A graph that churn had broken apart
+    // would lose far more.
+    let mut not_first = Vec::new();
     for (i, vector) in current.iter().enumerate() {
-        let hits = dense(&store, "churn", vector, 1).await;
-        assert_eq!(hits[0].document_id, format!("r{i:03}"));
-        assert_eq!(hits[0].text, format!("row {i} first"));
-        assert!((hits[0].score - 1.0).abs() < 1e-4);
+        let hits = dense(&store, "churn", vector, 10).await;
+        let own = hits
+            .iter()
+            .position(|hit| {
+                hit.document_id == format!("r{i:03}") && hit.text == format!("row {i} first")
+            })
+            .unwrap_or_else(|| panic!("row {i} not among its ten nearest: {hits:?}"));
+        assert!((hits[own].score - 1.0).abs() < 1e-4);
+        if own > 0 {
+            not_first.push(i);
+        }
     }
+    assert!(not_first.len() <= 2, "not found first: {not_first:?}");
     assert_eq!(dense(&store, "churn", &current[0], 400).await.len(), 400);
 }
 
