@@ -480,8 +480,6 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if norms > 0.0 { dot / norms } else { 0.0 }
 }
 
-/// What the collection says when its sources do not hold the answer, in `language` where
-/// it has a text for it.
 /// The language (ISO 639-1) `question` is written in: the detector's guess, or for a guest's
 /// few words, the one it is told among the languages the collection answers in. Told once,
 /// before anything depends on it: respelling and the words taken as evidence apply in the
@@ -501,6 +499,8 @@ fn question_language(
     })
 }
 
+/// What the collection says when its sources do not hold the answer, in `language` where
+/// it has a text for it.
 fn fallback_text<'a>(spec: &'a bellhop_store::CollectionSpec, language: Option<&str>) -> &'a str {
     language
         .and_then(|language| spec.fallback_texts.get(language))

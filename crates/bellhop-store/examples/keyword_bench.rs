@@ -1,10 +1,11 @@
-//! Keyword and hybrid search latency of the embedded store over a BEIR corpus.
+//! Keyword and hybrid search latency of the embedded store, or of PostgreSQL, over a BEIR corpus.
 //!
 //! `cargo run --release -p bellhop-store --example keyword_bench -- [--postgres] DATASET
 //! [QUESTIONS…]` writes the corpus of `DATASET` (a BEIR directory, e.g.
 //! `../shared/data/msmarco-5k`) into a fresh store (embedded, or with `--postgres` a database
-//! on a PostgreSQL server of its own, started as the tests start theirs), one chunk per passage, with synthetic vectors (the dense leg's cost does not
-//! depend on what the vectors mean), then times searches back to back, as a server runs them:
+//! on a PostgreSQL server of its own, started as the tests start theirs), one chunk per
+//! passage, with synthetic vectors (the dense leg's cost does not depend on what the vectors
+//! mean), then times searches back to back, as a server runs them:
 //! the dataset's own queries, and each further JSONL file's `question`s (guest-typed
 //! questions such as `examples/demo-hotel-eval/tune.jsonl`, which carry many more common
 //! words). Prints one JSON line per query set and mode with p50/p90 in milliseconds.

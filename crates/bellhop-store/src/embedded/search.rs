@@ -75,9 +75,15 @@ impl SearchBackend for EmbeddedSearch<'_> {
         limit: usize,
         filter: &Filter,
     ) -> Result<Vec<(u64, f32)>> {
-        let condition = sql_filter::to_sql(filter);
+        let condition = (!filter.is_empty()).then(|| sql_filter::to_sql(filter));
         let terms = weighed_terms(self.connection, self.state, self.index.len(), terms)?;
-        keyword_search(self.connection, self.state.id, &terms, limit, &condition)
+        keyword_search(
+            self.connection,
+            self.state.id,
+            &terms,
+            limit,
+            condition.as_ref(),
+        )
     }
 
     async fn fetch_hits(&mut self, chunk_ids: &[u64]) -> Result<HashMap<u64, Hit>> {
@@ -190,28 +196,31 @@ fn keyword_search(
     collection_id: i64,
     terms: &[String],
     limit: usize,
-    filter: &sql_filter::SqlCondition,
+    filter: Option<&sql_filter::SqlCondition>,
 ) -> Result<Vec<(u64, f32)>> {
     let matching = fts_query(terms);
     let fts = schema::fts_table(collection_id);
     // Column weights: the heading (title and section) counts half as much as the body. The
     // index is the collection's own, so without a filter no other table is read.
-    let sql = if filter.params.is_empty() && filter.sql == sql_filter::NO_CONDITION {
-        format!(
+    let sql = match filter {
+        None => format!(
             "SELECT rowid, -bm25({fts}, 0.5, 1.0) AS score FROM {fts}
              WHERE {fts} MATCH ? ORDER BY score DESC, rowid LIMIT ?"
-        )
-    } else {
-        format!(
+        ),
+        Some(filter) => format!(
             "SELECT {fts}.rowid, -bm25({fts}, 0.5, 1.0) AS score FROM {fts}
              JOIN chunks c ON c.id = {fts}.rowid JOIN documents d ON d.id = c.document_id
              WHERE {fts} MATCH ? AND {} ORDER BY score DESC, {fts}.rowid LIMIT ?",
             filter.sql
-        )
+        ),
     };
     let mut statement = connection.prepare_cached(&sql)?;
     let params = std::iter::once(rusqlite::types::Value::Text(matching))
-        .chain(filter.params.iter().cloned())
+        .chain(
+            filter
+                .into_iter()
+                .flat_map(|filter| filter.params.iter().cloned()),
+        )
         .chain(std::iter::once(rusqlite::types::Value::Integer(
             limit as i64,
         )));

@@ -14,9 +14,6 @@ pub(crate) struct SqlCondition {
     pub params: Vec<SqlValue>,
 }
 
-/// The condition of an empty filter: every row.
-pub(crate) const NO_CONDITION: &str = "1";
-
 pub(crate) fn to_sql(filter: &Filter) -> SqlCondition {
     let mut parts = Vec::new();
     let mut params = Vec::new();
@@ -111,7 +108,7 @@ pub(crate) fn to_sql(filter: &Filter) -> SqlCondition {
     }
     SqlCondition {
         sql: if parts.is_empty() {
-            NO_CONDITION.to_string()
+            "1".to_string()
         } else {
             parts.join(" AND ")
         },

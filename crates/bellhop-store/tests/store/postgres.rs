@@ -13,6 +13,15 @@ use serde_json::json;
 
 const DIM: usize = 16;
 
+/// A fresh database on the shared server: its URL and its name.
+async fn fresh_database() -> (String, String) {
+    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
+        .await
+        .unwrap();
+    let name = url.rsplit('/').next().unwrap().to_string();
+    (url, name)
+}
+
 /// Documents of three sources (two ingested with a hash), with metadata and sections.
 async fn fill(store: &dyn Store, name: &str) {
     let mut rng = Rng::new(11);
@@ -228,10 +237,7 @@ async fn dense_and_hybrid_searches_walk_the_hnsw_index_even_on_a_small_collectio
     // On a few hundred rows the planner would rather fetch the collection and sort it than
     // walk the graph; the store must leave it no choice.
     let server = PostgresServer::shared();
-    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
-        .await
-        .unwrap();
-    let database = url.rsplit('/').next().unwrap().to_string();
+    let (url, database) = fresh_database().await;
     let store = PostgresStore::connect(PostgresOptions::new(url), Duration::from_secs(10))
         .await
         .unwrap();
@@ -308,10 +314,7 @@ async fn a_replica_searches_a_collection_another_replica_deleted_and_created_aga
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_migrated_before_kept_counts_gets_them() {
     let server = PostgresServer::shared();
-    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
-        .await
-        .unwrap();
-    let database = url.rsplit('/').next().unwrap().to_string();
+    let (url, database) = fresh_database().await;
     let connect =
         || PostgresStore::connect(PostgresOptions::new(url.clone()), Duration::from_secs(10));
     let store = connect().await.unwrap();
@@ -347,24 +350,12 @@ async fn a_database_migrated_before_kept_counts_gets_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keyword_index_takes_words_at_once_not_through_a_pending_list() {
     let server = PostgresServer::shared();
-    let url = tokio::task::spawn_blocking(|| PostgresServer::shared().create_database())
-        .await
-        .unwrap();
-    let database = url.rsplit('/').next().unwrap().to_string();
-    let store = PostgresStore::connect(PostgresOptions::new(url.clone()), Duration::from_secs(10))
+    let (url, database) = fresh_database().await;
+    let store = PostgresStore::connect(PostgresOptions::new(url), Duration::from_secs(10))
         .await
         .unwrap();
     create(&store, "hotel", DIM, IndexKind::Auto).await;
-    let mut rng = Rng::new(5);
-    let documents = (0..20)
-        .map(|n| {
-            document(
-                &format!("d{n}"),
-                vec![chunk("the heated pool", rng.unit_vector(DIM))],
-            )
-        })
-        .collect();
-    store.put_documents("hotel", documents, None).await.unwrap();
+    fill(&store, "hotel").await;
     // A long pending list makes the planner read every chunk row instead of the index.
     let options = server.psql(
         &database,
