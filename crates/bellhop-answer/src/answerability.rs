@@ -490,8 +490,24 @@ pub(crate) static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| 
         "ok", "hi", "hello", "hey", "thanks", "guys", "im", "ive", "id", "dont", "doesnt", "cant",
         "isnt", "arent", "wont", "theres", "hotel",
     ]);
+    for word in NAMING_WORDS {
+        words.remove(word);
+    }
     words
 });
+
+/// Words of the ISO stop word list that name a thing, a place or a quality a guest asks
+/// about ("room", "bill", "keys", "free", "fire", "name"): the list is made for filtering
+/// web text, and taking them out of a question loses what it asks for.
+const NAMING_WORDS: &[&str] = &[
+    "area", "areas", "big", "bill", "bottom", "call", "computer", "copy", "date", "empty", "fire",
+    "free", "front", "full", "group", "groups", "help", "high", "home", "keys", "large", "length",
+    "line", "low", "man", "member", "members", "men", "name", "number", "numbers", "order",
+    "orders", "page", "pages", "part", "parts", "place", "places", "point", "points", "problem",
+    "problems", "ring", "room", "rooms", "side", "sides", "site", "small", "smaller", "smallest",
+    "system", "test", "text", "thick", "thin", "tip", "top", "value", "web", "webpage", "website",
+    "width", "work", "worked", "working", "works", "world",
+];
 
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
@@ -731,6 +747,14 @@ impl Vocabulary {
                     .then_with(|| known.cmp(other))
             })
             .map(|(_, known)| known.clone())
+    }
+
+    /// `term`'s inverse document frequency over the collection's texts, as BM25 weighs it:
+    /// high for a word few texts use, near zero for one most of them do.
+    pub fn inverse_document_frequency(&self, term: &str) -> f32 {
+        let texts = self.texts as f32;
+        let holding = self.text_count(term) as f32;
+        ((texts - holding + 0.5) / (holding + 0.5) + 1.0).ln()
     }
 
     /// How many of the collection's texts use `word`'s stem exactly.
@@ -1042,8 +1066,13 @@ mod tests {
     #[test]
     fn key_terms_leave_out_stop_words_and_shorthand() {
         assert_eq!(key_terms("whats the wifi called?"), ["wifi", "called"]);
-        assert_eq!(key_terms("Is the Wi-Fi free"), ["wi", "wifi"]);
-        assert_eq!(key_terms("room G01"), ["g01"]);
+        // Words that name what is asked stay, though web stop word lists hold them.
+        assert_eq!(key_terms("Is the Wi-Fi free"), ["wi", "free", "wifi"]);
+        assert_eq!(key_terms("room G01"), ["room", "g01"]);
+        assert_eq!(
+            key_terms("who do i call, the fire alarm"),
+            ["call", "fire", "alarm"]
+        );
     }
 
     #[test]

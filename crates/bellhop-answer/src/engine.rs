@@ -298,7 +298,13 @@ impl AnswerEngine {
                 question_language: question_language.clone(),
             }))
         };
-        let fallback = self.extractive(collection, &retrieval, request, options.max_sentences);
+        let fallback = self.extractive(
+            collection,
+            &retrieval,
+            request,
+            options.max_sentences,
+            vocabulary.as_deref(),
+        );
         if !answerability.answerable || fallback.citations.is_empty() {
             let mut answerability = answerability;
             if answerability.answerable {
@@ -455,6 +461,7 @@ impl AnswerEngine {
         retrieval: &Retrieval,
         request: &SearchRequest,
         max_sentences: usize,
+        vocabulary: Option<&Vocabulary>,
     ) -> Arc<Answer> {
         let mut key = ResultKey::new(collection, retrieval.version, request);
         key.parameters
@@ -466,6 +473,7 @@ impl AnswerEngine {
             request.query(),
             &retrieval.hits,
             max_sentences,
+            vocabulary,
         ));
         self.answers.insert(key, Arc::clone(&answer));
         answer

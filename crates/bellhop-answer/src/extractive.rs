@@ -1,11 +1,11 @@
 //! Extractive answers: the sentences of the retrieved chunks that match the question best,
 //! each followed by the number of the source it came from.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bellhop_store::{Hit, Retriever};
 
-use crate::answerability::WordSet;
+use crate::answerability::{Vocabulary, WordSet};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -221,23 +221,35 @@ pub(crate) enum AnswerKind {
 
 pub(crate) fn answer_kind(question: &str) -> Option<AnswerKind> {
     // Whole words only: "charger" asks for no charge.
-    let question = format!(
-        " {} ",
-        question
-            .to_lowercase()
-            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
-            .filter(|word| !word.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let words: Vec<String> = question
+        .to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '\'' | ':')))
+        .map(|word| word.trim_matches(':').to_string())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let question = format!(" {} ", words.join(" "));
     let has = |cues: &[&str]| {
         cues.iter().any(|cue| {
             let cue = cue.trim();
             question.contains(&format!(" {cue} ")) || question.contains(&format!(" {cue}s "))
         })
     };
-    if has(&[
-        "how much",
+    // What the question asks in so many words comes first; then the guest's own age or clock
+    // time; then words of things that have a price or a time, which a question may name while
+    // asking something else of them ("im 17, can i check in on my own" asks an age).
+    if has(&["how much", "how expensive", "how cheap"]) {
+        Some(AnswerKind::Price)
+    } else if has(&["what time", "when's", "what hours", "how late", "how early"])
+        || asks_when(&words)
+    {
+        Some(AnswerKind::Time)
+    } else if has(&["how many", "how old", "how big", "how far", "how long"])
+        || states_an_age(&words)
+    {
+        Some(AnswerKind::Number)
+    } else if words.iter().any(|word| is_clock_time(word)) {
+        Some(AnswerKind::Time)
+    } else if has(&[
         "price",
         "cost",
         "charge",
@@ -248,9 +260,6 @@ pub(crate) fn answer_kind(question: &str) -> Option<AnswerKind> {
     ]) {
         Some(AnswerKind::Price)
     } else if has(&[
-        "what time",
-        "when ",
-        "when's",
         "hours",
         "open",
         "opening",
@@ -268,13 +277,59 @@ pub(crate) fn answer_kind(question: &str) -> Option<AnswerKind> {
         "check-out",
     ]) {
         Some(AnswerKind::Time)
-    } else if has(&[
-        "how many", "how old", "how big", "how far", "how long", "age", "minimum",
-    ]) {
+    } else if has(&["age", "minimum"]) {
         Some(AnswerKind::Number)
     } else {
         None
     }
+}
+
+/// Whether a question asks "when": the word first, or before a verb that asks ("so when
+/// is breakfast"), not joining two clauses ("what do we do when the alarm goes").
+fn asks_when(words: &[String]) -> bool {
+    const ASKING: &[&str] = &[
+        "is", "are", "does", "do", "did", "can", "could", "will", "would", "should", "shall",
+        "was", "were", "has", "have",
+    ];
+    words.first().is_some_and(|word| word == "when")
+        || words
+            .windows(2)
+            .any(|pair| pair[0] == "when" && ASKING.contains(&pair[1].as_str()))
+}
+
+/// Whether a question gives the asker's age ("im 17", "my 8 yr old", "a 5-year-old").
+fn states_an_age(words: &[String]) -> bool {
+    let number = |word: &str| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit());
+    words.windows(2).any(|pair| {
+        let (first, second) = (pair[0].as_str(), pair[1].as_str());
+        (matches!(first, "im" | "i'm" | "am" | "aged") && number(second))
+            || (number(first)
+                && matches!(
+                    second,
+                    "yo" | "yr" | "yrs" | "year" | "years" | "year-old" | "years-old"
+                ))
+    }) || words.iter().any(|word| {
+        word.split_once('-').is_some_and(|(count, rest)| {
+            number(count) && (rest.starts_with("year") || rest.starts_with("yr"))
+        })
+    })
+}
+
+/// Whether a word is a clock time ("8am", "17:00", "7pm").
+fn is_clock_time(word: &str) -> bool {
+    let digits = word.trim_end_matches("am").trim_end_matches("pm");
+    let hour_and_minutes = digits.split_once(':').is_some_and(|(hour, minutes)| {
+        (1..=2).contains(&hour.len())
+            && minutes.len() == 2
+            && hour
+                .chars()
+                .chain(minutes.chars())
+                .all(|c| c.is_ascii_digit())
+    });
+    let hour_only = digits.len() < word.len()
+        && (1..=2).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit());
+    hour_and_minutes || hour_only
 }
 
 /// Whether a sentence states a fact of `kind`.
@@ -332,6 +387,25 @@ pub fn text_pieces(text: &str) -> Vec<String> {
     pieces
 }
 
+/// Each key term's weight in choosing sentences: its inverse document frequency in the
+/// collection, scaled so that the question's terms weigh 1 on average (all 1 without a
+/// vocabulary). BM25's weighting, over the collection the answer quotes from.
+fn term_weights(terms: &[String], vocabulary: Option<&Vocabulary>) -> HashMap<String, f32> {
+    let Some(vocabulary) = vocabulary.filter(|_| !terms.is_empty()) else {
+        return terms.iter().map(|term| (term.clone(), 1.0)).collect();
+    };
+    let idf: Vec<f32> = terms
+        .iter()
+        .map(|term| vocabulary.inverse_document_frequency(term))
+        .collect();
+    let mean = idf.iter().sum::<f32>() / idf.len() as f32;
+    terms
+        .iter()
+        .zip(idf)
+        .map(|(term, idf)| (term.clone(), if mean > 0.0 { idf / mean } else { 1.0 }))
+        .collect()
+}
+
 /// One sentence an answer may say.
 struct Candidate {
     score: f32,
@@ -346,10 +420,24 @@ struct Candidate {
 
 /// Answers `question` from `hits` (best first) with at most `max_sentences` sentences, the
 /// most direct first (a time for "when", an amount for "how much" scores higher); a fact the
-/// sources state twice is said once, citing both.
-pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> Answer {
+/// sources state twice is said once, citing both. With the collection's `vocabulary`, a
+/// question's rarer words weigh more in choosing sentences than the ones most of its texts
+/// use ("charger" over "room").
+pub fn extractive_answer(
+    question: &str,
+    hits: &[Hit],
+    max_sentences: usize,
+    vocabulary: Option<&Vocabulary>,
+) -> Answer {
     let asked = crate::answerability::key_terms(question);
     let wanted: HashSet<String> = asked.iter().cloned().collect();
+    let weights = term_weights(&asked, vocabulary);
+    let weight = |terms: &mut dyn Iterator<Item = &String>| -> f32 {
+        terms
+            .map(|term| weights.get(term).copied().unwrap_or(1.0))
+            .sum()
+    };
+    let least_weight = weights.values().copied().reduce(f32::min).unwrap_or(1.0);
     let kind = answer_kind(question);
     let mut candidates: Vec<Candidate> = Vec::new();
     for (rank, hit) in hits.iter().take(SOURCES_CONSIDERED).enumerate() {
@@ -377,12 +465,17 @@ pub fn extractive_answer(question: &str, hits: &[Hit], max_sentences: usize) -> 
             // restaurant. It is served from 07:00 to 10:30.").
             let matched = !covers.is_empty();
             if matched || (of_kind && previous_matched) {
-                let under_heading = wanted
-                    .iter()
-                    .filter(|term| !covers.contains(*term) && heading_words.contains(term))
-                    .count();
-                let score = (covers.len().max(1) as f32 + 0.5 * under_heading as f32)
-                    / (wanted.len() as f32).sqrt()
+                let under_heading = weight(
+                    &mut wanted
+                        .iter()
+                        .filter(|term| !covers.contains(*term) && heading_words.contains(term)),
+                );
+                let covered = if covers.is_empty() {
+                    least_weight
+                } else {
+                    weight(&mut covers.iter())
+                };
+                let score = (covered + 0.5 * under_heading) / (wanted.len() as f32).sqrt()
                     + if of_kind { 0.5 } else { 0.0 }
                     + 0.2 / (rank + 1) as f32;
                 candidates.push(Candidate {
@@ -555,7 +648,12 @@ mod tests {
                 "The spa opens at 09:00. The pool opens at 07:00 and closes at 22:00.",
             ),
         ];
-        let answer = extractive_answer("Is the pool heated? When does the pool open?", &hits, 2);
+        let answer = extractive_answer(
+            "Is the pool heated? When does the pool open?",
+            &hits,
+            2,
+            None,
+        );
         assert_eq!(
             answer.answer,
             "The indoor pool is heated to 28 °C. [1] The pool opens at 07:00 and closes at 22:00. [2]"
@@ -581,7 +679,7 @@ mod tests {
             ),
             wifi,
         ];
-        let answer = extractive_answer("wifi not workin who do i call", &hits, 1);
+        let answer = extractive_answer("wifi not workin who do i call", &hits, 1, None);
         assert!(answer.answer.contains("150"), "{}", answer.answer);
     }
 
@@ -592,7 +690,7 @@ mod tests {
             "Pets",
             "Dogs up to 15 kg are welcome. A fee applies.",
         )];
-        let answer = extractive_answer("animals allowed?", &hits, 3);
+        let answer = extractive_answer("animals allowed?", &hits, 3, None);
         assert!(
             answer
                 .answer
@@ -603,10 +701,10 @@ mod tests {
             "Dogs up to 15 kg are welcome. [1] A fee applies. [1]"
         );
         let unrelated = vec![hit_with_cosine(4, "Pool", "The pool opens at 07:00.", 0.12)];
-        let answer = extractive_answer("capital of Peru?", &unrelated, 3);
+        let answer = extractive_answer("capital of Peru?", &unrelated, 3, None);
         assert_eq!(answer.answer, NO_ANSWER);
         assert!(answer.citations.is_empty());
-        let none = extractive_answer("anything", &[], 3);
+        let none = extractive_answer("anything", &[], 3, None);
         assert_eq!(none.answer, NO_ANSWER);
         assert!(none.citations.is_empty());
     }
@@ -630,7 +728,7 @@ mod tests {
                 "Is the pool heated? Yes: the indoor pool is heated to 28 °C all year.",
             ),
         ];
-        let strudel = extractive_answer("does the apfelstrudel have nuts in it", &hits, 3);
+        let strudel = extractive_answer("does the apfelstrudel have nuts in it", &hits, 3, None);
         assert!(
             strudel.answer.starts_with(
                 "Apfelstrudel: Warm apple strudel with walnuts and vanilla sauce; category Dessert; price 9.50; allergens gluten, dairy, egg, nuts [1]"
@@ -651,14 +749,86 @@ mod tests {
                 "Coastline Mobility Taxis (+353 41 555 7345) have wheelchair-accessible vehicles.",
             ),
         ];
-        let taxi = extractive_answer("wheelchair accessible taxi", &taxis, 1);
+        let taxi = extractive_answer("wheelchair accessible taxi", &taxis, 1, None);
         assert_eq!(
             taxi.answer,
             "Coastline Mobility Taxis (+353 41 555 7345) have wheelchair-accessible vehicles. [1][2]"
         );
-        let pool = extractive_answer("is the pool heated", &hits[1..], 3);
+        let pool = extractive_answer("is the pool heated", &hits[1..], 3, None);
         assert_eq!(pool.answer.matches("28 °C").count(), 1, "{}", pool.answer);
         assert!(pool.answer.contains("[1][2]"), "{}", pool.answer);
         assert_eq!(pool.citations.len(), 2);
+    }
+
+    #[test]
+    fn a_question_asks_what_it_says_before_what_its_words_suggest() {
+        let kind = |question| answer_kind(question);
+        assert_eq!(
+            kind("how much is an extra bed for my 8 yr old"),
+            Some(AnswerKind::Price)
+        );
+        assert_eq!(
+            kind("im 17, can i check in on my own"),
+            Some(AnswerKind::Number)
+        );
+        assert_eq!(
+            kind("can a 5-year-old use the pool"),
+            Some(AnswerKind::Number)
+        );
+        assert_eq!(
+            kind("how long do u keep stuff left after checkout"),
+            Some(AnswerKind::Number)
+        );
+        assert_eq!(kind("what time is check out"), Some(AnswerKind::Time));
+        assert_eq!(kind("can i check in early"), Some(AnswerKind::Time));
+        assert_eq!(kind("ok so when is breakfast"), Some(AnswerKind::Time));
+        assert_eq!(kind("when does the spa open"), Some(AnswerKind::Time));
+        assert_eq!(
+            kind("if i give in my laundry at 8am will i get it back"),
+            Some(AnswerKind::Time)
+        );
+        assert_eq!(kind("is the gym open at 17:30"), Some(AnswerKind::Time));
+        assert_eq!(kind("is there a delivery charge"), Some(AnswerKind::Price));
+        // "when" joining two clauses asks no time; "charger" is no charge.
+        assert_eq!(
+            kind("we're in the spa when the fire alarm goes, where do we go"),
+            None
+        );
+        assert_eq!(kind("can i borrow a phone charger"), None);
+        assert_eq!(kind("a table for 2 please"), None);
+    }
+
+    #[test]
+    fn a_rare_word_of_the_question_outweighs_a_common_one() {
+        let hits = [
+            hit(
+                1,
+                "Housekeeping",
+                "Towels left in the room are changed daily.",
+            ),
+            hit(
+                2,
+                "Lost property",
+                "Phone chargers are kept at Reception for 3 months.",
+            ),
+        ];
+        // Most of the collection's texts speak of a room on the left; one of a charger.
+        let mut texts: Vec<String> = (0..40)
+            .map(|n| format!("Room {n} is on the left."))
+            .collect();
+        texts.push("Phone chargers are kept at Reception for 3 months.".to_string());
+        let vocabulary = Vocabulary::new(texts.iter().map(String::as_str));
+        let question = "charger left in the room";
+        let weighted = extractive_answer(question, &hits, 1, Some(&vocabulary));
+        assert_eq!(
+            weighted.answer,
+            "Phone chargers are kept at Reception for 3 months. [1]"
+        );
+        // Counted alike, the sentence holding two of the words wins.
+        let unweighted = extractive_answer(question, &hits, 1, None);
+        assert_eq!(
+            unweighted.answer,
+            "Towels left in the room are changed daily. [1]"
+        );
     }
 }

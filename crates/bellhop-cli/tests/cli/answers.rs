@@ -52,7 +52,11 @@ fn share(group: &Value, part: &str, whole: &str) -> f64 {
 fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
     let data = tempfile::tempdir().unwrap();
     ingest_demo(data.path());
-    for split in ["tune", "heldout"] {
+    // The tuning split's floor sits just below its figures; the held-out split was not tuned
+    // on and has a looser one.
+    for (split, least_answered, least_abstained, most_wrong) in
+        [("tune", 0.88, 0.85, 0.05), ("heldout", 0.75, 0.65, 0.1)]
+    {
         let path = repo().join(format!("examples/demo-hotel-eval/{split}.jsonl"));
         let report = evaluate(data.path(), &path);
         let english = &report["groups"]["en"];
@@ -60,15 +64,15 @@ fn extractive_answers_on_the_demo_hotel_stay_above_their_floor() {
         let abstained = share(english, "abstained_right", "unanswerable");
         let wrong = share(english, "wrong_abstentions", "answerable");
         assert!(
-            answered >= 0.75,
+            answered >= least_answered,
             "{split}: answered right {answered:.2}: {english}"
         );
         assert!(
-            abstained >= 0.65,
+            abstained >= least_abstained,
             "{split}: abstained right {abstained:.2}: {english}"
         );
         assert!(
-            wrong <= 0.1,
+            wrong <= most_wrong,
             "{split}: wrong abstentions {wrong:.2}: {english}"
         );
         // The default model knows English only: a guest writing another language is answered
