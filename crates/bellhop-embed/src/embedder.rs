@@ -494,7 +494,10 @@ impl Embedder {
         for sequence in sequences {
             batch.push(&sequence.ids, &sequence.type_ids);
         }
-        let hidden_states = self.model.forward(&batch)?;
+        // Run on a thread of the pool: each of the pass's parallel products then starts from a
+        // worker, which takes its share at once, rather than being queued from outside and
+        // waited for on a lock, which costs a wake-up of both threads per product.
+        let hidden_states = rayon::scope(|_| self.model.forward(&batch))?;
         let hidden = self.layout.encoder.hidden_size();
         let pooled_dim = self.layout.pooled_dim();
         let count = batch.seq_lens.len();
