@@ -497,7 +497,7 @@ impl Embedder {
         // Run on a thread of the pool: each of the pass's parallel products then starts from a
         // worker, which takes its share at once, rather than being queued from outside and
         // waited for on a lock, which costs a wake-up of both threads per product.
-        let hidden_states = rayon::scope(|_| self.model.forward(&batch))?;
+        let hidden_states = on_pool_kept_awake(|| self.model.forward(&batch))?;
         let hidden = self.layout.encoder.hidden_size();
         let pooled_dim = self.layout.pooled_dim();
         let count = batch.seq_lens.len();
@@ -536,6 +536,46 @@ impl Embedder {
         with_cpu_slice(&xs, finish)
     }
 }
+
+/// Runs `pass` on a thread of the pool while its other threads wait for the pass's parallel
+/// work by taking it as soon as it is queued, instead of sleeping between products: a short
+/// pass has dozens of them, and waking a sleeping thread for each costs more than the product
+/// (the same trade as ONNX Runtime's spinning thread pool).
+fn on_pool_kept_awake<R: Send>(pass: impl FnOnce() -> R + Send) -> R {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    rayon::scope(|scope| {
+        let caller = rayon::current_thread_index();
+        let done = &done;
+        for _ in 1..rayon::current_num_threads() {
+            scope.spawn(move |_| {
+                // Taken by the caller's own thread while it waits inside the pass: it must not
+                // wait for the pass there.
+                if rayon::current_thread_index() == caller {
+                    return;
+                }
+                // Bounded, so that a waiting thread never holds up work beneath it on its
+                // stack for long (two passes on two threads, each taking the other's waiter).
+                let mut last_work = std::time::Instant::now();
+                while !done.load(Ordering::Acquire) && last_work.elapsed() < MAX_IDLE_WAIT {
+                    if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                        last_work = std::time::Instant::now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
+            });
+        }
+        let result = pass();
+        done.store(true, Ordering::Release);
+        result
+    })
+}
+
+/// How long a thread of the pool waits for more of a pass's work without finding any: longer
+/// than the pass's stretches on one thread between products, short enough to cost little when
+/// no more comes.
+const MAX_IDLE_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Borrows a contiguous f32 CPU tensor's data without copying it.
 fn with_cpu_slice<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
@@ -586,7 +626,39 @@ fn load_weights(layout: &ModelLayout) -> Result<Encoder> {
 
 #[cfg(test)]
 mod tests {
-    use super::BatchBudget;
+
+    #[test]
+    fn passes_started_on_every_thread_of_the_pool_at_once_finish_with_their_results() {
+        use rayon::prelude::*;
+        // Many passes at once on a pool of two: each thread's waiter may be taken by the other
+        // thread, or by its own, while it is inside a pass.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let sums: Vec<u64> = pool.install(|| {
+                (0..64u64)
+                    .into_par_iter()
+                    .map(|n| {
+                        on_pool_kept_awake(|| {
+                            (0..20_000u64).into_par_iter().map(|x| x % 7 + n).sum()
+                        })
+                    })
+                    .collect()
+            });
+            sender.send(sums).unwrap();
+        });
+        let sums = receiver
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the passes did not finish");
+        let expected: Vec<u64> = (0..64u64)
+            .map(|n| (0..20_000u64).map(|x| x % 7 + n).sum())
+            .collect();
+        assert_eq!(sums, expected);
+    }
+    use super::{BatchBudget, on_pool_kept_awake};
 
     #[test]
     fn budget_bounds_padded_tokens_and_sequence_count() {
