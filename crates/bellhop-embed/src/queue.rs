@@ -2,7 +2,8 @@
 //!
 //! Like text-embeddings-inference's router: callers tokenize their own text and enqueue it; one
 //! inference thread takes what is waiting (within a token budget, after a short wait window
-//! when little is waiting), runs one forward pass and answers every caller. The queue has a
+//! when little is waiting and callers have been overlapping), runs one forward pass and
+//! answers every caller. The queue has a
 //! fixed bound: past it, `embed` fails at once with [`EmbedError::QueueFull`].
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,7 +21,8 @@ use crate::error::{EmbedError, Result};
 pub struct QueueOptions {
     /// Most texts waiting at once; more are refused with [`EmbedError::QueueFull`].
     pub capacity: usize,
-    /// How long the worker waits for more texts once one is waiting; zero runs at once.
+    /// How long the worker waits for more texts once one is waiting, when the last pass
+    /// embedded several callers' texts; zero runs at once.
     pub max_wait: Duration,
 }
 
@@ -202,6 +204,10 @@ fn run_worker(
     stats: &QueueStats,
 ) {
     let mut held: Option<Job> = None;
+    // Whether the last pass embedded more than one caller's text: only then are more likely
+    // to come within the wait window. A lone caller (one connection, a quiet server) is
+    // embedded at once instead of waiting for company that does not come.
+    let mut callers_overlap = false;
     loop {
         let first = match held.take() {
             Some(job) => job,
@@ -210,8 +216,14 @@ fn run_worker(
                 Err(_) => return,
             },
         };
-        let (batch, next) = collect_batch(first, receiver, options, embedder.batch_budget());
+        let wait = if callers_overlap {
+            options.max_wait
+        } else {
+            Duration::ZERO
+        };
+        let (batch, next) = collect_batch(first, receiver, wait, embedder.batch_budget());
         held = next;
+        callers_overlap = batch.len() > 1 || held.is_some();
         stats.depth.fetch_sub(batch.len(), Ordering::AcqRel);
         // Callers that gave up (deadline, disconnect) are not worth computing for.
         let batch: Vec<Job> = batch
@@ -252,15 +264,15 @@ fn run_worker(
     }
 }
 
-/// Takes jobs after `first` while they fit the budgets; returns the batch and the first job that
-/// did not fit, if any.
+/// Takes jobs after `first` while they fit the budgets, waiting up to `wait` for more; returns
+/// the batch and the first job that did not fit, if any.
 fn collect_batch(
     first: Job,
     receiver: &Receiver<Job>,
-    options: &QueueOptions,
+    wait: Duration,
     budget: BatchBudget,
 ) -> (Vec<Job>, Option<Job>) {
-    let deadline = Instant::now() + options.max_wait;
+    let deadline = Instant::now() + wait;
     let mut longest = first.tokens.len();
     let mut batch = vec![first];
     while batch.len() < budget.max_size {

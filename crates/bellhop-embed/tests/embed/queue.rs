@@ -133,3 +133,23 @@ async fn a_model_without_prompts_embeds_queries_as_plain_text() {
     let plain = queue.embed(text).await.unwrap();
     assert_eq!(query, plain);
 }
+
+#[tokio::test]
+async fn a_lone_caller_is_embedded_at_once_not_after_the_wait_window() {
+    // A window far longer than any pass: a lone caller waiting it out would time out below.
+    let queue = EmbeddingQueue::start(
+        embedder(),
+        QueueOptions {
+            max_wait: Duration::from_secs(600),
+            ..QueueOptions::default()
+        },
+    );
+    for text in ["is the pool heated", "what time is breakfast"] {
+        let vector = tokio::time::timeout(Duration::from_secs(60), queue.embed(text))
+            .await
+            .expect("a lone caller waited for the window")
+            .unwrap();
+        assert_eq!(vector.len(), 384);
+    }
+    assert_eq!(queue.snapshot().batches, 2);
+}
