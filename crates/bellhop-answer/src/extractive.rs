@@ -432,11 +432,7 @@ pub fn extractive_answer(
     let asked = crate::answerability::key_terms(question);
     let wanted: HashSet<String> = asked.iter().cloned().collect();
     let weights = term_weights(&asked, vocabulary);
-    let weight = |terms: &mut dyn Iterator<Item = &String>| -> f32 {
-        terms
-            .map(|term| weights.get(term).copied().unwrap_or(1.0))
-            .sum()
-    };
+    let weight = |term: &String| weights.get(term).copied().unwrap_or(1.0);
     let least_weight = weights.values().copied().reduce(f32::min).unwrap_or(1.0);
     let kind = answer_kind(question);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -465,15 +461,15 @@ pub fn extractive_answer(
             // restaurant. It is served from 07:00 to 10:30.").
             let matched = !covers.is_empty();
             if matched || (of_kind && previous_matched) {
-                let under_heading = weight(
-                    &mut wanted
-                        .iter()
-                        .filter(|term| !covers.contains(*term) && heading_words.contains(term)),
-                );
+                let under_heading: f32 = wanted
+                    .iter()
+                    .filter(|term| !covers.contains(*term) && heading_words.contains(term))
+                    .map(weight)
+                    .sum();
                 let covered = if covers.is_empty() {
                     least_weight
                 } else {
-                    weight(&mut covers.iter())
+                    covers.iter().map(weight).sum()
                 };
                 let score = (covered + 0.5 * under_heading) / (wanted.len() as f32).sqrt()
                     + if of_kind { 0.5 } else { 0.0 }

@@ -494,9 +494,8 @@ impl Embedder {
         for sequence in sequences {
             batch.push(&sequence.ids, &sequence.type_ids);
         }
-        // Run on a thread of the pool: each of the pass's parallel products then starts from a
-        // worker, which takes its share at once, rather than being queued from outside and
-        // waited for on a lock, which costs a wake-up of both threads per product.
+        // On a thread of the pool: each parallel product then starts from a worker instead of
+        // being queued from outside and waited for on a lock.
         let hidden_states = on_pool_kept_awake(|| self.model.forward(&batch))?;
         let hidden = self.layout.encoder.hidden_size();
         let pooled_dim = self.layout.pooled_dim();
@@ -626,6 +625,7 @@ fn load_weights(layout: &ModelLayout) -> Result<Encoder> {
 
 #[cfg(test)]
 mod tests {
+    use super::{BatchBudget, on_pool_kept_awake};
 
     #[test]
     fn passes_started_on_every_thread_of_the_pool_at_once_finish_with_their_results() {
@@ -658,7 +658,6 @@ mod tests {
             .collect();
         assert_eq!(sums, expected);
     }
-    use super::{BatchBudget, on_pool_kept_awake};
 
     #[test]
     fn budget_bounds_padded_tokens_and_sequence_count() {

@@ -3,8 +3,8 @@
 //! Like text-embeddings-inference's router: callers tokenize their own text and enqueue it; one
 //! inference thread takes what is waiting (within a token budget, after a short wait window
 //! when little is waiting and callers have been overlapping), runs one forward pass and
-//! answers every caller. The queue has a
-//! fixed bound: past it, `embed` fails at once with [`EmbedError::QueueFull`].
+//! answers every caller. The queue has a fixed bound: past it, `embed` fails at once with
+//! [`EmbedError::QueueFull`].
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
