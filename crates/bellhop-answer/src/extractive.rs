@@ -14,6 +14,9 @@ const SOURCES_CONSIDERED: usize = 5;
 /// Below this cosine, a passage that shares no word with the question is not taken as its
 /// answer (all-MiniLM-L6-v2 scores unrelated text around 0.0–0.2, paraphrases above 0.4).
 const MIN_FALLBACK_COSINE: f32 = 0.3;
+/// Sources closest in meaning whose sentences may answer a question that shares no word with
+/// any source.
+const KIND_FALLBACK_SOURCES: usize = 3;
 /// An answer stops growing past this many characters.
 const MAX_ANSWER_CHARS: usize = 600;
 
@@ -280,9 +283,112 @@ pub(crate) fn answer_kind(question: &str) -> Option<AnswerKind> {
     } else if has(&["age", "minimum"]) {
         Some(AnswerKind::Number)
     } else {
-        None
+        OTHER_LANGUAGE_CUES
+            .iter()
+            .find(|(_, spaced, unspaced)| {
+                has(spaced) || unspaced.iter().any(|cue| question.contains(cue))
+            })
+            .map(|(kind, _, _)| *kind)
     }
 }
+
+/// The words that ask for a price, a time or a number in the languages guests other than
+/// English write in most, in the order they are tried (a price before a number: "多少钱" holds
+/// "多少"). Whole words where a language puts spaces between them, parts of the question in
+/// Chinese and Japanese, which do not. A question in another language than the sources'
+/// shares none of their words, so what it asks for is how its answer is found among the
+/// sources closest to it in meaning.
+const OTHER_LANGUAGE_CUES: &[(AnswerKind, &[&str], &[&str])] = &[
+    (
+        AnswerKind::Price,
+        &[
+            // German, Dutch
+            "kostet", "kosten", "preis", "gebühr", "kost", "prijs",
+            // Spanish, Portuguese
+            "cuesta", "cuestan", "precio", "tarifa", "custa", "custam", "preço",
+            // French, Italian
+            "coûte", "coûtent", "prix", "tarif", "costa", "costano", "prezzo", "tariffa",
+        ],
+        &[
+            "多少钱",
+            "价格",
+            "价钱",
+            "费用",
+            "收费",
+            "いくら",
+            "料金",
+            "値段",
+            "価格",
+        ],
+    ),
+    (
+        AnswerKind::Time,
+        &[
+            "wann",
+            "uhrzeit",
+            "uhr",
+            "öffnungszeiten",
+            "geöffnet",
+            "hoe laat",
+            "wanneer",
+            "openingstijden",
+            "qué hora",
+            "cuándo",
+            "horario",
+            "que horas",
+            "quando",
+            "horário",
+            "quelle heure",
+            "quand",
+            "horaires",
+            "che ora",
+            "orario",
+            "orari",
+        ],
+        &[
+            "几点",
+            "什么时候",
+            "时间",
+            "营业",
+            "何時",
+            "いつ",
+            "時間",
+            "営業",
+        ],
+    ),
+    (
+        AnswerKind::Number,
+        &[
+            "wie viele",
+            "wie alt",
+            "nummer",
+            "telefonnummer",
+            "durchwahl",
+            "hoeveel",
+            "telefoonnummer",
+            "cuántos",
+            "cuántas",
+            "número",
+            "teléfono",
+            "extensión",
+            "quantos",
+            "quantas",
+            "telefone",
+            "combien de",
+            "numéro",
+            "téléphone",
+            "quel âge",
+            "quanti",
+            "quante",
+            "numero",
+            "telefono",
+            "interno",
+        ],
+        &[
+            "多少", "号码", "电话", "几个", "几岁", "何番", "番号", "電話", "何人", "何歳",
+        ],
+    ),
+];
 
 /// Whether a question asks "when": the word first, or before a verb that asks ("so when
 /// is breakfast"), not joining two clauses ("what do we do when the alarm goes").
@@ -330,6 +436,14 @@ fn is_clock_time(word: &str) -> bool {
         && (1..=2).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit());
     hour_and_minutes || hour_only
+}
+
+/// The dense retriever's cosine of a hit, when it found it.
+fn dense_cosine(hit: &Hit) -> Option<f32> {
+    hit.found_by
+        .iter()
+        .find(|found| found.retriever == Retriever::Dense)
+        .map(|found| found.score)
 }
 
 /// Whether a sentence states a fact of `kind`.
@@ -485,18 +599,50 @@ pub fn extractive_answer(
             previous_matched = matched;
         }
     }
+    // Sentences matched by meaning alone are less sure: fewer of them are said.
+    let mut most_sentences = max_sentences.max(1);
+    if candidates.is_empty()
+        && let Some(kind) = kind
+    {
+        most_sentences = most_sentences.min(2);
+        // Dense retrieval matches meaning, not words: a question that shares no word with the
+        // sources (in another language, with a multilingual model) is answered by the
+        // sentences of the sources closest in meaning that state what it asks for.
+        let mut close: Vec<(usize, f32)> = hits
+            .iter()
+            .take(SOURCES_CONSIDERED)
+            .enumerate()
+            .filter_map(|(rank, hit)| dense_cosine(hit).map(|cosine| (rank, cosine)))
+            .filter(|(_, cosine)| *cosine >= MIN_FALLBACK_COSINE)
+            .collect();
+        close.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (rank, cosine) in close.into_iter().take(KIND_FALLBACK_SOURCES) {
+            candidates.extend(
+                sentences(&hits[rank].text)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, sentence)| !sentence.ends_with('?') && states(sentence, kind))
+                    .map(|(order, text)| Candidate {
+                        score: cosine - order as f32 * 1e-3,
+                        rank,
+                        order,
+                        covers: HashSet::new(),
+                        text,
+                    }),
+            );
+        }
+    }
     if candidates.is_empty() {
-        // Dense retrieval matches meaning, not words: fall back to the best source's opening
-        // when it is close enough in meaning.
-        if let Some(top) = hits.first().filter(|top| {
-            top.found_by.iter().any(|found| {
-                found.retriever == Retriever::Dense && found.score >= MIN_FALLBACK_COSINE
-            })
-        }) {
+        most_sentences = most_sentences.min(2);
+        // Else the best source's opening, when it is close enough in meaning.
+        if let Some(top) = hits
+            .first()
+            .filter(|top| dense_cosine(top).is_some_and(|cosine| cosine >= MIN_FALLBACK_COSINE))
+        {
             candidates.extend(
                 sentences(&top.text)
                     .into_iter()
-                    .take(max_sentences.min(2))
+                    .take(most_sentences)
                     .enumerate()
                     .map(|(order, text)| Candidate {
                         score: -(order as f32),
@@ -548,7 +694,7 @@ pub fn extractive_answer(
             }
             continue;
         }
-        if chosen.len() == max_sentences.max(1)
+        if chosen.len() == most_sentences
             || (length > 0 && length + candidate.text.len() > MAX_ANSWER_CHARS)
         {
             break;
@@ -657,6 +803,45 @@ mod tests {
         assert_eq!(answer.citations.len(), 2);
         assert_eq!(answer.citations[1].chunk_id, 2);
         assert_eq!(answer.generator, "extractive");
+    }
+
+    #[test]
+    fn a_question_in_another_language_is_answered_by_the_closest_sentences_of_its_kind() {
+        let hits = vec![
+            hit_with_cosine(
+                1,
+                "Taxis",
+                "Reception can call a taxi for you at any time. Port Alden Taxis: +353 41 555 7000.",
+                0.52,
+            ),
+            hit_with_cosine(
+                2,
+                "Check-out",
+                "Check-out is by 11:00. Late check-out costs EUR 20.",
+                0.41,
+            ),
+            hit_with_cosine(3, "Spa", "The spa opens at 09:00.", 0.2),
+        ];
+        // "The taxi company's phone number, please": a number, from the closest source first,
+        // and at most two sentences.
+        let taxi = extractive_answer("タクシー会社の電話番号を教えてください。", &hits, 3, None);
+        assert_eq!(
+            taxi.answer,
+            "Port Alden Taxis: +353 41 555 7000. [1] Check-out is by 11:00. [2]"
+        );
+        // "At what time must we leave the room?": a time, from the source that states one,
+        // and not from the one too far in meaning.
+        let checkout =
+            extractive_answer("¿A qué hora hay que dejar la habitación?", &hits, 3, None);
+        assert_eq!(checkout.answer, "Check-out is by 11:00. [1]");
+        assert_eq!(checkout.citations[0].chunk_id, 2);
+        // Asking nothing it can tell, it is still answered by the closest source's opening.
+        let open = extractive_answer("Gibt es hier einen Fahrdienst?", &hits, 3, None);
+        assert!(
+            open.answer.starts_with("Reception can call a taxi"),
+            "{}",
+            open.answer
+        );
     }
 
     #[test]
