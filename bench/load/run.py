@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Load benchmark of `bellhop serve` on the msmarco-5k corpus.
+"""Load benchmark of `bellhop serve` on the msmarco-5k corpus, on the path users take.
 
-Closed loop with wrk (1, 10, 100, 500 connections), open loop with oha at a fixed rate
-(latency corrected for coordinated omission), peak RSS and cold start, with the caches off
-and then on. Queries rotate through the dataset's queries. Prints one JSON document.
+Closed loop with wrk (1, 10, 100, 500 connections) on `POST /v1/collections/msmarco/search`
+in the default mode (hybrid, what `/ask` retrieves with) and on its `/ask`, open loop with
+oha at a fixed rate (latency corrected for coordinated omission; skipped when oha is not
+installed), peak RSS and cold start, with the caches off and then on. The bodies are unique:
+the dataset's queries, then the first six words of its passages, 3,000 in all by default,
+rotated. Prints one JSON document.
 
-Usage: python3 bench/load/run.py [--dataset ../shared/data/msmarco-5k] [--seconds 20]
-Needs: target/release/bellhop, wrk (Debian package), oha (cargo install oha).
+Usage: python3 bench/load/run.py [--bin target/release/bellhop] [--seconds 20]
+           [--dataset ../shared/data/msmarco-5k] [--queries 3000] [--endpoints search,ask]
+Needs: a release build of bellhop, wrk (Debian package); oha (cargo install oha) optional.
 """
 
 import argparse
@@ -43,26 +47,32 @@ def post(url, body):
 
 
 class Server:
-    def __init__(self, data_dir, cache):
+    def __init__(self, binary, data_dir, cache):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [str(BIN), "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{self.port}", "--log", "warn"]
+        args = [str(binary), "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{self.port}", "--log", "warn"]
         if not cache:
             args.append("--no-cache")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
 
-    def wait_first_search(self, body):
+    def wait_first_search(self, query):
         while True:
             if self.process.poll() is not None:
                 raise SystemExit(f"server exited: {self.process.stderr.read().decode()}")
             try:
-                status, _ = post(f"{self.url}/v1/collections/{COLLECTION}/search", body)
+                status, _ = post(f"{self.url}/v1/collections/{COLLECTION}/search", {"query": query})
                 if status == 200:
                     return (time.perf_counter() - self.started) * 1e3
             except OSError:
                 pass
             time.sleep(0.002)
+
+    def rss_mb(self, field):
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        return None
 
     def peak_rss_mb(self):
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -123,52 +133,90 @@ def oha_open_loop(url, body_file, rate, seconds):
     }
 
 
+def unique_queries(dataset, count):
+    """The dataset's queries, then the first six words of its passages, up to `count`."""
+    queries = [json.loads(line)["text"] for line in (dataset / "queries.jsonl").read_text().splitlines()]
+    seen = set(queries)
+    with open(dataset / "corpus.jsonl") as corpus:
+        for line in corpus:
+            if len(queries) >= count:
+                break
+            query = " ".join(json.loads(line)["text"].split()[:6])
+            if query not in seen:
+                seen.add(query)
+                queries.append(query)
+    return queries[:count]
+
+
+ENDPOINTS = {
+    "search": (lambda url: f"{url}/v1/collections/{COLLECTION}/search", lambda q: {"query": q, "k": 5}),
+    "ask": (lambda url: f"{url}/v1/collections/{COLLECTION}/ask", lambda q: {"question": q}),
+}
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default=str(BIN))
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "data" / "msmarco-5k"))
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--open-seconds", type=int, default=60)
     parser.add_argument("--connections", default="1,10,100,500")
+    parser.add_argument("--queries", type=int, default=3000)
+    parser.add_argument("--endpoints", default="search,ask")
+    parser.add_argument("--caches", default="off,on")
     parser.add_argument("--data-dir", default=str(ROOT / "target" / "bench-load-data"))
     args = parser.parse_args()
     dataset = Path(args.dataset)
     data_dir = Path(args.data_dir)
     # Resumable: an unchanged corpus is skipped.
     subprocess.run(
-        [str(BIN), "ingest", str(dataset / "corpus.jsonl"), "--collection", COLLECTION,
+        [args.bin, "ingest", str(dataset / "corpus.jsonl"), "--collection", COLLECTION,
          "--data-dir", str(data_dir)],
         cwd=ROOT, check=True, stdout=sys.stderr,
     )
-    queries = [json.loads(line)["text"] for line in (dataset / "queries.jsonl").read_text().splitlines()]
+    queries = unique_queries(dataset, args.queries)
     work = Path(tempfile.mkdtemp())
-    bodies = work / "bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"query": q, "k": 5, "mode": "dense"}) + "\n" for q in queries))
     # oha sends one body: the query of median length stands for the rotation.
     median_query = sorted(queries, key=len)[len(queries) // 2]
-    single = work / "body.json"
-    single.write_text(json.dumps({"query": median_query, "k": 5, "mode": "dense"}))
-    results = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "queries": len(queries), "runs": {}}
-    for cache in (False, True):
+    results = {
+        "machine": os.uname().nodename, "cpus": os.cpu_count(), "queries": len(queries),
+        "mode": "default (hybrid)", "runs": {},
+    }
+    for cache in (c == "on" for c in args.caches.split(",")):
         cold = []
         for _ in range(5):
-            server = Server(data_dir, cache)
-            cold.append(server.wait_first_search({"query": queries[0], "k": 5, "mode": "dense"}))
+            server = Server(args.bin, data_dir, cache)
+            cold.append(server.wait_first_search(queries[0]))
             server.stop()
-        server = Server(data_dir, cache)
-        server.wait_first_search({"query": queries[0], "k": 5, "mode": "dense"})
-        url = f"{server.url}/v1/collections/{COLLECTION}/search"
-        closed = [wrk(url, bodies, int(c), args.seconds) for c in args.connections.split(",")]
-        open_loop = oha_open_loop(url, single, 100, args.open_seconds) if shutil.which("oha") else None
+        server = Server(args.bin, data_dir, cache)
+        server.wait_first_search(queries[0])
         run = {
             "cold_start_ms_median": round(statistics.median(cold), 1),
             "cold_start_ms": [round(c, 1) for c in cold],
-            "closed_loop": closed,
-            "open_loop": open_loop,
-            "peak_rss_mb": round(server.peak_rss_mb(), 1),
+            "idle_rss_mb": round(server.rss_mb("VmRSS"), 1),
+            "idle_rss_anon_mb": round(server.rss_mb("RssAnon"), 1),
+            "endpoints": {},
         }
+        for endpoint in args.endpoints.split(","):
+            path, body = ENDPOINTS[endpoint]
+            url = path(server.url)
+            bodies = work / f"{endpoint}.jsonl"
+            bodies.write_text("".join(json.dumps(body(q)) + "\n" for q in queries))
+            single = work / f"{endpoint}.json"
+            single.write_text(json.dumps(body(median_query)))
+            closed = [wrk(url, bodies, int(c), args.seconds) for c in args.connections.split(",")]
+            open_loop = oha_open_loop(url, single, 100, args.open_seconds) if shutil.which("oha") else None
+            run["endpoints"][endpoint] = {"closed_loop": closed, "open_loop": open_loop}
+            print(json.dumps({endpoint: closed}), file=sys.stderr)
+        run["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+        run["rss_after_mb"] = round(server.rss_mb("VmRSS"), 1)
+        # Anonymous memory is the server's own; file pages (the binary, the mapped store) are
+        # shared and reclaimable, but count in RSS too.
+        run["rss_after_anon_mb"] = round(server.rss_mb("RssAnon"), 1)
+        run["rss_after_file_mb"] = round(server.rss_mb("RssFile"), 1)
         server.stop()
         results["runs"]["caches_on" if cache else "caches_off"] = run
-        print(json.dumps(run), file=sys.stderr)
+        print(json.dumps({k: v for k, v in run.items() if k != "endpoints"}), file=sys.stderr)
     print(json.dumps(results, indent=2))
 
 
