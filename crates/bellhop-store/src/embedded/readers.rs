@@ -8,9 +8,10 @@ use super::{Inner, schema};
 use crate::error::Result;
 
 /// Reader connections per core. Each maps the database and keeps its own page cache, so
-/// every extra connection costs resident memory; reads are short CPU work, so more
-/// connections than this add memory, not throughput, and further readers wait their turn.
-pub(super) const READERS_PER_CORE: usize = 2;
+/// every extra connection costs resident memory (the pages it touched of a mapping of its
+/// own, up to the database's size each); reads are short CPU work, so more connections than
+/// this add memory, not throughput, and further readers wait their turn.
+pub(super) const READERS_PER_CORE: usize = 1;
 
 /// Read-only connections: idle ones, and how many exist in all.
 #[derive(Default)]
