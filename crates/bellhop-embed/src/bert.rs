@@ -4,6 +4,8 @@
 //! layer is a single large matrix product with no padding rows, and attention works on each
 //! sequence's own rows in place (`kernels::PackedAttention`): no padding, no mask.
 
+use std::path::Path;
+
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -11,6 +13,7 @@ use crate::config::{BertConfig, HiddenAct};
 use crate::encoder::PackedBatch;
 use crate::kernels::{self, RelativePositionBias};
 use crate::linear::Linear;
+use crate::token_table::TokenTable;
 
 #[derive(Debug, Clone)]
 pub(crate) struct LayerNorm {
@@ -156,11 +159,23 @@ impl FeedForward {
     }
 }
 
+/// The token embedding table's name, under the checkpoint's prefix if it has one.
+const WORD_EMBEDDINGS: &str = "embeddings.word_embeddings.weight";
+
+/// Where an encoder's weights are: the builder over the mapped file (under the checkpoint's
+/// prefix), the file, and that prefix as tensor names start with it.
+struct EncoderWeights<'a> {
+    vb: &'a VarBuilder<'a>,
+    path: &'a Path,
+    prefix: String,
+}
+
 /// The BERT encoder: embeddings, then `num_hidden_layers` transformer layers. RoBERTa,
 /// XLM-RoBERTa and DistilBERT are the same computation with their weights named otherwise.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BertModel {
-    word_embeddings: Tensor,
+    /// Read from the mapped weights file, never copied.
+    word_embeddings: TokenTable,
     position_embeddings: Tensor,
     /// The first position's id: 0, or RoBERTa's padding id plus one.
     first_position: u32,
@@ -174,31 +189,34 @@ pub struct BertModel {
 impl BertModel {
     /// Loads the weights; accepts both bare (`embeddings.…`) and prefixed (`bert.embeddings.…`)
     /// tensor names, as checkpoints are saved either way.
-    pub fn load(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
-        Self::load_bert_layout(vb, cfg, "bert", 0)
+    /// `vb` maps `weights_path`.
+    pub fn load(
+        vb: VarBuilder,
+        weights_path: &Path,
+        cfg: &BertConfig,
+    ) -> candle_core::Result<Self> {
+        Self::load_bert_layout(vb, weights_path, cfg, "bert", 0)
     }
 
     /// Loads a RoBERTa or XLM-RoBERTa checkpoint (bare or under `roberta.`): BERT's tensor
     /// names, positions counted from `pad_token_id + 1`.
     pub fn load_roberta(
         vb: VarBuilder,
+        weights_path: &Path,
         cfg: &BertConfig,
         pad_token_id: u32,
     ) -> candle_core::Result<Self> {
-        Self::load_bert_layout(vb, cfg, "roberta", pad_token_id + 1)
+        Self::load_bert_layout(vb, weights_path, cfg, "roberta", pad_token_id + 1)
     }
 
     fn load_bert_layout(
         vb: VarBuilder,
+        weights_path: &Path,
         cfg: &BertConfig,
         prefix: &str,
         first_position: u32,
     ) -> candle_core::Result<Self> {
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp(prefix)
-        };
+        let (vb, prefix) = Self::under_prefix(vb, prefix);
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("encoder").pp("layer").pp(index);
@@ -212,18 +230,33 @@ impl BertModel {
             (cfg.type_vocab_size, cfg.hidden_size),
             "token_type_embeddings.weight",
         )?;
-        Self::with_layers(&vb, cfg, layers, first_position, Some(token_types))
+        let weights = EncoderWeights {
+            vb: &vb,
+            path: weights_path,
+            prefix,
+        };
+        Self::with_layers(weights, cfg, layers, first_position, Some(token_types))
+    }
+
+    /// `vb` itself when the checkpoint's names are bare, or under `prefix` (`bert.…`), with
+    /// the prefix its tensor names then start with.
+    fn under_prefix<'a>(vb: VarBuilder<'a>, prefix: &str) -> (VarBuilder<'a>, String) {
+        if vb.contains_tensor(WORD_EMBEDDINGS) {
+            (vb, String::new())
+        } else {
+            (vb.pp(prefix), format!("{prefix}."))
+        }
     }
 
     /// Loads a DistilBERT checkpoint (bare or under `distilbert.`): `transformer.layer.N`
     /// with `attention.{q,k,v,out}_lin`, `sa_layer_norm`, `ffn.lin1`, `ffn.lin2` and
     /// `output_layer_norm`.
-    pub fn load_distilbert(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp("distilbert")
-        };
+    pub fn load_distilbert(
+        vb: VarBuilder,
+        weights_path: &Path,
+        cfg: &BertConfig,
+    ) -> candle_core::Result<Self> {
+        let (vb, prefix) = Self::under_prefix(vb, "distilbert");
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("transformer").pp("layer").pp(index);
@@ -247,20 +280,36 @@ impl BertModel {
                 ))
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Self::with_layers(&vb, cfg, layers, 0, None)
+        let weights = EncoderWeights {
+            vb: &vb,
+            path: weights_path,
+            prefix,
+        };
+        Self::with_layers(weights, cfg, layers, 0, None)
     }
 
     fn with_layers(
-        vb: &VarBuilder,
+        weights: EncoderWeights<'_>,
         cfg: &BertConfig,
         layers: Vec<(SelfAttention, FeedForward)>,
         first_position: u32,
         token_type_embeddings: Option<Tensor>,
     ) -> candle_core::Result<Self> {
         let hidden = cfg.hidden_size;
+        let vb = weights.vb;
         let emb = vb.pp("embeddings");
+        let word_embeddings = format!("{}{WORD_EMBEDDINGS}", weights.prefix);
+        if !vb.contains_tensor(WORD_EMBEDDINGS) {
+            candle_core::bail!("{word_embeddings} is not in {}", weights.path.display());
+        }
         Ok(Self {
-            word_embeddings: emb.get((cfg.vocab_size, hidden), "word_embeddings.weight")?,
+            word_embeddings: TokenTable::open(
+                weights.path,
+                &word_embeddings,
+                cfg.vocab_size,
+                hidden,
+                1.0,
+            )?,
             position_embeddings: emb.get(
                 (cfg.max_position_embeddings, hidden),
                 "position_embeddings.weight",
@@ -287,10 +336,13 @@ impl BertModel {
             .iter()
             .flat_map(|len| first..first + *len as u32)
             .collect();
-        let ids = Tensor::from_slice(&batch.input_ids, tokens, &self.device)?;
         let positions = Tensor::from_vec(positions, tokens, &self.device)?;
-        let mut embeddings = (self.word_embeddings.index_select(&ids, 0)?
-            + self.position_embeddings.index_select(&positions, 0)?)?;
+        let words = Tensor::from_vec(
+            self.word_embeddings.gather(&batch.input_ids)?,
+            (tokens, self.word_embeddings.hidden()),
+            &self.device,
+        )?;
+        let mut embeddings = (words + self.position_embeddings.index_select(&positions, 0)?)?;
         if let Some(token_types) = &self.token_type_embeddings {
             let type_ids = Tensor::from_slice(&batch.type_ids, tokens, &self.device)?;
             embeddings = (embeddings + token_types.index_select(&type_ids, 0)?)?;
@@ -301,7 +353,7 @@ impl BertModel {
             hidden = attention.forward(&hidden, &batch.seq_lens, None)?;
             hidden = feed_forward.forward(&hidden)?;
         }
-        debug_assert_eq!(hidden.dim(D::Minus1)?, self.word_embeddings.dim(1)?);
+        debug_assert_eq!(hidden.dim(D::Minus1)?, self.word_embeddings.hidden());
         debug_assert_eq!(hidden.dtype(), DType::F32);
         Ok(hidden)
     }

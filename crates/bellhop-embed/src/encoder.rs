@@ -54,11 +54,16 @@ impl Encoder {
         config: &EncoderConfig,
     ) -> candle_core::Result<Self> {
         Ok(match config {
-            EncoderConfig::Bert(cfg) => Self::Bert(BertModel::load(vb, cfg)?),
-            EncoderConfig::Roberta(cfg) => {
-                Self::Bert(BertModel::load_roberta(vb, &cfg.layers, cfg.pad_token_id)?)
+            EncoderConfig::Bert(cfg) => Self::Bert(BertModel::load(vb, weights_path, cfg)?),
+            EncoderConfig::Roberta(cfg) => Self::Bert(BertModel::load_roberta(
+                vb,
+                weights_path,
+                &cfg.layers,
+                cfg.pad_token_id,
+            )?),
+            EncoderConfig::DistilBert(cfg) => {
+                Self::Bert(BertModel::load_distilbert(vb, weights_path, cfg)?)
             }
-            EncoderConfig::DistilBert(cfg) => Self::Bert(BertModel::load_distilbert(vb, cfg)?),
             EncoderConfig::Mpnet(cfg) => Self::Mpnet(MpnetModel::load(vb, cfg)?),
             EncoderConfig::Gemma3(cfg) => {
                 Self::Gemma3(Box::new(Gemma3Model::load(vb, weights_path, cfg)?))

@@ -8,8 +8,7 @@
 
 use std::path::Path;
 
-use candle_core::safetensors::MmapedSafetensors;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::{Gemma3Config, HiddenAct, LayerType};
@@ -17,69 +16,9 @@ use crate::encoder::PackedBatch;
 use crate::gemma3_kernels::{GatedActivation, QkNormRope, RmsNorm, RmsNormAddResidual, RopeTable};
 use crate::kernels::PackedAttention;
 use crate::linear::Linear;
+use crate::token_table::TokenTable;
 
 const EMBEDDINGS: &str = "embed_tokens.weight";
-
-/// The token embedding table, read row by row from the mapped weights file.
-struct TokenEmbeddings {
-    file: MmapedSafetensors,
-    vocab: usize,
-    hidden: usize,
-    /// Gemma scales embeddings by `sqrt(hidden)`, rounded to the weights' dtype.
-    scale: f32,
-}
-
-impl std::fmt::Debug for TokenEmbeddings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenEmbeddings")
-            .field("vocab", &self.vocab)
-            .field("hidden", &self.hidden)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TokenEmbeddings {
-    fn open(path: &Path, cfg: &Gemma3Config) -> candle_core::Result<Self> {
-        // SAFETY: the file is memory-mapped read-only; like every mmap user we rely on nobody
-        // truncating the model file while it is loaded.
-        let file = unsafe { MmapedSafetensors::new(path)? };
-        let view = file.get(EMBEDDINGS)?;
-        let expected = [cfg.vocab_size, cfg.hidden_size];
-        if DType::try_from(view.dtype())? != DType::F32 || view.shape() != expected {
-            candle_core::bail!(
-                "{EMBEDDINGS} is {:?} {:?}, expected F32 {expected:?}",
-                view.dtype(),
-                view.shape()
-            );
-        }
-        Ok(Self {
-            file,
-            vocab: cfg.vocab_size,
-            hidden: cfg.hidden_size,
-            scale: (cfg.hidden_size as f32).sqrt(),
-        })
-    }
-
-    /// The scaled embedding of every id, `(ids, hidden)` row-major.
-    fn gather(&self, ids: &[u32]) -> candle_core::Result<Vec<f32>> {
-        let view = self.file.get(EMBEDDINGS)?;
-        let table = view.data();
-        let row_bytes = self.hidden * 4;
-        let mut out = Vec::with_capacity(ids.len() * self.hidden);
-        for id in ids {
-            let id = *id as usize;
-            if id >= self.vocab {
-                candle_core::bail!("token id {id} is outside the vocabulary of {}", self.vocab);
-            }
-            let row = &table[id * row_bytes..(id + 1) * row_bytes];
-            out.extend(
-                row.chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * self.scale),
-            );
-        }
-        Ok(out)
-    }
-}
 
 /// RMS norm weights as Gemma applies them: `1 + weight`.
 fn norm_scale(vb: &VarBuilder, size: usize) -> candle_core::Result<Vec<f32>> {
@@ -163,7 +102,7 @@ struct Shared {
 /// The Gemma 3 encoder: scaled token embeddings, `num_hidden_layers` layers, a final norm.
 #[derive(Debug)]
 pub struct Gemma3Model {
-    embeddings: TokenEmbeddings,
+    embeddings: TokenTable,
     layers: Vec<DecoderLayer>,
     norm: Vec<f32>,
     shared: Shared,
@@ -189,7 +128,14 @@ impl Gemma3Model {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let positions = cfg.max_position_embeddings;
         Ok(Self {
-            embeddings: TokenEmbeddings::open(weights_path, cfg)?,
+            // Gemma scales embeddings by `sqrt(hidden)`.
+            embeddings: TokenTable::open(
+                weights_path,
+                EMBEDDINGS,
+                cfg.vocab_size,
+                cfg.hidden_size,
+                (cfg.hidden_size as f32).sqrt(),
+            )?,
             layers,
             norm: norm_scale(&vb.pp("norm"), cfg.hidden_size)?,
             shared: Shared {
@@ -211,7 +157,7 @@ impl Gemma3Model {
     pub fn forward(&self, batch: &PackedBatch) -> candle_core::Result<Tensor> {
         let _span = tracing::trace_span!("gemma3_forward", tokens = batch.token_count()).entered();
         let tokens = batch.token_count();
-        let hidden = self.embeddings.hidden;
+        let hidden = self.embeddings.hidden();
         let positions: Vec<u32> = batch
             .seq_lens
             .iter()

@@ -21,6 +21,7 @@ mod mpnet;
 pub mod pooling;
 mod queue;
 mod source;
+mod token_table;
 
 pub use embedder::{BatchBudget, Embedder, EmbedderOptions, Embeddings, Precision, TokenizedText};
 pub use error::{EmbedError, Result};
