@@ -97,3 +97,71 @@ impl TokenTable {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    /// A file holding a 4×3 table of `dtype`, rows `[10i, 10i + 1, 10i + 2]`.
+    fn table_file(dir: &Path, dtype: DType) -> std::path::PathBuf {
+        let values: Vec<f32> = (0..4)
+            .flat_map(|row| (0..3).map(move |column| (row * 10 + column) as f32))
+            .collect();
+        let table = Tensor::from_vec(values, (4, 3), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let path = dir.join(format!("{dtype:?}.safetensors"));
+        candle_core::safetensors::save(
+            &std::collections::HashMap::from([("embeddings.weight".to_string(), table)]),
+            &path,
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn rows_are_read_in_any_float_type_and_scaled() {
+        let dir = tempfile::tempdir().unwrap();
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            let table = TokenTable::open(
+                &table_file(dir.path(), dtype),
+                "embeddings.weight",
+                4,
+                3,
+                0.5,
+            )
+            .unwrap();
+            assert_eq!(table.hidden(), 3);
+            assert_eq!(
+                table.gather(&[2, 0, 2]).unwrap(),
+                [10.0, 10.5, 11.0, 0.0, 0.5, 1.0, 10.0, 10.5, 11.0],
+                "{dtype:?}"
+            );
+            let err = table.gather(&[4]).unwrap_err().to_string();
+            assert!(
+                err.contains("token id 4 is outside the vocabulary of 4"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_table_of_another_shape_or_type_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_file(dir.path(), DType::F32);
+        let err = TokenTable::open(&path, "embeddings.weight", 5, 3, 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("embeddings.weight") && err.contains("[5, 3]"),
+            "{err}"
+        );
+        let path = table_file(dir.path(), DType::U8);
+        let err = TokenTable::open(&path, "embeddings.weight", 4, 3, 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected f32, f16 or bf16"), "{err}");
+    }
+}
