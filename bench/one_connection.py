@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import free_port, stop_process  # noqa: E402
+from serving import free_port, stop_process, unique_queries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "msmarco"
@@ -39,12 +39,7 @@ def main():
          "--data-dir", args.data_dir],
         check=True, stdout=sys.stderr,
     )
-    queries = [json.loads(line)["text"] for line in open(dataset / "queries.jsonl")]
-    with open(dataset / "corpus.jsonl") as corpus:
-        for line in corpus:
-            if len(queries) >= args.queries:
-                break
-            queries.append(" ".join(json.loads(line)["text"].split()[:6]))
+    queries = unique_queries(dataset, args.queries)
 
     port = free_port()
     log = open(Path(args.data_dir) / "serve.log", "w")

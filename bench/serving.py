@@ -1,5 +1,6 @@
 """Helpers shared by the serving benchmarks (bench/seed-table, bench/scaling): free ports,
-JSON requests, process CPU from /proc, and wrk runs over rotating request bodies."""
+JSON requests, process CPU from /proc, unique queries, and wrk runs over rotating request
+bodies."""
 
 import json
 import os
@@ -13,6 +14,22 @@ from pathlib import Path
 ROTATE = Path(__file__).resolve().parent / "load" / "rotate.lua"
 # A request not answered within this counts as an error (wrk leaves it out of the percentiles).
 REQUEST_TIMEOUT_S = 10
+
+
+def unique_queries(dataset, count):
+    """The dataset's queries, then the first six words of its passages, up to `count`: every
+    request different, as guests' questions are."""
+    queries = [json.loads(line)["text"] for line in (dataset / "queries.jsonl").read_text().splitlines()]
+    seen = set(queries)
+    with open(dataset / "corpus.jsonl") as corpus:
+        for line in corpus:
+            if len(queries) >= count:
+                break
+            query = " ".join(json.loads(line)["text"].split()[:6])
+            if query not in seen:
+                seen.add(query)
+                queries.append(query)
+    return queries[:count]
 
 
 def log(*parts):

@@ -27,6 +27,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from serving import unique_queries  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "target" / "release" / "bellhop"
 COLLECTION = "msmarco"
@@ -71,12 +74,6 @@ class Server:
     def rss_mb(self, field):
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-        return None
-
-    def peak_rss_mb(self):
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return None
 
@@ -131,21 +128,6 @@ def oha_open_loop(url, body_file, rate, seconds):
         + sum(n for code, n in statuses.items() if not code.startswith("2")),
         "error_kinds": report.get("errorDistribution", {}),
     }
-
-
-def unique_queries(dataset, count):
-    """The dataset's queries, then the first six words of its passages, up to `count`."""
-    queries = [json.loads(line)["text"] for line in (dataset / "queries.jsonl").read_text().splitlines()]
-    seen = set(queries)
-    with open(dataset / "corpus.jsonl") as corpus:
-        for line in corpus:
-            if len(queries) >= count:
-                break
-            query = " ".join(json.loads(line)["text"].split()[:6])
-            if query not in seen:
-                seen.add(query)
-                queries.append(query)
-    return queries[:count]
 
 
 ENDPOINTS = {
@@ -208,7 +190,7 @@ def main():
             open_loop = oha_open_loop(url, single, 100, args.open_seconds) if shutil.which("oha") else None
             run["endpoints"][endpoint] = {"closed_loop": closed, "open_loop": open_loop}
             print(json.dumps({endpoint: closed}), file=sys.stderr)
-        run["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+        run["peak_rss_mb"] = round(server.rss_mb("VmHWM"), 1)
         run["rss_after_mb"] = round(server.rss_mb("VmRSS"), 1)
         # Anonymous memory is the server's own; file pages (the binary, the mapped store) are
         # shared and reclaimable, but count in RSS too.

@@ -600,11 +600,13 @@ pub fn extractive_answer(
         }
     }
     // Sentences matched by meaning alone are less sure: fewer of them are said.
-    let mut most_sentences = max_sentences.max(1);
-    if candidates.is_empty()
-        && let Some(kind) = kind
-    {
-        most_sentences = most_sentences.min(2);
+    let by_meaning_alone = candidates.is_empty();
+    let most_sentences = if by_meaning_alone {
+        max_sentences.clamp(1, 2)
+    } else {
+        max_sentences.max(1)
+    };
+    if by_meaning_alone && let Some(kind) = kind {
         // Dense retrieval matches meaning, not words: a question that shares no word with the
         // sources (in another language, with a multilingual model) is answered by the
         // sentences of the sources closest in meaning that state what it asks for.
@@ -633,7 +635,6 @@ pub fn extractive_answer(
         }
     }
     if candidates.is_empty() {
-        most_sentences = most_sentences.min(2);
         // Else the best source's opening, when it is close enough in meaning.
         if let Some(top) = hits
             .first()

@@ -162,14 +162,6 @@ impl FeedForward {
 /// The token embedding table's name, under the checkpoint's prefix if it has one.
 const WORD_EMBEDDINGS: &str = "embeddings.word_embeddings.weight";
 
-/// Where an encoder's weights are: the builder over the mapped file (under the checkpoint's
-/// prefix), the file, and that prefix as tensor names start with it.
-struct EncoderWeights<'a> {
-    vb: &'a VarBuilder<'a>,
-    path: &'a Path,
-    prefix: String,
-}
-
 /// The BERT encoder: embeddings, then `num_hidden_layers` transformer layers. RoBERTa,
 /// XLM-RoBERTa and DistilBERT are the same computation with their weights named otherwise.
 #[derive(Debug)]
@@ -216,7 +208,7 @@ impl BertModel {
         prefix: &str,
         first_position: u32,
     ) -> candle_core::Result<Self> {
-        let (vb, prefix) = Self::under_prefix(vb, prefix);
+        let (vb, word_embeddings) = Self::under_prefix(vb, prefix);
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("encoder").pp("layer").pp(index);
@@ -230,21 +222,22 @@ impl BertModel {
             (cfg.type_vocab_size, cfg.hidden_size),
             "token_type_embeddings.weight",
         )?;
-        let weights = EncoderWeights {
-            vb: &vb,
-            path: weights_path,
-            prefix,
-        };
-        Self::with_layers(weights, cfg, layers, first_position, Some(token_types))
+        Self::with_layers(
+            (&vb, weights_path, &word_embeddings),
+            cfg,
+            layers,
+            first_position,
+            Some(token_types),
+        )
     }
 
     /// `vb` itself when the checkpoint's names are bare, or under `prefix` (`bert.…`), with
-    /// the prefix its tensor names then start with.
+    /// the full name of the token table, which is read from the file itself.
     fn under_prefix<'a>(vb: VarBuilder<'a>, prefix: &str) -> (VarBuilder<'a>, String) {
         if vb.contains_tensor(WORD_EMBEDDINGS) {
-            (vb, String::new())
+            (vb, WORD_EMBEDDINGS.to_string())
         } else {
-            (vb.pp(prefix), format!("{prefix}."))
+            (vb.pp(prefix), format!("{prefix}.{WORD_EMBEDDINGS}"))
         }
     }
 
@@ -256,7 +249,7 @@ impl BertModel {
         weights_path: &Path,
         cfg: &BertConfig,
     ) -> candle_core::Result<Self> {
-        let (vb, prefix) = Self::under_prefix(vb, "distilbert");
+        let (vb, word_embeddings) = Self::under_prefix(vb, "distilbert");
         let layers = (0..cfg.num_hidden_layers)
             .map(|index| {
                 let layer = vb.pp("transformer").pp("layer").pp(index);
@@ -280,32 +273,27 @@ impl BertModel {
                 ))
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let weights = EncoderWeights {
-            vb: &vb,
-            path: weights_path,
-            prefix,
-        };
-        Self::with_layers(weights, cfg, layers, 0, None)
+        Self::with_layers((&vb, weights_path, &word_embeddings), cfg, layers, 0, None)
     }
 
+    /// `weights`: the builder (under the checkpoint's prefix), the file it maps, and the
+    /// token table's full name in it.
     fn with_layers(
-        weights: EncoderWeights<'_>,
+        (vb, weights_path, word_embeddings): (&VarBuilder, &Path, &str),
         cfg: &BertConfig,
         layers: Vec<(SelfAttention, FeedForward)>,
         first_position: u32,
         token_type_embeddings: Option<Tensor>,
     ) -> candle_core::Result<Self> {
         let hidden = cfg.hidden_size;
-        let vb = weights.vb;
         let emb = vb.pp("embeddings");
-        let word_embeddings = format!("{}{WORD_EMBEDDINGS}", weights.prefix);
         if !vb.contains_tensor(WORD_EMBEDDINGS) {
-            candle_core::bail!("{word_embeddings} is not in {}", weights.path.display());
+            candle_core::bail!("{word_embeddings} is not in {}", weights_path.display());
         }
         Ok(Self {
             word_embeddings: TokenTable::open(
-                weights.path,
-                &word_embeddings,
+                weights_path,
+                word_embeddings,
                 cfg.vocab_size,
                 hidden,
                 1.0,

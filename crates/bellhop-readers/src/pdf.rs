@@ -112,15 +112,17 @@ fn check_recursion_bounded(document: &lopdf::Document, name: &str) -> Result<()>
         let Ok(page) = document.get_dictionary(page_id) else {
             continue;
         };
-        for key in [&b"Resources"[..], b"MediaBox"] {
-            if inherited(document, page, key).is_none() {
-                return Err(too_deep());
-            }
-        }
-        let Some(Ok(resources)) = inherited(document, page, b"Resources")
-            .flatten()
-            .map(|resources| dereferenced(document, resources).as_dict())
-        else {
+        let (Some(resources), Some(_)) = (
+            inherited(document, page, b"Resources"),
+            inherited(document, page, b"MediaBox"),
+        ) else {
+            return Err(too_deep());
+        };
+        let Some(Ok(resources)) = resources.map(|resources| {
+            document
+                .dereference(resources)
+                .and_then(|(_, resources)| resources.as_dict())
+        }) else {
             continue;
         };
         let Ok(content) = document.get_page_content(page_id) else {
@@ -164,13 +166,6 @@ fn inherited<'a>(
     None
 }
 
-fn dereferenced<'a>(document: &'a lopdf::Document, object: &'a lopdf::Object) -> &'a lopdf::Object {
-    match object {
-        lopdf::Object::Reference(id) => document.get_object(*id).unwrap_or(object),
-        _ => object,
-    }
-}
-
 enum FormLimit {
     Depth,
     Drawings,
@@ -186,9 +181,9 @@ fn check_form_drawings(
     form_drawings: &mut usize,
 ) -> std::result::Result<(), FormLimit> {
     // A stream with no XObjects to draw needs no decoding: every `Do` in it fails.
-    let Ok(Ok(xobjects)) = resources
-        .get(b"XObject")
-        .map(|xobjects| dereferenced(document, xobjects).as_dict())
+    let Ok(xobjects) = resources
+        .get_deref(b"XObject", document)
+        .and_then(lopdf::Object::as_dict)
     else {
         return Ok(());
     };
@@ -204,8 +199,8 @@ fn check_form_drawings(
             .operands
             .first()
             .and_then(|name| name.as_name().ok())
-            .and_then(|name| xobjects.get(name).ok())
-            .map(|drawn| dereferenced(document, drawn).as_stream())
+            .and_then(|name| xobjects.get_deref(name, document).ok())
+            .map(lopdf::Object::as_stream)
         else {
             continue;
         };
@@ -218,9 +213,9 @@ fn check_form_drawings(
         }
         let own_resources = drawn
             .dict
-            .get(b"Resources")
-            .ok()
-            .and_then(|own| dereferenced(document, own).as_dict().ok());
+            .get_deref(b"Resources", document)
+            .and_then(lopdf::Object::as_dict)
+            .ok();
         let drawn_content = drawn
             .decompressed_content()
             .unwrap_or_else(|_| drawn.content.clone());
@@ -238,6 +233,7 @@ fn check_form_drawings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 
     #[test]
     fn not_a_pdf_and_truncated_pdf_are_errors() {
@@ -290,8 +286,6 @@ mod tests {
         assert!(check_inflated_size(&small, "small.pdf", MAX_PDF_INFLATED_BYTES).is_ok());
         assert!(check_inflated_size(&small, "small.pdf", 100).is_err());
     }
-
-    use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 
     /// A one-page PDF whose page shows "The pool opens at 07:00." and then `extra_content`; `build`
     /// adds objects and returns the page's XObjects dictionary and whether the page names its
@@ -370,12 +364,17 @@ mod tests {
         next.unwrap()
     }
 
+    /// A one-page PDF that draws a [`form_chain`].
+    fn chained_forms_pdf(length: usize, times: usize) -> Vec<u8> {
+        one_page_pdf(b"/Chain Do", |document| {
+            let chain = form_chain(document, length, times);
+            (dictionary! { "Chain" => chain }, true)
+        })
+    }
+
     #[test]
     fn a_pdf_with_forms_drawn_within_forms_is_read() {
-        let pdf = one_page_pdf(b"/Chain Do", |document| {
-            let chain = form_chain(document, MAX_PDF_NESTING, 1);
-            (dictionary! { "Chain" => chain }, true)
-        });
+        let pdf = chained_forms_pdf(MAX_PDF_NESTING, 1);
         let document = read(&pdf, "menu.pdf").unwrap();
         assert!(
             document.blocks[0].text.contains("The pool opens at 07:00."),
@@ -399,10 +398,7 @@ mod tests {
 
     #[test]
     fn forms_nested_past_the_limit_are_refused() {
-        let pdf = one_page_pdf(b"/Chain Do", |document| {
-            let chain = form_chain(document, MAX_PDF_NESTING + 1, 1);
-            (dictionary! { "Chain" => chain }, true)
-        });
+        let pdf = chained_forms_pdf(MAX_PDF_NESTING + 1, 1);
         let err = read(&pdf, "deep.pdf").unwrap_err().to_string();
         assert!(err.contains("more than 32 deep"), "{err}");
     }
@@ -410,10 +406,7 @@ mod tests {
     #[test]
     fn forms_that_multiply_their_drawings_are_refused_at_once() {
         // Twenty forms, each drawing the next four times: 4^20 drawings.
-        let pdf = one_page_pdf(b"/Chain Do", |document| {
-            let chain = form_chain(document, 20, 4);
-            (dictionary! { "Chain" => chain }, true)
-        });
+        let pdf = chained_forms_pdf(20, 4);
         let started = std::time::Instant::now();
         let err = read(&pdf, "bomb.pdf").unwrap_err().to_string();
         assert!(err.contains("draws more than 10000 forms"), "{err}");
@@ -434,10 +427,7 @@ mod tests {
     fn the_deepest_allowed_nesting_fits_in_a_small_thread_stack() {
         // Readers run on pooled threads with stacks of a few megabytes (tokio's blocking
         // threads have 2 MiB); the deepest document the limits let through must fit.
-        let pdf = one_page_pdf(b"/Chain Do", |document| {
-            let chain = form_chain(document, MAX_PDF_NESTING, 1);
-            (dictionary! { "Chain" => chain }, true)
-        });
+        let pdf = chained_forms_pdf(MAX_PDF_NESTING, 1);
         let reader = std::thread::Builder::new()
             .stack_size(1 << 20)
             .spawn(move || read(&pdf, "menu.pdf").map(|document| document.blocks.len()))
